@@ -1,0 +1,5 @@
+"""The one exception type for user mistakes: the CLI prints its message and exits 2."""
+
+
+class InceptionScoreError(Exception):
+    """A problem with the user's input, options or environment, with a message that says what to do."""
