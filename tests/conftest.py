@@ -62,3 +62,24 @@ def weights_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def data() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="session")
+def model(weights_path):
+    from inception_score.network import load_inception
+    return load_inception(weights_path)
+
+
+@pytest.fixture(scope="session")
+def folder_features(model):
+    """features('a' | 'b' | 'mixed'): network outputs for a fixture folder, computed once per session."""
+    from inception_score.features import extract_features
+    from inception_score.sources import open_source
+    computed = {}
+
+    def features(name: str):
+        if name not in computed:
+            computed[name] = extract_features(open_source(DATA / "images" / name), model,
+                                              batch_size=32, device="cpu", progress=False)
+        return computed[name]
+    return features

@@ -66,7 +66,8 @@ def _logsumexp(values: np.ndarray, axis: int, keepdims: bool = False) -> np.ndar
 
 def _entropy(probs: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     """-sum p log p along the last axis, with 0 log 0 = 0."""
-    terms = np.where(probs > 0, probs * log_probs, 0.0)
+    with np.errstate(invalid="ignore"):  # 0 * -inf is masked out by the where
+        terms = np.where(probs > 0, probs * log_probs, 0.0)
     return -np.sum(terms, axis=-1)
 
 
@@ -95,7 +96,8 @@ def inception_score_from_log_probabilities(log_probs: np.ndarray, *, splits: int
         rows = slice(i * n // splits, (i + 1) * n // splits)
         split_log_probs, split_probs = log_probs[rows], probs[rows]
         log_marginal = _logsumexp(split_log_probs, axis=0) - np.log(len(split_probs))
-        kl_terms = np.where(split_probs > 0, split_probs * (split_log_probs - log_marginal), 0.0)
+        with np.errstate(invalid="ignore"):  # classes with p = 0 contribute exactly 0
+            kl_terms = np.where(split_probs > 0, split_probs * (split_log_probs - log_marginal), 0.0)
         split_scores.append(float(np.exp(np.mean(np.sum(kl_terms, axis=1)))))
     log_marginal = _logsumexp(log_probs, axis=0) - np.log(n)
     return ISResult(

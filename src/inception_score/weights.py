@@ -6,6 +6,7 @@ checked against the file's known sha256, and only then renamed into place.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.request
@@ -99,8 +100,8 @@ def download_weights(destination: str | Path, *, urls: tuple[str, ...] | None = 
         try:
             _download_verified(url, destination, sha256, progress)
             return destination
-        except (OSError, ValueError) as error:
-            failures.append(f"{url}: {error}")
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            failures.append(f"{url}: {error.__class__.__name__}: {error}")
     raise InceptionScoreError(_missing_message(failures))
 
 

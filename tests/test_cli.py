@@ -1,0 +1,58 @@
+"""The CLI, `python -m inception_score` and the API give the same numbers; user mistakes exit 2."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inception_score import inception_score
+
+
+def run_cli(*args, command=(sys.executable, "-m", "inception_score")):
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ))
+
+
+@pytest.fixture(scope="module")
+def api_result(weights_path, data):
+    return inception_score(data / "images" / "mixed", splits=4, order="given", weights=weights_path, progress=False)
+
+
+def test_json_output_is_exactly_to_dict(api_result, weights_path, data):
+    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given",
+                   "--weights", weights_path, "--json", "--batch-size", 5)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed.keys() == api_result.to_dict().keys()
+    np.testing.assert_allclose(printed["split_scores"], api_result.split_scores, rtol=1e-6)
+    assert printed["mean"] == pytest.approx(api_result.mean, rel=1e-6)
+    assert "warning: weights" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_console_script_prints_the_summary_line(api_result, weights_path, data):
+    script = shutil.which("inception-score")
+    if script is None:
+        pytest.skip("the inception-score console script is not installed (pip install -e .)")
+    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given",
+                   "--weights", weights_path, "--quiet", command=(script,))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == api_result.summary()
+    assert done.stdout.startswith(f"IS = {api_result.mean:.4f} ± {api_result.std:.4f} (28 images, 4 splits, given")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["score", "/no/such/folder"], "/no/such/folder: no such file or folder"),
+    (["score", "{mixed}", "--splits", "50", "--weights", "{weights}"], "28 images cannot be cut into 50 splits"),
+    (["score", "{mixed}", "--weights", "/no/weights.pth"], "weights file /no/weights.pth"),
+    (["score", "{mixed}", "--splits", "0"], "expected a positive integer"),
+    (["score", "{mixed}", "--order", "sorted"], "invalid choice"),
+    (["score", "{mixed}", "--no-such-flag"], "unrecognized arguments"),
+])
+def test_user_mistakes_exit_2_with_one_clear_line(weights_path, data, args, message):
+    args = [a.format(mixed=data / "images" / "mixed", weights=weights_path) for a in args]
+    done = run_cli(*args)
+    assert done.returncode == 2 and message in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
