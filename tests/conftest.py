@@ -83,3 +83,11 @@ def folder_features(model):
                                               batch_size=32, device="cpu", progress=False)
         return computed[name]
     return features
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty cache folder, so nothing reads or writes the user's cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(folder))
+    return folder

@@ -7,6 +7,7 @@ import sys
 
 from . import weights as weights_module
 from .api import inception_score
+from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
 from .errors import InceptionScoreError
 
 
@@ -20,6 +21,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except InceptionScoreError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-score", description="Inception Score, the paper's protocol.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -31,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)")
     score.add_argument("--seed", type=int, default=2020, help="seed of the permutation (default 2020)")
     score.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
-    score.add_argument("--batch-size", type=_positive_int, default=64)
+    score.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
+    score.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
+    score.add_argument("--fast", action="store_true",
+                       help="on CUDA allow TF32 and float16: faster, approximate (recorded in the result)")
+    score.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    score.add_argument("--cache-size", type=_size, default=DEFAULT_SIZE_LIMIT, metavar="SIZE",
+                       help="feature cache limit, e.g. 500M or 10G (default 2G); least recently used go first")
     score.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     score.add_argument("--json", action="store_true", help="print the full result as JSON")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -41,13 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     install = weights_commands.add_parser("install", help="verify FILE and copy it into the cache")
     install.add_argument("file")
     weights_commands.add_parser("path", help="where the weights are, or would be installed")
+
+    cache = commands.add_parser("cache", help="the per-image feature cache")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True)
+    cache_commands.add_parser("info", help="where the cache is, its entries and size")
+    cache_commands.add_parser("clear", help="delete every cached feature (the weights file stays)")
     return parser
 
 
 def _score(args: argparse.Namespace) -> int:
     result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
                              weights=args.weights, batch_size=args.batch_size, device=args.device,
-                             progress=not args.quiet)
+                             progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
+                             cache_size=args.cache_size, workers=args.workers)
     for warning in result.warnings:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
@@ -67,10 +87,21 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    cache = FeatureCache()
+    if args.cache_command == "clear":
+        print(f"removed {cache.clear()} cached images from {cache.folder}")
+        return 0
+    info = cache.info()
+    print(f"{info.folder}: {info.entries} cached images, {info.bytes / 1e6:.1f} MB")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _score(args) if args.command == "score" else _weights(args)
+        handlers = {"score": _score, "weights": _weights, "cache": _cache}
+        return handlers[args.command](args)
     except InceptionScoreError as error:
         print(f"inception-score: error: {error}", file=sys.stderr)
         return 2

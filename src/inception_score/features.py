@@ -1,17 +1,33 @@
-"""Batched feature extraction: decode, TF1 resize to 299, normalise, one forward pass per image."""
+"""Batched feature extraction: decode, TF1 resize to 299, normalise, one forward pass per image.
+
+The pipeline overlaps its stages: a background thread reads samples, looks them up in the
+feature cache and hands the misses to a pool of decoding threads (PIL releases the GIL), while
+the calling thread resizes whole batches on the device and runs the network. Results are
+committed to the cache as each batch finishes, so an interrupted run resumes where it stopped.
+"""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from .cache import FeatureCache, sample_key
 from .network import INPUT_SIZE
 from .resize import resize_tf1
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
+
+# Part of every cache key: bump it whenever any step changes the numbers an image produces.
+PIPELINE_VERSION = "inception-score pipeline 1: PIL RGB, TF1 bilinear 299, (x-128)/128, unbiased logits, pool3"
+_QUEUE_BATCHES = 2  # decoded batches waiting ahead of the network
+_HITS_PER_STEP = 256  # cache hits handed over at a time, so progress shows during a cached run
 
 
 @dataclass
@@ -21,63 +37,238 @@ class Features:
     logits: np.ndarray  # N x 1008 float32, unbiased (no fc bias)
     pool3: np.ndarray  # N x 2048 float32
     names: list[str]
+    computed: int = 0  # images that went through the network (the rest came from the cache)
+    corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
+    precision: str = "float32"
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def default_batch_size(device: torch.device | str) -> int:
+    """Large batches keep a GPU busy; on a CPU the throughput is flat beyond ~16 and memory grows."""
+    return 200 if torch.device(device).type == "cuda" else 16
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def exact_float32() -> Iterator[None]:
     """Keep TF32 off on CUDA while scoring so GPU and CPU numbers agree; restore the user's settings."""
+    with _tf32(False):
+        yield
+
+
+@contextlib.contextmanager
+def _tf32(enabled: bool) -> Iterator[None]:
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
     try:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def preprocess(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    """H x W x 3 uint8 images of any sizes -> N x 3 x 299 x 299 float32 in [-1, 1) on `device`."""
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    """Run torch's CPU kernels on `count` threads (default: no more than the CPUs we may use)."""
+    saved = torch.get_num_threads()
+    wanted = count if count is not None else min(saved, available_cpus())
+    torch.set_num_threads(max(1, wanted))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def precision_name(device: torch.device, fast: bool) -> str:
+    """What the network's arithmetic is: exact float32, or the approximate `fast` mode on CUDA."""
+    return "float16+tf32" if fast and device.type == "cuda" else "float32"
+
+
+def _uses_channels_last(model: torch.nn.Module) -> bool:
+    for parameter in model.parameters():
+        if parameter.dim() == 4:
+            return parameter.is_contiguous(memory_format=torch.channels_last) and not parameter.is_contiguous()
+    return False
+
+
+def preprocess(images: list[np.ndarray], device: torch.device | str, *,
+               channels_last: bool = False) -> torch.Tensor:
+    """H x W x 3 uint8 images of any sizes -> N x 3 x 299 x 299 float32 in [-1, 1) on `device`.
+
+    Images of one size are stacked and resized together on the device (pinned memory and a
+    non-blocking copy on CUDA); the resize is TF1's, exactly.
+    """
+    device = torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), dtype=torch.float32, device=device)
+    batch = batch.contiguous(memory_format=memory_format)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
     for indices in by_shape.values():
-        pixels = torch.from_numpy(np.stack([images[i] for i in indices])).to(device)
+        pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
+        if device.type == "cuda":
+            pixels = pixels.pin_memory().to(device, non_blocking=True)
         resized = resize_tf1(pixels.permute(0, 3, 1, 2).float(), INPUT_SIZE)
-        batch[indices] = (resized - 128) / 128
+        normalised = (resized - 128) / 128
+        if len(indices) == len(images):
+            batch.copy_(normalised)
+        else:
+            batch[indices] = normalised
     return batch
 
 
-def _batches(samples: Iterable[Sample], batch_size: int) -> Iterator[list[Sample]]:
-    batch: list[Sample] = []
-    for sample in samples:
-        batch.append(sample)
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+@dataclass
+class _Work:
+    """One step of the input stage: cache hits to record, and a batch of misses being decoded."""
+
+    hits: list[tuple[int, str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    decoded: list[Future] = field(default_factory=list)
 
 
-def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch_size: int = 64,
+def _plan(samples: Iterable[Sample], batch_size: int, cache: FeatureCache | None, cache_context: str,
+          start_decode: Callable[[Sample], Future | np.ndarray]) -> Iterator[_Work]:
+    """Look each sample up in the cache; group the misses, their decoding started, in batches."""
+    work = _Work()
+    for index, sample in enumerate(samples):
+        key = sample_key(sample, cache_context) if cache is not None else None
+        cached = cache.get(key) if key is not None else None
+        if cached is not None:
+            work.hits.append((index, sample.name, *cached))
+        else:
+            work.indices.append(index)
+            work.names.append(sample.name)
+            work.keys.append(key)
+            work.decoded.append(start_decode(sample))
+        if len(work.indices) == batch_size or len(work.hits) == _HITS_PER_STEP:
+            yield work
+            work = _Work()
+    if work.indices or work.hits:
+        yield work
+
+
+class _InputStage:
+    """A background thread runs `_plan` with a pool of decoding threads, `_QUEUE_BATCHES` ahead."""
+
+    def __init__(self, samples: Iterable[Sample], *, batch_size: int, workers: int, max_pixels: int,
+                 cache: FeatureCache | None, cache_context: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inception-score-decode")
+        self._plan = _plan(samples, batch_size, cache, cache_context,
+                           lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels))
+        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inception-score-input", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[_Work]:
+        while True:
+            kind, item = self._queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading ahead (on completion, error or Ctrl-C) and wait for the threads."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _send(self, kind: str, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put((kind, item), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for work in self._plan:
+                if not self._send("work", work):
+                    return
+            self._send("done", None)
+        except BaseException as error:  # handed to the consumer, which raises it in its own thread
+            self._send("error", error)
+
+
+def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch_size: int | None = None,
                      device: torch.device | str | None = None, progress: bool = True,
-                     total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Features:
-    """Run every sample through the network; returns logits and pool3 in input order."""
+                     total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                     workers: int | None = None, threads: int | None = None, fast: bool = False,
+                     cache: FeatureCache | None = None, model_id: str = "") -> Features:
+    """Run every sample through the network; returns logits and pool3 in input order.
+
+    workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
+    fast: on CUDA, TF32 and float16 (approximate); cache + model_id (the weights' sha256):
+    reuse and store per-image results keyed by content.
+    """
     device = torch.device(device) if device is not None else default_device()
+    batch_size = batch_size or default_batch_size(device)
     model = model.to(device)
-    logits, pool3, names = [], [], []
-    with exact_float32(), torch.inference_mode(), tqdm(
-            total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
-        for batch in _batches(samples, batch_size):
-            images = [decode(sample, max_pixels=max_pixels) for sample in batch]
-            batch_logits, batch_pool3 = model(preprocess(images, device))
-            logits.append(batch_logits.float().cpu().numpy())
-            pool3.append(batch_pool3.float().cpu().numpy())
-            names.extend(sample.name for sample in batch)
-            bar.update(len(batch))
-    if not names:
-        return Features(np.zeros((0, 1008), np.float32), np.zeros((0, 2048), np.float32), [])
-    return Features(np.concatenate(logits), np.concatenate(pool3), names)
+    channels_last = _uses_channels_last(model)
+    precision = precision_name(device, fast)
+    if cache is not None and not model_id:
+        raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
+    cache_context = f"{model_id}\0{PIPELINE_VERSION}\0{precision}"
+    results: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
+    computed = 0
+    corrupt_before = cache.corrupt if cache is not None else 0
+    autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
+    workers = min(4, available_cpus()) if workers is None else workers
+    stage = _InputStage(samples, batch_size=batch_size, workers=max(1, workers), max_pixels=max_pixels,
+                        cache=cache, cache_context=cache_context) if workers > 0 else None
+    work_items = stage if stage is not None else _plan(
+        samples, batch_size, cache, cache_context, lambda sample: decode(sample, max_pixels=max_pixels))
+    try:
+        with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast, tqdm(
+                total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
+            for work in work_items:
+                for index, name, logits, pool3 in work.hits:
+                    results[index] = (name, logits, pool3)
+                bar.update(len(work.hits))
+                if not work.indices:
+                    continue
+                images = [future.result() if isinstance(future, Future) else future for future in work.decoded]
+                batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last))
+                batch_logits = batch_logits.float().cpu().numpy()
+                batch_pool3 = batch_pool3.float().cpu().numpy()
+                if cache is not None:
+                    cache.put_many(work.keys, batch_logits, batch_pool3)
+                for row, (index, name) in enumerate(zip(work.indices, work.names)):
+                    results[index] = (name, batch_logits[row], batch_pool3[row])
+                computed += len(work.indices)
+                bar.update(len(work.indices))
+    finally:
+        if stage is not None:
+            stage.close()
+    if cache is not None:
+        cache.trim()
+    return _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision)
+
+
+def _assemble(results: dict[int, tuple[str, np.ndarray, np.ndarray]], computed: int, corrupt: int,
+              precision: str) -> Features:
+    if not results:
+        return Features(np.zeros((0, 1008), np.float32), np.zeros((0, 2048), np.float32), [],
+                        computed, corrupt, precision)
+    order = sorted(results)
+    return Features(np.stack([results[i][1] for i in order]), np.stack([results[i][2] for i in order]),
+                    [results[i][0] for i in order], computed, corrupt, precision)

@@ -32,6 +32,8 @@ class ISResult:
     weights_sha256: str | None = None
     reference_weights: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
+    cached: int | None = None  # images whose features came from the feature cache
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -45,8 +47,9 @@ class ISResult:
             weights = "reference weights"
         else:
             weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
+        approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
         return (f"IS = {self.mean:.4f} ± {self.std:.4f} "
-                f"({self.n} images, {self.splits} splits, {self.order}, {weights})")
+                f"({self.n} images, {self.splits} splits, {self.order}, {weights}{approximate})")
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -27,7 +27,19 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)))
+        return F.relu(self.bn(self.conv(x)), inplace=not torch.is_grad_enabled())
+
+    def fold_batchnorm(self) -> None:
+        """Fold the (frozen) batch norm into the convolution's weights and a bias, in float64."""
+        if isinstance(self.bn, nn.Identity):
+            return
+        bn, conv = self.bn, self.conv
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        weight = conv.weight.double() * scale[:, None, None, None]
+        bias = bn.bias.double() - bn.running_mean.double() * scale
+        conv.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)
+        conv.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=False)
+        self.bn = nn.Identity()
 
 
 def _avg_pool(x: torch.Tensor) -> torch.Tensor:
@@ -149,10 +161,15 @@ class InceptionE(nn.Module):
 
 
 class Inception2015(nn.Module):
-    """The 2015-12-05 Inception v3; forward takes normalised N x 3 x 299 x 299 float input."""
+    """The 2015-12-05 Inception v3; forward takes normalised N x 3 x 299 x 299 float input.
+
+    `variant` says how it runs: "plain" (the state dict's modules as loaded, NCHW) or
+    "optimised" (batch norm folded into the convolutions, channels-last weights).
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.variant = "plain"
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
@@ -185,8 +202,22 @@ class Inception2015(nn.Module):
         return pool3 @ self.fc.weight.T, pool3
 
 
-def load_inception(weights_path: str | Path) -> Inception2015:
-    """Build the network and load a state dict file strictly (all keys, all shapes), in eval mode."""
+def optimise_for_inference(model: Inception2015) -> Inception2015:
+    """Fold every batch norm into its convolution and store weights channels-last, in place."""
+    for module in model.modules():
+        if isinstance(module, BasicConv2d):
+            module.fold_batchnorm()
+    model.to(memory_format=torch.channels_last)
+    model.variant = "optimised"
+    return model
+
+
+def load_inception(weights_path: str | Path, *, plain: bool = False) -> Inception2015:
+    """Build the network, load a state dict file strictly (all keys, all shapes), in eval mode.
+
+    By default the network is optimised for inference once here (`optimise_for_inference`);
+    plain=True keeps the unfolded NCHW modules, the reference approach, for comparisons.
+    """
     path = Path(weights_path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -215,4 +246,5 @@ def load_inception(weights_path: str | Path) -> Inception2015:
             f"weights file {path} does not have the 2015 Inception layout ({details}). "
             "Use pt_inception-2015-12-05-6726825d.pth (see 'inception-score weights path')")
     model.load_state_dict(state, strict=True)
-    return model.eval().requires_grad_(False)
+    model.eval().requires_grad_(False)
+    return model if plain else optimise_for_inference(model)

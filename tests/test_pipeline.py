@@ -1,0 +1,85 @@
+"""The optimised pipeline (folded batch norm, channels-last, decoding threads) gives the plain path's numbers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inception_score.errors import InceptionScoreError
+from inception_score.features import extract_features, preprocess
+from inception_score.metrics import inception_score_from_logits
+from inception_score.network import BasicConv2d, load_inception
+from inception_score.sources import Sample, open_source
+
+COUNT = 40  # images of fixture set a run through both paths
+
+
+@pytest.fixture(scope="module")
+def both_paths(folder_features, weights_path, data):
+    """Set a's first COUNT images: optimised (the session's run of set a) and plain (inline decoding)."""
+    files = sorted((data / "images" / "a").glob("*.png"))[:COUNT]
+    plain = extract_features(open_source(files), load_inception(weights_path, plain=True), batch_size=16,
+                             device="cpu", progress=False, workers=0)
+    optimised = folder_features("a")
+    return optimised.logits[:COUNT], optimised.pool3[:COUNT], plain
+
+
+def test_models_differ_as_intended(weights_path):
+    optimised, plain = load_inception(weights_path), load_inception(weights_path, plain=True)
+    assert (optimised.variant, plain.variant) == ("optimised", "plain")
+    assert isinstance(optimised.Mixed_5b.branch1x1.bn, torch.nn.Identity)
+    assert optimised.Mixed_5b.branch1x1.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert isinstance(plain.Mixed_5b.branch1x1.bn, torch.nn.BatchNorm2d)
+    assert plain.Mixed_5b.branch1x1.conv.bias is None
+
+
+def test_optimised_and_plain_agree(both_paths, data):
+    optimised_logits, optimised_pool3, plain = both_paths
+    reference = np.load(data / "reference_a_logits.npy")[:COUNT]
+    np.testing.assert_allclose(optimised_logits, plain.logits, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(optimised_pool3, plain.pool3, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(plain.logits, reference, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(plain.pool3, np.load(data / "reference_a_pool3.npy")[:COUNT], rtol=0, atol=1e-3)
+    for order in ("shuffled", "given"):
+        scores = [inception_score_from_logits(logits, splits=4, order=order)
+                  for logits in (optimised_logits, plain.logits)]
+        expected = inception_score_from_logits(reference, splits=4, order=order)
+        for result in scores:
+            assert result.mean == pytest.approx(expected.mean, rel=1e-5)
+            assert result.std == pytest.approx(expected.std, rel=1e-4, abs=1e-6)
+        assert scores[0].mean == pytest.approx(scores[1].mean, rel=1e-5)
+    assert plain.computed == COUNT
+
+
+def test_folding_one_layer_matches_batch_norm():
+    torch.manual_seed(0)
+    layer = BasicConv2d(5, 7, kernel_size=3, padding=1).eval()
+    layer.bn.running_mean.uniform_(-1, 1)
+    layer.bn.running_var.uniform_(0.1, 3)
+    layer.bn.weight.data.uniform_(0.5, 2)
+    layer.bn.bias.data.uniform_(-1, 1)
+    inputs = torch.randn(2, 5, 9, 11)
+    with torch.inference_mode():
+        expected = layer(inputs)
+        layer.fold_batchnorm()
+        folded = layer(inputs)
+    assert isinstance(layer.bn, torch.nn.Identity)
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_channels_last_preprocess_is_the_same_tensor():
+    rng = np.random.RandomState(0)
+    images = [rng.randint(0, 256, (17, 23, 3), dtype=np.uint8) for _ in range(3)]
+    images.append(rng.randint(0, 256, (40, 8, 3), dtype=np.uint8))
+    nchw = preprocess(images, "cpu")
+    nhwc = preprocess(images, "cpu", channels_last=True)
+    assert nhwc.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(nchw, nhwc)
+
+
+def test_decoding_error_in_a_worker_names_the_file(weights_path, data):
+    good = (data / "images" / "a" / "00000.png").read_bytes()
+    samples = [Sample("good.png", good), Sample("broken.png", b"not an image")]
+    with pytest.raises(InceptionScoreError, match="broken.png"):
+        extract_features(samples, load_inception(weights_path), batch_size=2, device="cpu",
+                         progress=False, workers=2)
