@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from . import distributed
 from . import weights as weights_module
 from .api import inception_score
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
@@ -68,6 +69,8 @@ def _score(args: argparse.Namespace) -> int:
                              weights=args.weights, batch_size=args.batch_size, device=args.device,
                              progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
                              cache_size=args.cache_size, workers=args.workers)
+    if not distributed.is_main_process():
+        return 0
     for warning in result.warnings:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
@@ -99,12 +102,30 @@ def _cache(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    code = _run(args)
+    distributed.finish_cli(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
+        _join_torchrun(args)
         handlers = {"score": _score, "weights": _weights, "cache": _cache}
         return handlers[args.command](args)
     except InceptionScoreError as error:
         print(f"inception-score: error: {error}", file=sys.stderr)
+        distributed.exit_with_on_terminate(2)
         return 2
     except KeyboardInterrupt:
         print("inception-score: interrupted", file=sys.stderr)
         return 130
+
+
+def _join_torchrun(args: argparse.Namespace) -> None:
+    """Under torchrun, join the process group; rank 0 says so and alone shows progress and output."""
+    if args.command in ("weights", "cache") or not distributed.launched_by_torchrun():
+        return
+    distributed.init_from_env(getattr(args, "device", None))
+    group = distributed.join(True)
+    if group is not None and group.rank == 0:
+        print(f"inception-score: distributed: {group.describe()}", file=sys.stderr)

@@ -31,6 +31,7 @@ class ISResult:
     mean_conditional_entropy: float
     weights_sha256: str | None = None
     reference_weights: bool | None = None
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
     warnings: list[str] = field(default_factory=list)
     precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
     cached: int | None = None  # images whose features came from the feature cache

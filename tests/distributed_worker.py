@@ -1,0 +1,34 @@
+"""Run under torchrun by test_distributed.py: a training-loop-like job that initialises its own
+process group, feeds its shard of images to the metric object, calls the API inside the group,
+and writes what this rank got as JSON."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+
+from inception_score import InceptionScore, inception_score
+
+BATCH = 5
+
+
+def main(weights: str, folder: str, count: int, out: str) -> None:
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    files = sorted(Path(folder).glob("*.png"))[:count]
+    images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files])
+    start, stop = rank * count // world_size, (rank + 1) * count // world_size
+    metric = InceptionScore(weights=weights, splits=4, batch_size=BATCH, device="cpu")
+    for first in range(start, stop, BATCH):
+        metric.update(torch.from_numpy(images[first:min(first + BATCH, stop)]).permute(0, 3, 1, 2))
+    from_metric = metric.compute()
+    from_api = inception_score(images, splits=4, batch_size=BATCH, weights=weights, device="cpu", progress=False)
+    Path(out, f"rank{rank}.json").write_text(json.dumps({"metric": from_metric.to_dict(), "api": from_api.to_dict()}))
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
