@@ -25,7 +25,8 @@ def main(weights: str, folder: str, count: int, out: str) -> None:
     for first in range(start, stop, BATCH):
         metric.update(torch.from_numpy(images[first:min(first + BATCH, stop)]).permute(0, 3, 1, 2))
     from_metric = metric.compute()
-    from_api = inception_score(images, splits=4, batch_size=BATCH, weights=weights, device="cpu", progress=False)
+    from_api = inception_score(images, splits=4, batch_size=BATCH, weights=weights, device="cpu", progress=False,
+                               cache=False)
     Path(out, f"rank{rank}.json").write_text(json.dumps({"metric": from_metric.to_dict(), "api": from_api.to_dict()}))
     dist.destroy_process_group()
 

@@ -4,7 +4,7 @@ Real `torchrun` processes (python -m torch.distributed.run) run the worktree's c
 network's float32 output depends slightly on how images are batched, so every comparison
 uses a batch size that divides each rank's shard and one CPU thread (as torchrun's ranks
 have): the batches, and so the logits, are then the same as in the single-process run, and the
-scores agree to 1e-6 relative.
+scores agree to 1e-6 relative. The feature cache is off on both sides, so every number is computed.
 """
 import contextlib
 import json
@@ -48,7 +48,7 @@ def torchrun(nproc: int, *args, log_dir: Path | None = None) -> subprocess.Compl
 def single_process(source, **options):
     """The API's result in this process, on one CPU thread like each torchrun rank."""
     with one_thread():
-        return inception_score(source, device="cpu", progress=False, **options)
+        return inception_score(source, device="cpu", progress=False, cache=False, **options)
 
 
 @contextlib.contextmanager
@@ -79,6 +79,13 @@ def subset_a(data, tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def expected_a20(weights_path, data):
+    """The API's result for the first 20 images of images/a in batches of 5, in one process."""
+    files = sorted((data / "images" / "a").glob("*.png"))[:20]
+    return single_process(files, splits=4, weights=weights_path, batch_size=5)
+
+
 def test_shards_cover_every_row_once_in_order():
     for count in (0, 1, 2, 7, 28, 50_000):
         for world_size in (1, 2, 3, 8):
@@ -91,7 +98,7 @@ def test_two_ranks_score_the_mixed_folder_like_one_process(weights_path, data):
     folder = data / "images" / "mixed"  # 28 images of odd sizes and modes: 14 per rank, 2 batches of 7
     expected = single_process(folder, splits=4, order="given", weights=weights_path, batch_size=7)
     done = torchrun(2, "-m", "inception_score", "score", folder, "--splits", 4, "--order", "given",
-                    "--weights", weights_path, "--batch-size", 7, "--device", "cpu", "--json")
+                    "--weights", weights_path, "--batch-size", 7, "--device", "cpu", "--json", "--no-cache")
     assert done.returncode == 0, done.stderr
     assert_same_score(json.loads(done.stdout), expected, world_size=2)  # one JSON document: rank 0 alone prints
     assert "distributed: 2 ranks (gloo), collective timeout 1800 s" in done.stderr
@@ -101,7 +108,7 @@ def test_two_ranks_score_the_mixed_folder_like_one_process(weights_path, data):
 def test_three_ranks_score_like_one_process(weights_path, subset_a):
     expected = single_process(subset_a, splits=3, weights=weights_path, batch_size=4)
     done = torchrun(3, "-m", "inception_score", "score", subset_a, "--splits", 3, "--weights", weights_path,
-                    "--batch-size", 4, "--device", "cpu", "--json", "--quiet")
+                    "--batch-size", 4, "--device", "cpu", "--json", "--quiet", "--no-cache")
     assert done.returncode == 0, done.stderr
     assert_same_score(json.loads(done.stdout), expected, world_size=3)
 
@@ -125,10 +132,10 @@ def test_a_bad_file_on_one_rank_stops_every_rank_with_its_message(weights_path, 
     assert done.stderr.count("exitcode  : 2") == 2  # torchrun's summary: both ranks exited with status 2
 
 
-def test_metric_object_matches_the_api_in_one_process(weights_path, data):
+def test_metric_object_matches_the_api_in_one_process(weights_path, data, expected_a20):
     files = sorted((data / "images" / "a").glob("*.png"))[:20]
     images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files])
-    expected = single_process(files, splits=4, weights=weights_path, batch_size=5)
+    expected = expected_a20
     metric = InceptionScore(weights=weights_path, splits=4, batch_size=5, device="cpu")
     with one_thread():
         metric.update(images[:3])
@@ -142,11 +149,10 @@ def test_metric_object_matches_the_api_in_one_process(weights_path, data):
     assert got.weights_sha256 == expected.weights_sha256 and got.warnings == expected.warnings
 
 
-def test_metric_object_and_api_inside_a_process_group_match_one_process(weights_path, data, tmp_path):
-    folder = data / "images" / "a"
-    files = sorted(folder.glob("*.png"))[:20]
-    expected = single_process(files, splits=4, weights=weights_path, batch_size=5)
-    done = torchrun(2, WORKER, weights_path, folder, 20, tmp_path)
+def test_metric_object_and_api_inside_a_process_group_match_one_process(weights_path, data, tmp_path,
+                                                                       expected_a20):
+    expected = expected_a20
+    done = torchrun(2, WORKER, weights_path, data / "images" / "a", 20, tmp_path)
     assert done.returncode == 0, done.stderr
     for rank in (0, 1):  # every rank receives the result
         results = json.loads((tmp_path / f"rank{rank}.json").read_text())
