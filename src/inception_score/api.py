@@ -89,12 +89,17 @@ def result_from_logits(logits: np.ndarray, sha256: str, *, splits: int, order: O
     """The IS of the network's logits, with the weights used and the warnings that apply."""
     result = inception_score_from_logits(logits, splits=splits, order=order, seed=seed)
     reference = sha256 == REFERENCE_SHA256
-    warnings = list(warnings or [])
-    if not reference:
-        warnings.append(f"weights {sha256[:12]}... are not the reference 2015 Inception weights: "
-                        "scores are not comparable to published ones")
+    warnings = list(warnings or []) + weights_warnings(sha256)
     if result.n < SMALL_N:
         warnings.append(f"only {result.n} images: scores from fewer than 50,000 images are biased low "
                         "and not comparable to published 50k-image scores")
     return dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=warnings,
                                world_size=world_size)
+
+
+def weights_warnings(sha256: str) -> list[str]:
+    """A warning when the weights are not the reference 2015 Inception weights."""
+    if sha256 == REFERENCE_SHA256:
+        return []
+    return [f"weights {sha256[:12]}... are not the reference 2015 Inception weights: "
+            "scores are not comparable to published ones"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from . import distributed
 from . import weights as weights_module
 from .api import inception_score
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
-from .errors import InceptionScoreError
+from .compare import evaluate, fid, kid, save_statistics
+from .errors import InceptionScoreError, InceptionScoreWarning
 
 
 def _positive_int(text: str) -> int:
@@ -50,6 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     score.add_argument("--json", action="store_true", help="print the full result as JSON")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument("--fid", metavar="REF", help="also FID against REF (images or a statistics .npz), same pass")
+    score.add_argument("--kid", metavar="REF", help="also KID against REF (images or a .npz with features), same pass")
+    _add_kid_options(score, "--kid-")
+
+    fid_command = commands.add_parser("fid", help="FID between A and B (images or statistics .npz files)")
+    fid_command.add_argument("a", help="folder, image file, or statistics .npz")
+    fid_command.add_argument("b", help="folder, image file, or statistics .npz")
+    _add_run_options(fid_command)
+
+    kid_command = commands.add_parser("kid", help="KID between A and B (images or .npz files with features)")
+    kid_command.add_argument("a", help="folder, image file, or statistics .npz written with --with-features")
+    kid_command.add_argument("b", help="folder, image file, or statistics .npz written with --with-features")
+    _add_kid_options(kid_command, "--")
+    _add_run_options(kid_command)
+
+    stats = commands.add_parser("stats", help="write pool3 statistics of SOURCE (pytorch-fid .npz format)")
+    stats.add_argument("source")
+    stats.add_argument("-o", "--output", required=True, metavar="FILE.npz")
+    stats.add_argument("--with-features", action="store_true",
+                       help="also store every image's features (N x 2048), needed for KID against the file")
+    _add_run_options(stats, json_option=False)
 
     weights = commands.add_parser("weights", help="manage the Inception weights file")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
@@ -64,7 +87,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:
+    parser.add_argument(f"{prefix}subsets", type=_positive_int, default=100, help="KID subsets (default 100)")
+    parser.add_argument(f"{prefix}subset-size", type=_positive_int, default=1000,
+                        help="images per KID subset (default 1000)")
+    parser.add_argument(f"{prefix}seed", type=int, default=2020, help="seed of the KID subsets (default 2020)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) -> None:
+    """The network options of `score`, for the commands that may run images through it."""
+    parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
+    parser.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
+    parser.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
+    parser.add_argument("--fast", action="store_true", help="on CUDA allow TF32 and float16: faster, approximate")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    parser.add_argument("--cache-size", type=_size, default=DEFAULT_SIZE_LIMIT, metavar="SIZE",
+                        help="feature cache limit, e.g. 500M or 10G (default 2G)")
+    parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
+    if json_option:
+        parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    return dict(weights=args.weights, batch_size=args.batch_size, device=args.device, progress=not args.quiet,
+                fast=args.fast, cache=not args.no_cache, cache_size=args.cache_size, workers=args.workers)
+
+
+def _print_result(result, json_document: dict, as_json: bool) -> int:
+    for warning in result.warnings:
+        print(f"inception-score: warning: {warning}", file=sys.stderr)
+    print(json.dumps(json_document, indent=2) if as_json else result.summary())
+    return 0
+
+
+def _fid(args: argparse.Namespace) -> int:
+    result = fid(args.a, args.b, **_run_options(args))
+    return _print_result(result, result.to_dict(), args.json)
+
+
+def _kid(args: argparse.Namespace) -> int:
+    result = kid(args.a, args.b, subsets=args.subsets, subset_size=args.subset_size, seed=args.seed,
+                 **_run_options(args))
+    return _print_result(result, {"kid": result.to_dict()}, args.json)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    written = save_statistics(args.source, args.output, with_features=args.with_features, **_run_options(args))
+    features = f", features {written.features_shape[0]} x {written.features_shape[1]}" if written.has_features else ""
+    print(f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
+          f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}")
+    return 0
+
+
+def _score_with_references(args: argparse.Namespace) -> int:
+    if distributed.launched_by_torchrun():
+        raise InceptionScoreError("--fid and --kid do not run under torchrun yet: run them in a single process")
+    metrics = ("is",) + (("fid",) if args.fid else ()) + (("kid",) if args.kid else ())
+    result = evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
+                      splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
+                      kid_subset_size=args.kid_subset_size, kid_seed=args.kid_seed, **_run_options(args))
+    return _print_result(result, result.to_dict(), args.json)
+
+
 def _score(args: argparse.Namespace) -> int:
+    if args.fid or args.kid:
+        return _score_with_references(args)
     result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
                              weights=args.weights, batch_size=args.batch_size, device=args.device,
                              progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
@@ -110,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         _join_torchrun(args)
-        handlers = {"score": _score, "weights": _weights, "cache": _cache}
-        return handlers[args.command](args)
+        handlers = {"score": _score, "weights": _weights, "cache": _cache, "fid": _fid, "kid": _kid, "stats": _stats}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InceptionScoreWarning)  # results carry them; printed once
+            return handlers[args.command](args)
     except InceptionScoreError as error:
         print(f"inception-score: error: {error}", file=sys.stderr)
         distributed.exit_with_on_terminate(2)
@@ -123,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _join_torchrun(args: argparse.Namespace) -> None:
     """Under torchrun, join the process group; rank 0 says so and alone shows progress and output."""
-    if args.command in ("weights", "cache") or not distributed.launched_by_torchrun():
+    if args.command in ("weights", "cache", "fid", "kid", "stats") or not distributed.launched_by_torchrun():
         return
     distributed.init_from_env(getattr(args, "device", None))
     group = distributed.join(True)

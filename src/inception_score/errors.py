@@ -3,3 +3,7 @@
 
 class InceptionScoreError(Exception):
     """A problem with the user's input, options or environment, with a message that says what to do."""
+
+
+class InceptionScoreWarning(UserWarning):
+    """A result that may not mean what the user thinks (e.g. a statistics file made with other weights)."""

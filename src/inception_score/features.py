@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from .cache import FeatureCache, sample_key
 from .network import INPUT_SIZE
 from .resize import resize_tf1
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
+
+if TYPE_CHECKING:
+    from .metrics import MomentAccumulator
 
 # Part of every cache key: bump it whenever any step changes the numbers an image produces.
 PIPELINE_VERSION = "inception-score pipeline 1: PIL RGB, TF1 bilinear 299, (x-128)/128, unbiased logits, pool3"
@@ -35,7 +39,7 @@ class Features:
     """Per-image outputs of the network, in input order."""
 
     logits: np.ndarray  # N x 1008 float32, unbiased (no fc bias)
-    pool3: np.ndarray  # N x 2048 float32
+    pool3: np.ndarray | None  # N x 2048 float32; None when extracted with keep_pool3=False
     names: list[str]
     computed: int = 0  # images that went through the network (the rest came from the cache)
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
@@ -213,12 +217,14 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                      device: torch.device | str | None = None, progress: bool = True,
                      total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                      workers: int | None = None, threads: int | None = None, fast: bool = False,
-                     cache: FeatureCache | None = None, model_id: str = "") -> Features:
+                     cache: FeatureCache | None = None, model_id: str = "", keep_pool3: bool = True,
+                     pool3_moments: MomentAccumulator | None = None) -> Features:
     """Run every sample through the network; returns logits and pool3 in input order.
 
     workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
     fast: on CUDA, TF32 and float16 (approximate); cache + model_id (the weights' sha256):
-    reuse and store per-image results keyed by content.
+    reuse and store per-image results keyed by content. pool3_moments receives every batch of
+    pool3 features (FID in O(d^2) memory); keep_pool3=False keeps no per-image pool3 (None).
     """
     device = torch.device(device) if device is not None else default_device()
     batch_size = batch_size or default_batch_size(device)
@@ -242,7 +248,9 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
             for work in work_items:
                 for index, name, logits, pool3 in work.hits:
-                    results[index] = (name, logits, pool3)
+                    results[index] = (name, logits, pool3 if keep_pool3 else None)
+                if work.hits and pool3_moments is not None:
+                    pool3_moments.update(np.stack([hit[3] for hit in work.hits]))
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
@@ -252,8 +260,10 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 batch_pool3 = batch_pool3.float().cpu().numpy()
                 if cache is not None:
                     cache.put_many(work.keys, batch_logits, batch_pool3)
+                if pool3_moments is not None:
+                    pool3_moments.update(batch_pool3)
                 for row, (index, name) in enumerate(zip(work.indices, work.names)):
-                    results[index] = (name, batch_logits[row], batch_pool3[row])
+                    results[index] = (name, batch_logits[row], batch_pool3[row] if keep_pool3 else None)
                 computed += len(work.indices)
                 bar.update(len(work.indices))
     finally:
@@ -261,14 +271,16 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
             stage.close()
     if cache is not None:
         cache.trim()
-    return _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision)
+    return _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision,
+                     keep_pool3)
 
 
-def _assemble(results: dict[int, tuple[str, np.ndarray, np.ndarray]], computed: int, corrupt: int,
-              precision: str) -> Features:
+def _assemble(results: dict[int, tuple[str, np.ndarray, np.ndarray | None]], computed: int, corrupt: int,
+              precision: str, keep_pool3: bool = True) -> Features:
     if not results:
-        return Features(np.zeros((0, 1008), np.float32), np.zeros((0, 2048), np.float32), [],
-                        computed, corrupt, precision)
+        return Features(np.zeros((0, 1008), np.float32), np.zeros((0, 2048), np.float32) if keep_pool3 else None,
+                        [], computed, corrupt, precision)
     order = sorted(results)
-    return Features(np.stack([results[i][1] for i in order]), np.stack([results[i][2] for i in order]),
+    pool3 = np.stack([results[i][2] for i in order]) if keep_pool3 else None
+    return Features(np.stack([results[i][1] for i in order]), pool3,
                     [results[i][0] for i in order], computed, corrupt, precision)

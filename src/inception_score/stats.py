@@ -1,0 +1,223 @@
+"""Reference statistics files: pytorch-fid's .npz (`mu`, `sigma`) plus our provenance keys.
+
+pytorch-fid reads only `mu` and `sigma`, so our files work there and its files work here.
+Our extra keys: `n`, `weights_sha256`, `pipeline_version`, `inception_score_version`, and
+optionally `features` (N x d float32, needed for KID against the file).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InceptionScoreError
+from .metrics import Moments
+
+TEXT_KEYS = ("weights_sha256", "pipeline_version", "inception_score_version")
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The contents of a statistics file (features are read separately, only when needed)."""
+
+    path: Path
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int | None
+    weights_sha256: str | None
+    pipeline_version: str | None
+    features_shape: tuple[int, ...] | None
+
+    @property
+    def has_features(self) -> bool:
+        return self.features_shape is not None
+
+
+def is_statistics_path(value: object) -> bool:
+    """True for a path to an existing .npz file that holds `mu` or `sigma` (or cannot be read at all).
+
+    Other .npz files (arrays of images) are left to the image sources.
+    """
+    if not (isinstance(value, (str, os.PathLike)) and Path(value).suffix.lower() == ".npz" and Path(value).is_file()):
+        return False
+    try:
+        with zipfile.ZipFile(value) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return True  # reading it as statistics gives the clearest error
+    return bool({"mu.npy", "sigma.npy"} & names)
+
+
+def check_output_path(path: str | Path) -> Path:
+    """The path as a Path if a statistics file can be written there (checked before any long work)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise InceptionScoreError(f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)")
+    if not path.parent.is_dir():
+        raise InceptionScoreError(f"{path}: folder {path.parent} does not exist")
+    return path
+
+
+def write_statistics(path: str | Path, moments: Moments, *, weights_sha256: str, pipeline_version: str,
+                     features: np.ndarray | None = None) -> Path:
+    """Write mu, sigma and our keys to `path` atomically (temporary file in the same folder, then rename)."""
+    from . import __version__
+
+    path = check_output_path(path)
+    arrays = {"mu": np.asarray(moments.mean, np.float64), "sigma": np.asarray(moments.covariance, np.float64),
+              "n": np.asarray(moments.n, np.int64), "weights_sha256": np.asarray(weights_sha256),
+              "pipeline_version": np.asarray(pipeline_version), "inception_score_version": np.asarray(__version__)}
+    if features is not None:
+        arrays["features"] = np.asarray(features, np.float32)
+    handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise InceptionScoreError(f"{path}: cannot write ({error.strerror})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+def read_statistics(path: str | Path) -> Statistics:
+    """Read and check a statistics file (never unpickles); every problem is an error naming the file."""
+    path = Path(path)
+    with _open_npz(path) as npz:
+        keys = set(npz.files)
+        missing = [key for key in ("mu", "sigma") if key not in keys]
+        if missing:
+            raise InceptionScoreError(
+                f"{path}: not a statistics file: no {' or '.join(repr(k) for k in missing)} array "
+                f"(it has: {', '.join(sorted(keys)) or 'nothing'}); write one with 'inception-score stats SOURCE -o FILE.npz'")
+        mu, sigma = _numeric(npz, "mu", path), _numeric(npz, "sigma", path)
+        if mu.ndim != 1 or mu.shape[0] < 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+            raise InceptionScoreError(
+                f"{path}: expected 'mu' of shape (d,) and 'sigma' of shape (d, d), got {mu.shape} and {sigma.shape}")
+        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
+            raise InceptionScoreError(f"{path}: 'mu' or 'sigma' contains NaN or infinite values")
+        if np.max(np.abs(sigma - sigma.T)) > 1e-6 * max(float(np.max(np.abs(sigma))), 1e-300):
+            raise InceptionScoreError(f"{path}: 'sigma' is not symmetric, so it is not a covariance matrix")
+        n = _read_count(npz, path) if "n" in keys else None
+        texts = {key: _read_text(npz, key, path) if key in keys else None for key in TEXT_KEYS}
+        features_shape = _features_shape(npz, path, mu.shape[0], n) if "features" in keys else None
+    sha256 = texts["weights_sha256"]
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise InceptionScoreError(f"{path}: 'weights_sha256' is not a sha256 hex digest: {sha256[:80]!r}")
+    return Statistics(path, mu.astype(np.float64), sigma.astype(np.float64), n, sha256,
+                      texts["pipeline_version"], features_shape)
+
+
+def read_features(statistics: Statistics) -> np.ndarray:
+    """The per-image features stored with --with-features (N x d float32), for KID."""
+    require_features(statistics)
+    with _open_npz(statistics.path) as npz:
+        features = _numeric(npz, "features", statistics.path)
+    if not np.all(np.isfinite(features)):
+        raise InceptionScoreError(f"{statistics.path}: 'features' contains NaN or infinite values")
+    return features
+
+
+def require_features(statistics: Statistics) -> None:
+    """Raise a clear error if the file has no per-image features."""
+    if not statistics.has_features:
+        raise InceptionScoreError(
+            f"{statistics.path} has no per-image features, and KID needs them (mu and sigma are not enough): "
+            "write it with 'inception-score stats SOURCE -o FILE.npz --with-features'")
+
+
+def moments_of_statistics(statistics: Statistics) -> Moments:
+    """mu and sigma as Moments; stored features of a small set (n <= d) give FID its exact cheap factor."""
+    centered = None
+    if statistics.has_features and statistics.features_shape[0] <= statistics.features_shape[1]:
+        features = read_features(statistics).astype(np.float64)
+        mean = features.mean(axis=0)
+        if np.max(np.abs(mean - statistics.mu)) > 1e-6 * (1 + float(np.max(np.abs(statistics.mu)))):
+            raise InceptionScoreError(f"{statistics.path}: 'features' and 'mu' disagree; the file is damaged")
+        centered = features - mean
+    return Moments(statistics.mu, statistics.sigma, statistics.n, centered)
+
+
+def provenance_warnings(statistics: Statistics, weights_sha256: str | None, pipeline_version: str | None) -> list[str]:
+    """Warnings when a file was made with other weights or another input pipeline than this comparison."""
+    path = statistics.path
+    if statistics.weights_sha256 is None or statistics.pipeline_version is None:
+        return [f"{path} does not say how it was made (no weights_sha256/pipeline_version keys: pytorch-fid "
+                "or another tool?): it is only comparable if made with the same weights and the same input "
+                f"pipeline ({pipeline_version or 'TF1 bilinear resize to 299'})"]
+    warnings = []
+    if weights_sha256 is not None and statistics.weights_sha256 != weights_sha256:
+        warnings.append(f"{path} was made with weights {statistics.weights_sha256[:12]}..., this comparison uses "
+                        f"{weights_sha256[:12]}...: distances between features of different networks are meaningless")
+    if pipeline_version is not None and statistics.pipeline_version != pipeline_version:
+        warnings.append(f"{path} was made with input pipeline {statistics.pipeline_version!r}, this comparison uses "
+                        f"{pipeline_version!r}: the numbers are not comparable")
+    return warnings
+
+
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    if not path.is_file():
+        raise InceptionScoreError(f"{path}: no such statistics file")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InceptionScoreError(f"{path}: cannot read it as a .npz statistics file ({error})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise InceptionScoreError(f"{path}: holds a single array, not a .npz archive with 'mu' and 'sigma'")
+    return npz
+
+
+def _load(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise InceptionScoreError(
+                f"{path}: {key!r} is stored as pickled Python objects, which are never loaded (unsafe); "
+                "store plain numeric arrays") from None
+        raise InceptionScoreError(f"{path}: cannot read {key!r} ({error})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise InceptionScoreError(f"{path}: cannot read {key!r}, the file is damaged ({error})") from None
+
+
+def _numeric(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    array = _load(npz, key, path)
+    if array.dtype.kind not in "fiu":
+        raise InceptionScoreError(f"{path}: {key!r} should hold numbers, it holds {array.dtype}")
+    return array
+
+
+def _read_count(npz: np.lib.npyio.NpzFile, path: Path) -> int:
+    array = _load(npz, "n", path)
+    if array.shape != () or array.dtype.kind not in "iu" or int(array) < 2:
+        raise InceptionScoreError(f"{path}: 'n' should be one integer >= 2, got {array!r}")
+    return int(array)
+
+
+def _read_text(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> str:
+    array = _load(npz, key, path)
+    if array.shape != () or array.dtype.kind != "U":
+        raise InceptionScoreError(f"{path}: {key!r} should be one string, got an array of {array.dtype} {array.shape}")
+    return str(array)
+
+
+def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | None) -> tuple[int, ...]:
+    """Shape of the stored features, read from the array header without loading the data."""
+    try:
+        with npz.zip.open("features.npy") as member:
+            version = np.lib.format.read_magic(member)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(member)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise InceptionScoreError(f"{path}: cannot read 'features' ({error})") from None
+    if dtype.kind != "f" or len(shape) != 2 or shape[1] != dims or (n is not None and shape[0] != n):
+        raise InceptionScoreError(
+            f"{path}: 'features' should be float N x {dims} with N = n ({n}), got {dtype} {shape}")
+    return tuple(shape)
