@@ -97,7 +97,8 @@ def _add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:
 def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) -> None:
     """The network options of `score`, for the commands that may run images through it."""
     parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
-    parser.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
     parser.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
     parser.add_argument("--fast", action="store_true", help="on CUDA allow TF32 and float16: faster, approximate")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")

@@ -22,8 +22,8 @@ from .features import PIPELINE_VERSION, default_device, extract_features, precis
 from .metrics import (FIDResult, ISResult, KIDResult, MomentAccumulator, Moments, Order, check_kid_options,
                       fid_from_moments, kernel_inception_distance)
 from .sources import DEFAULT_MAX_PIXELS, Source, open_source
-from .stats import (Statistics, check_output_path, is_statistics_path, moments_of_statistics, provenance_warnings, read_features,
-                    read_statistics, require_features, write_statistics)
+from .stats import (Statistics, check_output_path, is_statistics_path, moments_of_statistics,
+                    provenance_warnings, read_features, read_statistics, require_features, write_statistics)
 from .weights import REFERENCE_SHA256
 
 METRICS = ("is", "fid", "kid")
@@ -94,6 +94,7 @@ class _Side:
     features: np.ndarray | None = None
     cached: int = 0
     precision: str | None = None
+    corrupt_cache_entries: int = 0
 
     @property
     def count(self) -> int | None:
@@ -143,9 +144,11 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
                        kid_subset_size=kid_subset_size)
     sha256 = _compute(list(sides.values()), run)
     sha256, pipeline, file_warnings = _provenance(list(sides.values()), sha256, run.pipeline)
+    file_warnings = _run_warnings(list(sides.values()), run) + file_warnings
     evaluation = Evaluation()
     if "is" in wanted:
-        result = result_from_logits(main.logits, sha256, splits=splits, order=order, seed=seed)
+        result = result_from_logits(main.logits, sha256, splits=splits, order=order, seed=seed,
+                                    warnings=_run_warnings([main], run))
         evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
             result, precision=main.precision, cached=main.cached))
     context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline,
@@ -279,6 +282,7 @@ def _compute(sides: list[_Side], run: _Run) -> str | None:
             keep_pool3="features" in side.needs, pool3_moments=accumulator)
         side.logits, side.features = features.logits, features.pool3
         side.cached, side.precision = len(features.names) - features.computed, features.precision
+        side.corrupt_cache_entries = features.corrupt_cache_entries
         if accumulator is not None:
             side.moments = accumulator.moments()
     return sha256
@@ -297,6 +301,18 @@ def _provenance(sides: list[_Side], sha256: str | None,
     for message in messages:
         python_warnings.warn(message, InceptionScoreWarning, stacklevel=4)
     return sha256, pipeline, messages
+
+
+def _run_warnings(sides: list[_Side], run: _Run) -> list[str]:
+    """What `inception_score` also says about the run: fast mode off CUDA, damaged cache entries."""
+    warnings = []
+    device = torch.device(run.device) if run.device else default_device()
+    if run.fast and device.type != "cuda" and any(side.source is not None for side in sides):
+        warnings.append("fast has no effect on this device: the network ran in exact float32")
+    corrupt = sum(side.corrupt_cache_entries for side in sides)
+    if corrupt:
+        warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
+    return warnings
 
 
 def _warnings(sha256: str | None, file_warnings: list[str], notes: list[str]) -> list[str]:

@@ -283,8 +283,9 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
 
     Tr((S_a S_b)^(1/2)) is computed as the nuclear norm (sum of singular values) of F_a^T F_b for
     factors S = F F^T (Cholesky; for singular S pivoted Cholesky, or the eigendecomposition):
-    the eigenvalues of S_a S_b are the squared singular values of F_a^T F_b. All real, so never complex or NaN, also for rank-deficient covariances
-    (N < d) and identical sets (0 up to rounding). A negative rounding residue is reported as 0.
+    the eigenvalues of S_a S_b are the squared singular values of F_a^T F_b. All real, so never
+    complex or NaN, also for rank-deficient covariances (N < d) and identical sets (0 up to
+    rounding). A negative rounding residue is reported as 0.
     """
     a = Moments(np.asarray(mu_a, np.float64), np.asarray(sigma_a, np.float64), None)
     b = Moments(np.asarray(mu_b, np.float64), np.asarray(sigma_b, np.float64), None)
@@ -362,7 +363,8 @@ def _check_moments(moments: Moments, side: str) -> None:
     mean, covariance = moments.mean, moments.covariance
     if mean.ndim != 1 or covariance.shape != (len(mean), len(mean)):
         raise InceptionScoreError(
-            f"side {side}: expected a mean of shape (d,) and a covariance (d, d), got {mean.shape} and {covariance.shape}")
+            f"side {side}: expected a mean of shape (d,) and a covariance (d, d), "
+            f"got {mean.shape} and {covariance.shape}")
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
         raise InceptionScoreError(f"side {side}: mean or covariance contains NaN or infinite values")
     scale = float(np.max(np.abs(covariance), initial=0.0))

@@ -57,7 +57,8 @@ def check_output_path(path: str | Path) -> Path:
     """The path as a Path if a statistics file can be written there (checked before any long work)."""
     path = Path(path)
     if path.suffix.lower() != ".npz":
-        raise InceptionScoreError(f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)")
+        raise InceptionScoreError(
+            f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)")
     if not path.parent.is_dir():
         raise InceptionScoreError(f"{path}: folder {path.parent} does not exist")
     return path
@@ -96,7 +97,8 @@ def read_statistics(path: str | Path) -> Statistics:
         if missing:
             raise InceptionScoreError(
                 f"{path}: not a statistics file: no {' or '.join(repr(k) for k in missing)} array "
-                f"(it has: {', '.join(sorted(keys)) or 'nothing'}); write one with 'inception-score stats SOURCE -o FILE.npz'")
+                f"(it has: {', '.join(sorted(keys)) or 'nothing'}); "
+                "write one with 'inception-score stats SOURCE -o FILE.npz'")
         mu, sigma = _numeric(npz, "mu", path), _numeric(npz, "sigma", path)
         if mu.ndim != 1 or mu.shape[0] < 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
             raise InceptionScoreError(
