@@ -10,13 +10,14 @@ import numpy as np
 import torch
 
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
+from .classifier import Classifier, inception_2015_classifier, load_classifier
 from .distributed import join, score_sharded
 from .errors import InceptionScoreError
 from .features import Features, default_device, extract_features
 from .metrics import ISResult, Order, inception_score_from_logits
 from .network import Inception2015, load_inception
 from .sources import DEFAULT_MAX_PIXELS, Sample, open_source
-from .weights import REFERENCE_SHA256, resolve_weights, sha256_file
+from .weights import REFERENCE_SHA256, TORCHVISION, resolve_weights, sha256_file
 
 SMALL_N = 5000
 _loaded: dict[tuple[str, bool], Inception2015] = {}
@@ -35,12 +36,33 @@ def load_model(weights: str | Path | None = None, *, progress: bool = True,
     return _loaded[sha256, plain], sha256
 
 
+def get_classifier(classifier: Any = None, *, weights: str | Path | None = None, input_size: int | None = None,
+                   resize: str | None = None, normalize: str | None = None, channels: int | None = None,
+                   progress: bool = True, plain: bool = False) -> Classifier:
+    """The classifier to score with: "inception-2015" (default), "torchvision", a TorchScript file,
+    "package.module:factory", an nn.Module or a Classifier; the input options are for custom ones."""
+    if classifier is None or classifier == "inception-2015":
+        given = [name for name, value in (("input-size", input_size), ("resize", resize), ("normalize", normalize),
+                                          ("channels", channels)) if value is not None]
+        if given:
+            raise InceptionScoreError(
+                f"{', '.join('--' + name for name in given)} cannot be used with the inception-2015 classifier "
+                "(the paper's protocol is fixed); they are for custom classifiers (--classifier FILE.pt or "
+                "package.module:factory)")
+        model, sha256 = load_model(weights, progress=progress, plain=plain)
+        return inception_2015_classifier(model, sha256, reference=sha256 == REFERENCE_SHA256)
+    return load_classifier(classifier, weights=weights, input_size=input_size, resize=resize,
+                           normalize=normalize, channels=channels, progress=progress)
+
+
 def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled", seed: int = 2020,
                     weights: str | Path | None = None, batch_size: int | None = None,
                     device: str | torch.device | None = None, progress: bool = True,
                     max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
                     cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
-                    plain: bool = False, distributed: bool | None = None) -> ISResult:
+                    plain: bool = False, distributed: bool | None = None, classifier: Any = None,
+                    input_size: int | None = None, resize: str | None = None, normalize: str | None = None,
+                    channels: int | None = None) -> ISResult:
     """Inception Score of a folder, list of paths or PIL images, or a uint8 image array/tensor.
 
     Notes: to match published numbers use the reference weights (the default), 50,000 images
@@ -51,7 +73,10 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     result. plain=True runs the unoptimised reference approach (no folding, NCHW, decoding
     inline), for comparisons. Inside an initialised torch.distributed process group (or with
     distributed=True under torchrun) each rank scores a shard and every rank gets the result;
-    distributed=False scores in this process alone.
+    distributed=False scores in this process alone. classifier="torchvision" reproduces PyTorch
+    papers that used torchvision's ImageNet Inception v3; a TorchScript file,
+    "package.module:factory" or an nn.Module scores another domain (input_size, resize,
+    normalize, channels give its input contract unless the module declares one).
     """
     group = join(distributed)
     images = open_source(source)
@@ -61,14 +86,17 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
             f"use --splits {len(images)} or fewer, or score more images (50,000 is the convention)")
     if batch_size is not None and batch_size < 1:
         raise InceptionScoreError(f"batch_size must be at least 1, got {batch_size}")
-    model, sha256 = load_model(weights, progress=progress, plain=plain)
+    chosen = get_classifier(classifier, weights=weights, input_size=input_size, resize=resize,
+                            normalize=normalize, channels=channels, progress=progress, plain=plain)
     device = torch.device(device) if device is not None else default_device()
-    feature_cache = FeatureCache(size_limit=cache_size) if cache else None
+    # Classifiers without a content identity (Python factories, objects) are never cached.
+    feature_cache = FeatureCache(size_limit=cache_size) if cache and chosen.cache_key is not None else None
 
     def extract(samples: Iterable[Sample], total: int, show_progress: bool) -> Features:
-        return extract_features(samples, model, batch_size=batch_size, device=device,
+        return extract_features(samples, chosen.module, batch_size=batch_size, device=device,
                                 progress=progress and show_progress, total=total, max_pixels=max_pixels,
-                                fast=fast, cache=feature_cache, model_id=sha256, workers=0 if plain else workers)
+                                fast=fast, cache=feature_cache, model_id=chosen.cache_key or "",
+                                workers=0 if plain else workers, contract=chosen.contract)
 
     def finish(features: Features) -> ISResult:
         warnings = []
@@ -76,25 +104,35 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
             warnings.append("fast has no effect on this device: the network ran in exact float32")
         if features.corrupt_cache_entries:
             warnings.append(f"{features.corrupt_cache_entries} damaged feature cache entries were removed and recomputed")
-        result = result_from_logits(features.logits, sha256, splits=splits, order=order, seed=seed,
-                                    warnings=warnings, world_size=group.world_size if group else 1)
+        result = result_from_logits(features.logits, chosen.weights_sha256, splits=splits, order=order, seed=seed,
+                                    warnings=warnings, world_size=group.world_size if group else 1,
+                                    classifier=chosen)
         return dataclasses.replace(result, precision=features.precision,
                                    cached=len(features.names) - features.computed)
 
     return score_sharded(group, images, extract, finish, skip=("pool3",))
 
 
-def result_from_logits(logits: np.ndarray, sha256: str, *, splits: int, order: Order, seed: int,
-                       warnings: list[str] | None = None, world_size: int = 1) -> ISResult:
-    """The IS of the network's logits, with the weights used and the warnings that apply."""
+def result_from_logits(logits: np.ndarray, sha256: str | None, *, splits: int, order: Order, seed: int,
+                       warnings: list[str] | None = None, world_size: int = 1,
+                       classifier: Classifier | None = None) -> ISResult:
+    """The IS of the classifier's logits (default: the 2015 network), with its identity and the warnings that apply."""
     result = inception_score_from_logits(logits, splits=splits, order=order, seed=seed)
-    reference = sha256 == REFERENCE_SHA256
-    warnings = list(warnings or []) + weights_warnings(sha256)
-    if result.n < SMALL_N:
+    name = classifier.name if classifier is not None else "inception-2015"
+    reference = sha256 == REFERENCE_SHA256 if name == "inception-2015" else False
+    warnings = list(warnings or [])
+    if name == "inception-2015":
+        warnings += weights_warnings(sha256 or "")
+    elif name == "torchvision":
+        known = "" if TORCHVISION.matches(sha256 or "") else f" (weights {(sha256 or '')[:12]}... are not torchvision's file)"
+        warnings.append(f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
+                        "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)")
+    if name in ("inception-2015", "torchvision") and result.n < SMALL_N:
         warnings.append(f"only {result.n} images: scores from fewer than 50,000 images are biased low "
                         "and not comparable to published 50k-image scores")
     return dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=warnings,
-                               world_size=world_size)
+                               world_size=world_size,
+                               classifier=classifier.describe() if classifier is not None else None)
 
 
 def weights_warnings(sha256: str) -> list[str]:

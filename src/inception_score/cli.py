@@ -10,6 +10,7 @@ from . import distributed
 from . import weights as weights_module
 from .api import inception_score
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
+from .classifier import NORMALIZATIONS, RESIZE_METHODS
 from .compare import evaluate, fid, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
 
@@ -42,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)")
     score.add_argument("--seed", type=int, default=2020, help="seed of the permutation (default 2020)")
     score.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
+    score.add_argument("--classifier", metavar="SPEC",
+                       help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
+                            "a TorchScript FILE.pt, or package.module:factory")
+    score.add_argument("--input-size", type=_positive_int, metavar="N", help="custom classifier: input is N x N")
+    score.add_argument("--resize", choices=RESIZE_METHODS,
+                       help="custom classifier: resize method (default bilinear, half-pixel centres)")
+    score.add_argument("--normalize", metavar="NAME",
+                       help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255")
+    score.add_argument("--channels", type=int, choices=(1, 3), help="custom classifier: 1 (grayscale) or 3 (RGB)")
     score.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
     score.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
     score.add_argument("--fast", action="store_true",
@@ -157,7 +167,9 @@ def _score(args: argparse.Namespace) -> int:
     result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
                              weights=args.weights, batch_size=args.batch_size, device=args.device,
                              progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
-                             cache_size=args.cache_size, workers=args.workers)
+                             cache_size=args.cache_size, workers=args.workers, classifier=args.classifier,
+                             input_size=args.input_size, resize=args.resize, normalize=args.normalize,
+                             channels=args.channels)
     if not distributed.is_main_process():
         return 0
     for warning in result.warnings:

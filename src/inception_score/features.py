@@ -21,8 +21,7 @@ import torch
 from tqdm import tqdm
 
 from .cache import FeatureCache, sample_key
-from .network import INPUT_SIZE
-from .resize import resize_tf1
+from .classifier import INCEPTION_2015_INPUT, InputContract
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
 
 if TYPE_CHECKING:
@@ -104,15 +103,17 @@ def _uses_channels_last(model: torch.nn.Module) -> bool:
 
 
 def preprocess(images: list[np.ndarray], device: torch.device | str, *,
-               channels_last: bool = False) -> torch.Tensor:
-    """H x W x 3 uint8 images of any sizes -> N x 3 x 299 x 299 float32 in [-1, 1) on `device`.
+               channels_last: bool = False, contract: InputContract = INCEPTION_2015_INPUT) -> torch.Tensor:
+    """H x W x 3 uint8 images of any sizes -> the classifier's input on `device`, as `contract` says.
 
+    For the 2015 network: N x 3 x 299 x 299 float32 in [-1, 1), TF1 bilinear resize, exactly.
     Images of one size are stacked and resized together on the device (pinned memory and a
-    non-blocking copy on CUDA); the resize is TF1's, exactly.
+    non-blocking copy on CUDA).
     """
     device = torch.device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), dtype=torch.float32, device=device)
+    size = contract.size
+    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
     batch = batch.contiguous(memory_format=memory_format)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
@@ -121,8 +122,7 @@ def preprocess(images: list[np.ndarray], device: torch.device | str, *,
         pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
         if device.type == "cuda":
             pixels = pixels.pin_memory().to(device, non_blocking=True)
-        resized = resize_tf1(pixels.permute(0, 3, 1, 2).float(), INPUT_SIZE)
-        normalised = (resized - 128) / 128
+        normalised = contract.prepare(pixels.permute(0, 3, 1, 2).float())
         if len(indices) == len(images):
             batch.copy_(normalised)
         else:
@@ -218,13 +218,16 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                      total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                      workers: int | None = None, threads: int | None = None, fast: bool = False,
                      cache: FeatureCache | None = None, model_id: str = "", keep_pool3: bool = True,
-                     pool3_moments: MomentAccumulator | None = None) -> Features:
-    """Run every sample through the network; returns logits and pool3 in input order.
+                     pool3_moments: MomentAccumulator | None = None,
+                     contract: InputContract = INCEPTION_2015_INPUT) -> Features:
+    """Run every sample through the network; returns logits and pool3 (features) in input order.
 
     workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
     fast: on CUDA, TF32 and float16 (approximate); cache + model_id (the weights' sha256):
     reuse and store per-image results keyed by content. pool3_moments receives every batch of
     pool3 features (FID in O(d^2) memory); keep_pool3=False keeps no per-image pool3 (None).
+    contract: how images become the model's input (for another classifier, model_id must name
+    its contract too: `Classifier.cache_key`).
     """
     device = torch.device(device) if device is not None else default_device()
     batch_size = batch_size or default_batch_size(device)
@@ -255,7 +258,8 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 if not work.indices:
                     continue
                 images = [future.result() if isinstance(future, Future) else future for future in work.decoded]
-                batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last))
+                batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last,
+                                                                  contract=contract))
                 batch_logits = batch_logits.float().cpu().numpy()
                 batch_pool3 = batch_pool3.float().cpu().numpy()
                 if cache is not None:

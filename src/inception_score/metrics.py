@@ -35,6 +35,7 @@ class ISResult:
     warnings: list[str] = field(default_factory=list)
     precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
     cached: int | None = None  # images whose features came from the feature cache
+    classifier: dict[str, Any] | None = None  # name, identity, input contract, logits (classifier.describe())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -42,7 +43,11 @@ class ISResult:
 
     def summary(self) -> str:
         """One human line, e.g. `IS = 11.24 ± 0.12 (50000 images, 10 splits, shuffled, reference weights)`."""
-        if self.reference_weights is None:
+        if self.classifier is not None and self.classifier.get("name") != "inception-2015":
+            identity = str(self.classifier.get("identity"))
+            weights = (f"classifier {identity[len('python:'):]}" if identity.startswith("python:")
+                       else f"classifier {self.classifier['name']} {identity[:15]}")
+        elif self.reference_weights is None:
             weights = "given logits"
         elif self.reference_weights:
             weights = "reference weights"

@@ -7,6 +7,7 @@ One forward pass gives the unbiased logits (pool3 @ fc.weight.T) and the 2048-d 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,9 @@ from .errors import InceptionScoreError
 
 NUM_CLASSES = 1008
 INPUT_SIZE = 299
+# The 3x3 stride-1 pool in the A, C and E blocks: the 2015 graph averages without the padding
+# ("avg-exclude-pad") and max-pools in its last block; torchvision averages counting the padding ("avg").
+Pooling = Literal["avg-exclude-pad", "avg", "max"]
 
 
 class BasicConv2d(nn.Module):
@@ -42,13 +46,16 @@ class BasicConv2d(nn.Module):
         self.bn = nn.Identity()
 
 
-def _avg_pool(x: torch.Tensor) -> torch.Tensor:
-    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+def _pool(x: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    if pooling == "max":
+        return F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=pooling == "avg")
 
 
 class InceptionA(nn.Module):
-    def __init__(self, in_channels: int, pool_features: int) -> None:
+    def __init__(self, in_channels: int, pool_features: int, pooling: Pooling = "avg-exclude-pad") -> None:
         super().__init__()
+        self.pooling = pooling
         self.branch1x1 = BasicConv2d(in_channels, 64, kernel_size=1)
         self.branch5x5_1 = BasicConv2d(in_channels, 48, kernel_size=1)
         self.branch5x5_2 = BasicConv2d(48, 64, kernel_size=5, padding=2)
@@ -62,7 +69,7 @@ class InceptionA(nn.Module):
             self.branch1x1(x),
             self.branch5x5_2(self.branch5x5_1(x)),
             self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg_pool(x)),
+            self.branch_pool(_pool(x, self.pooling)),
         ], 1)
 
 
@@ -83,8 +90,9 @@ class InceptionB(nn.Module):
 
 
 class InceptionC(nn.Module):
-    def __init__(self, in_channels: int, channels_7x7: int) -> None:
+    def __init__(self, in_channels: int, channels_7x7: int, pooling: Pooling = "avg-exclude-pad") -> None:
         super().__init__()
+        self.pooling = pooling
         c7 = channels_7x7
         self.branch1x1 = BasicConv2d(in_channels, 192, kernel_size=1)
         self.branch7x7_1 = BasicConv2d(in_channels, c7, kernel_size=1)
@@ -106,7 +114,7 @@ class InceptionC(nn.Module):
             self.branch1x1(x),
             self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
             double,
-            self.branch_pool(_avg_pool(x)),
+            self.branch_pool(_pool(x, self.pooling)),
         ], 1)
 
 
@@ -132,9 +140,9 @@ class InceptionD(nn.Module):
 
 
 class InceptionE(nn.Module):
-    def __init__(self, in_channels: int, max_pool: bool) -> None:
+    def __init__(self, in_channels: int, pooling: Pooling = "avg-exclude-pad") -> None:
         super().__init__()
-        self.max_pool = max_pool
+        self.pooling = pooling
         self.branch1x1 = BasicConv2d(in_channels, 320, kernel_size=1)
         self.branch3x3_1 = BasicConv2d(in_channels, 384, kernel_size=1)
         self.branch3x3_2a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
@@ -148,10 +156,7 @@ class InceptionE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         three = self.branch3x3_1(x)
         double = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        if self.max_pool:
-            pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
-        else:
-            pooled = _avg_pool(x)
+        pooled = _pool(x, self.pooling)
         return torch.cat([
             self.branch1x1(x),
             self.branch3x3_2a(three), self.branch3x3_2b(three),
@@ -167,7 +172,8 @@ class Inception2015(nn.Module):
     "optimised" (batch norm folded into the convolutions, channels-last weights).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = NUM_CLASSES, pooling: Pooling = "avg-exclude-pad",
+                 last_pooling: Pooling = "max") -> None:
         super().__init__()
         self.variant = "plain"
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
@@ -175,21 +181,26 @@ class Inception2015(nn.Module):
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
         self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
         self.Conv2d_4a_3x3 = BasicConv2d(80, 192, kernel_size=3)
-        self.Mixed_5b = InceptionA(192, pool_features=32)
-        self.Mixed_5c = InceptionA(256, pool_features=64)
-        self.Mixed_5d = InceptionA(288, pool_features=64)
+        self.Mixed_5b = InceptionA(192, pool_features=32, pooling=pooling)
+        self.Mixed_5c = InceptionA(256, pool_features=64, pooling=pooling)
+        self.Mixed_5d = InceptionA(288, pool_features=64, pooling=pooling)
         self.Mixed_6a = InceptionB(288)
-        self.Mixed_6b = InceptionC(768, channels_7x7=128)
-        self.Mixed_6c = InceptionC(768, channels_7x7=160)
-        self.Mixed_6d = InceptionC(768, channels_7x7=160)
-        self.Mixed_6e = InceptionC(768, channels_7x7=192)
+        self.Mixed_6b = InceptionC(768, channels_7x7=128, pooling=pooling)
+        self.Mixed_6c = InceptionC(768, channels_7x7=160, pooling=pooling)
+        self.Mixed_6d = InceptionC(768, channels_7x7=160, pooling=pooling)
+        self.Mixed_6e = InceptionC(768, channels_7x7=192, pooling=pooling)
         self.Mixed_7a = InceptionD(768)
-        self.Mixed_7b = InceptionE(1280, max_pool=False)
-        self.Mixed_7c = InceptionE(2048, max_pool=True)
-        self.fc = nn.Linear(2048, NUM_CLASSES)
+        self.Mixed_7b = InceptionE(1280, pooling=pooling)
+        self.Mixed_7c = InceptionE(2048, pooling=last_pooling)
+        self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (unbiased logits N x 1008, pool3 features N x 2048)."""
+        pool3 = self.pool3(x)
+        return pool3 @ self.fc.weight.T, pool3
+
+    def pool3(self, x: torch.Tensor) -> torch.Tensor:
+        """The 2048-d globally average-pooled features of the last block."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -198,8 +209,7 @@ class Inception2015(nn.Module):
                       self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
                       self.Mixed_7c):
             x = block(x)
-        pool3 = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return pool3 @ self.fc.weight.T, pool3
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
 def optimise_for_inference(model: Inception2015) -> Inception2015:
@@ -218,19 +228,27 @@ def load_inception(weights_path: str | Path, *, plain: bool = False) -> Inceptio
     By default the network is optimised for inference once here (`optimise_for_inference`);
     plain=True keeps the unfolded NCHW modules, the reference approach, for comparisons.
     """
+    model = load_state_file(Inception2015(), weights_path, layout="the 2015 Inception layout",
+                            expected_file="pt_inception-2015-12-05-6726825d.pth")
+    return model if plain else optimise_for_inference(model)
+
+
+def load_state_file(model: nn.Module, weights_path: str | Path, *, layout: str, expected_file: str) -> nn.Module:
+    """Load a state dict file into `model` strictly (all keys, all shapes); eval mode, no gradients.
+
+    `num_batches_tracked` entries may be absent (published files predate them).
+    """
     path = Path(weights_path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or foreign files
         raise InceptionScoreError(
             f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
-            "It should be the PyTorch state dict pt_inception-2015-12-05-6726825d.pth; "
+            f"It should be the PyTorch state dict {expected_file}; "
             "delete it and run 'inception-score weights install FILE' with a good copy") from None
     if not isinstance(state, dict):
         raise InceptionScoreError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
-    model = Inception2015()
     expected = model.state_dict()
-    # The published file has no num_batches_tracked entries; accept it with or without them.
     for key, value in expected.items():
         if key.endswith("num_batches_tracked"):
             state.setdefault(key, value)
@@ -243,8 +261,7 @@ def load_inception(weights_path: str | Path, *, plain: bool = False) -> Inceptio
                             for label, keys in (("missing", missing), ("unexpected", unexpected),
                                                 ("wrong shape", wrong_shape)) if keys)
         raise InceptionScoreError(
-            f"weights file {path} does not have the 2015 Inception layout ({details}). "
-            "Use pt_inception-2015-12-05-6726825d.pth (see 'inception-score weights path')")
+            f"weights file {path} does not have {layout} ({details}). "
+            f"Use {expected_file} (see 'inception-score weights path')")
     model.load_state_dict(state, strict=True)
-    model.eval().requires_grad_(False)
-    return model if plain else optimise_for_inference(model)
+    return model.eval().requires_grad_(False)

@@ -1,7 +1,8 @@
-"""Find the 2015 Inception weights: explicit path, environment, our cache, torch hub, or a verified download.
+"""Find a weights file: explicit path, environment, our cache, torch hub, or a verified download.
 
 The weights are never bundled. A download goes to a temporary file in the cache folder, is
-checked against the file's known sha256, and only then renamed into place.
+checked against the file's known sha256, and only then renamed into place. Each known file is
+a `WeightsFile` (the 2015 Inception weights, torchvision's ImageNet Inception v3 weights).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import http.client
 import os
 import tempfile
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -29,6 +31,34 @@ ENV_WEIGHTS = "INCEPTION_SCORE_WEIGHTS"
 ENV_CACHE = "INCEPTION_SCORE_CACHE"
 ENV_URL = "INCEPTION_SCORE_WEIGHTS_URL"  # a mirror, tried instead of the public URLs
 _hash_memo: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A known weights file: its name, checksum, where it is looked for and downloaded from."""
+
+    description: str
+    filename: str
+    sha256: str  # the full hex digest, or a prefix where only that is published (torch hub names)
+    size: int | None
+    urls: tuple[str, ...]
+    hub_filenames: tuple[str, ...]
+    env_weights: str
+    env_url: str | None = None
+
+    def matches(self, digest: str) -> bool:
+        return digest.startswith(self.sha256)
+
+
+REFERENCE = WeightsFile(
+    description="the Inception weights file", filename=FILENAME, sha256=REFERENCE_SHA256, size=REFERENCE_SIZE,
+    urls=URLS, hub_filenames=HUB_FILENAMES, env_weights=ENV_WEIGHTS, env_url=ENV_URL)
+TORCHVISION_FILENAME = "inception_v3_google-0cc3c7bd.pth"
+# torchvision publishes only the first 8 hex digits of the sha256 (in the name); torch hub checks the same.
+TORCHVISION = WeightsFile(
+    description="torchvision's ImageNet Inception v3 weights file", filename=TORCHVISION_FILENAME,
+    sha256="0cc3c7bd", size=None, urls=("https://download.pytorch.org/models/" + TORCHVISION_FILENAME,),
+    hub_filenames=(TORCHVISION_FILENAME,), env_weights="INCEPTION_SCORE_TORCHVISION_WEIGHTS")
 
 
 def cache_dir() -> Path:
@@ -56,33 +86,34 @@ def sha256_file(path: str | Path) -> str:
     return _hash_memo[key]
 
 
-def installed_path() -> Path:
-    """Where the reference weights live in our cache (whether or not they are there yet)."""
-    return cache_dir() / FILENAME
+def installed_path(spec: WeightsFile = REFERENCE) -> Path:
+    """Where the weights file lives in our cache (whether or not it is there yet)."""
+    return cache_dir() / spec.filename
 
 
-def find_weights() -> tuple[Path, str] | None:
+def find_weights(spec: WeightsFile = REFERENCE) -> tuple[Path, str] | None:
     """The first weights file found without downloading, and where it came from."""
-    if os.environ.get(ENV_WEIGHTS):
-        return Path(os.environ[ENV_WEIGHTS]), f"${ENV_WEIGHTS}"
-    if installed_path().is_file():
-        return installed_path(), "cache"
-    for name in HUB_FILENAMES:
+    if os.environ.get(spec.env_weights):
+        return Path(os.environ[spec.env_weights]), f"${spec.env_weights}"
+    if installed_path(spec).is_file():
+        return installed_path(spec), "cache"
+    for name in spec.hub_filenames:
         if (hub_dir() / name).is_file():
             return hub_dir() / name, "torch hub cache"
     return None
 
 
-def resolve_weights(weights: str | Path | None = None, *, download: bool = True, progress: bool = True) -> Path:
-    """The weights file to use: `weights`, $INCEPTION_SCORE_WEIGHTS, our cache, torch hub, or a download."""
+def resolve_weights(weights: str | Path | None = None, *, download: bool = True, progress: bool = True,
+                    spec: WeightsFile = REFERENCE) -> Path:
+    """The weights file to use: `weights`, its environment variable, our cache, torch hub, or a download."""
     if weights is not None:
         path, origin = Path(weights), "the weights option"
     else:
-        found = find_weights()
+        found = find_weights(spec)
         if found is None:
             if not download:
-                raise InceptionScoreError(_missing_message([]))
-            return download_weights(installed_path(), progress=progress)
+                raise InceptionScoreError(_missing_message([], spec))
+            return download_weights(installed_path(spec), progress=progress, spec=spec)
         path, origin = found
     if not path.is_file():
         raise InceptionScoreError(f"weights file {path} (from {origin}) does not exist")
@@ -90,11 +121,13 @@ def resolve_weights(weights: str | Path | None = None, *, download: bool = True,
 
 
 def download_weights(destination: str | Path, *, urls: tuple[str, ...] | None = None,
-                     sha256: str = REFERENCE_SHA256, progress: bool = True) -> Path:
-    """Download to `destination` from the first URL that works, verified by sha256, atomically."""
+                     sha256: str | None = None, progress: bool = True, spec: WeightsFile = REFERENCE) -> Path:
+    """Download to `destination` from the first URL that works, verified by sha256 (or its published prefix)."""
     destination = Path(destination)
+    sha256 = sha256 or spec.sha256
     if urls is None:
-        urls = (os.environ[ENV_URL],) if os.environ.get(ENV_URL) else URLS
+        mirror = os.environ.get(spec.env_url) if spec.env_url else None
+        urls = (mirror,) if mirror else spec.urls
     failures = []
     for url in urls:
         try:
@@ -102,7 +135,7 @@ def download_weights(destination: str | Path, *, urls: tuple[str, ...] | None = 
             return destination
         except (OSError, ValueError, http.client.HTTPException) as error:
             failures.append(f"{url}: {error.__class__.__name__}: {error}")
-    raise InceptionScoreError(_missing_message(failures))
+    raise InceptionScoreError(_missing_message(failures, spec))
 
 
 def _download_verified(url: str, destination: Path, sha256: str, progress: bool) -> None:
@@ -123,7 +156,7 @@ def _download_verified(url: str, destination: Path, sha256: str, progress: bool)
                     bar.update(len(block))
             if expected_size is not None and received != expected_size:
                 raise ValueError(f"truncated: got {received} of {expected_size} bytes")
-            if digest.hexdigest() != sha256:
+            if not digest.hexdigest().startswith(sha256):
                 raise ValueError(f"sha256 {digest.hexdigest()[:16]}... does not match the expected {sha256[:16]}...")
             os.replace(temporary, destination)
         finally:
@@ -132,16 +165,18 @@ def _download_verified(url: str, destination: Path, sha256: str, progress: bool)
 
 
 def install_weights(file: str | Path) -> Path:
-    """Verify a downloaded copy of the reference weights and copy it into our cache atomically."""
+    """Verify a downloaded copy of a known weights file (reference or torchvision) and copy it into our cache."""
     source = Path(file)
     if not source.is_file():
         raise InceptionScoreError(f"{source}: no such file")
     actual = sha256_file(source)
-    if actual != REFERENCE_SHA256:
+    spec = next((known for known in (REFERENCE, TORCHVISION) if known.matches(actual)), None)
+    if spec is None:
         raise InceptionScoreError(
-            f"{source} is not the reference weights file (sha256 {actual[:16]}..., expected {REFERENCE_SHA256[:16]}...). "
+            f"{source} is not the reference weights file (sha256 {actual[:16]}..., expected {REFERENCE_SHA256[:16]}...) "
+            f"nor torchvision's {TORCHVISION_FILENAME}. "
             f"Other weights can still be used with --weights {source}, but their scores are not comparable")
-    destination = installed_path()
+    destination = installed_path(spec)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".install-", dir=destination.parent)
     try:
@@ -155,13 +190,15 @@ def install_weights(file: str | Path) -> Path:
     return destination
 
 
-def _missing_message(failures: list[str]) -> str:
+def _missing_message(failures: list[str], spec: WeightsFile = REFERENCE) -> str:
     tried = "".join(f"\n  tried {failure}" for failure in failures)
+    size = f" ({spec.size / 1e6:.1f} MB)" if spec.size else ""
+    urls = "".join(f"\n  {url}" for url in spec.urls)
     return (
-        f"the Inception weights file {FILENAME} ({REFERENCE_SIZE / 1e6:.1f} MB) is needed"
+        f"{spec.description} {spec.filename}{size} is needed"
         f"{' and could not be downloaded' if failures else ''}.{tried}\n"
-        f"Download it where there is internet access from\n  {URLS[0]}\n  {URLS[1]}\n"
+        f"Download it where there is internet access from{urls}\n"
         "then provide it in one of three ways:\n"
         "  --weights FILE (API: weights=FILE)\n"
-        f"  export {ENV_WEIGHTS}=FILE\n"
-        f"  inception-score weights install FILE   (copies it to {installed_path()})")
+        f"  export {spec.env_weights}=FILE\n"
+        f"  inception-score weights install FILE   (copies it to {installed_path(spec)})")

@@ -1,0 +1,307 @@
+"""Classifiers: a network that maps a preprocessed batch to logits, with its input contract and identity.
+
+The score is the same formula over any classifier. A `Classifier` holds the module (its forward
+returns `(logits, features)`), the `InputContract` that turns decoded uint8 RGB images into the
+module's input (channels, size, resize method, value normalisation), and an identity that a
+result records: the weights or TorchScript file's sha256, or a Python import path. The 2015
+Inception network (the paper's protocol) and torchvision's ImageNet Inception v3 are presets.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import InceptionScoreError
+from .network import INPUT_SIZE
+from .resize import resize_tf1
+
+RESIZE_METHODS = ("tf1-bilinear", "bilinear", "nearest", "none")
+# name -> (scale applied to 0..255 values first, then (x - mean) / std per channel)
+NORMALIZATIONS: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = {
+    "tf-inception": (1.0, (128.0,), (128.0,)),  # (x - 128) / 128, the 2015 graph's input
+    "minus1-1": (255.0, (0.5,), (0.5,)),  # [-1, 1] as torchvision's ToTensor + Normalize(0.5, 0.5)
+    "0-1": (255.0, (0.0,), (1.0,)),
+    "0-255": (1.0, (0.0,), (1.0,)),
+    "imagenet": (255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_CONTRACT_KEYS = ("input_size", "resize", "normalize", "channels")
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What a classifier's forward expects: channels x size x size, how to resize, how to scale values.
+
+    normalize is a name from NORMALIZATIONS or "MEAN,STD" (applied to x / 255).
+    """
+
+    size: int
+    resize: str = "bilinear"
+    normalize: str = "0-1"
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise InceptionScoreError(f"input size must be a positive integer, got {self.size!r}")
+        if self.resize not in RESIZE_METHODS:
+            raise InceptionScoreError(f"resize must be one of {', '.join(RESIZE_METHODS)}, got {self.resize!r}")
+        if self.channels not in (1, 3):
+            raise InceptionScoreError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels!r}")
+        _normalization(self.normalize, self.channels)
+
+    def describe(self) -> str:
+        return f"{self.channels}x{self.size}x{self.size}, resize {self.resize}, normalize {self.normalize}"
+
+    def prepare(self, pixels: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W float32 RGB values in 0..255 -> the classifier's N x C x size x size input."""
+        if self.channels == 1:
+            # ITU-R 601 luma like PIL's convert("L"); exact for gray images (integer weights summing to 1000).
+            pixels = (pixels[:, 0:1] * 299 + pixels[:, 1:2] * 587 + pixels[:, 2:3] * 114) / 1000
+        return self._normalize(self._resize(pixels))
+
+    def _resize(self, pixels: torch.Tensor) -> torch.Tensor:
+        height, width = pixels.shape[-2:]
+        if (height, width) == (self.size, self.size):
+            return pixels
+        if self.resize == "none":
+            raise InceptionScoreError(
+                f"an image is {width}x{height} but the classifier takes {self.size}x{self.size} and resize is "
+                "'none': pass --resize bilinear (or tf1-bilinear, nearest), or give images of that size")
+        if self.resize == "tf1-bilinear":
+            return resize_tf1(pixels, self.size)
+        if self.resize == "bilinear":
+            return F.interpolate(pixels, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return F.interpolate(pixels, size=(self.size, self.size), mode="nearest")
+
+    def _normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        scale, mean, std = _normalization(self.normalize, self.channels)
+        if scale != 1.0:
+            pixels = pixels / scale
+        if len(mean) == 1:
+            return (pixels - mean[0]) / std[0] if (mean[0], std[0]) != (0.0, 1.0) else pixels
+        shape = (1, len(mean), 1, 1)
+        mean_tensor = torch.tensor(mean, dtype=pixels.dtype, device=pixels.device).view(shape)
+        std_tensor = torch.tensor(std, dtype=pixels.dtype, device=pixels.device).view(shape)
+        return (pixels - mean_tensor) / std_tensor
+
+
+def _normalization(name: str, channels: int) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+    if name in NORMALIZATIONS:
+        scale, mean, std = NORMALIZATIONS[name]
+    else:
+        try:
+            mean_text, std_text = name.split(",")
+            scale, mean, std = 255.0, (float(mean_text),), (float(std_text),)
+        except ValueError:
+            raise InceptionScoreError(
+                f"normalize must be one of {', '.join(NORMALIZATIONS)} or MEAN,STD (applied to x/255, "
+                f"e.g. 0.1307,0.3081), got {name!r}") from None
+        if std[0] == 0:
+            raise InceptionScoreError(f"normalize {name!r}: the standard deviation must not be 0")
+    if len(mean) not in (1, channels):
+        raise InceptionScoreError(f"normalize {name!r} has {len(mean)} channel means but the classifier takes "
+                                  f"{channels} channel(s)")
+    return scale, mean, std
+
+
+INCEPTION_2015_INPUT = InputContract(size=INPUT_SIZE, resize="tf1-bilinear", normalize="tf-inception")
+TORCHVISION_INPUT = InputContract(size=INPUT_SIZE, resize="bilinear", normalize="minus1-1")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A module whose forward gives (logits, features), its input contract, and what it is."""
+
+    module: nn.Module
+    contract: InputContract
+    name: str  # "inception-2015", "torchvision", "torchscript", "python"
+    identity: str  # "sha256:<hex>" of the file, or "python:package.module:factory"
+    logits: str  # what the softmax is taken over
+    reference: bool = False  # the paper's network and protocol
+    weights_sha256: str | None = None
+    cache_key: str | None = field(default=None, repr=False)  # None: not content-addressed, never cache
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe summary recorded in every result."""
+        return {"name": self.name, "identity": self.identity, "input": self.contract.describe(),
+                "input_size": self.contract.size, "resize": self.contract.resize,
+                "normalize": self.contract.normalize, "channels": self.contract.channels, "logits": self.logits}
+
+
+def inception_2015_classifier(model: nn.Module, sha256: str, reference: bool) -> Classifier:
+    """The paper's network: TF1 bilinear to 299, (x - 128) / 128, softmax over pool3 @ fc.weight.T."""
+    return Classifier(model, INCEPTION_2015_INPUT, "inception-2015", f"sha256:{sha256}",
+                      logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias", reference=reference,
+                      weights_sha256=sha256, cache_key=sha256)
+
+
+class LogitsAndFeatures(nn.Module):
+    """Wrap a user's module so forward returns (logits N x C, features N x D) whatever it returned."""
+
+    def __init__(self, module: nn.Module, name: str) -> None:
+        super().__init__()
+        self.module = module
+        self.name = name
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        output = self.module(batch)
+        features = None
+        if isinstance(output, (tuple, list)) and output:
+            output, features = output[0], (output[1] if len(output) > 1 else None)
+        if not isinstance(output, torch.Tensor) or output.dim() != 2 or output.shape[0] != batch.shape[0] \
+                or output.shape[1] < 2:
+            got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise InceptionScoreError(
+                f"classifier {self.name} must return logits as N x C (C >= 2) for a batch of {batch.shape[0]}, "
+                f"or a tuple (logits, features); got {got}")
+        if not isinstance(features, torch.Tensor) or features.shape[0] != batch.shape[0]:
+            features = output
+        return output, features.flatten(1)
+
+
+def declared_contract(module: Any) -> dict[str, Any]:
+    """The contract a module declares in its `input_contract` attribute (a dict or InputContract), if any."""
+    declared = getattr(module, "input_contract", None)
+    if declared is None:
+        return {}
+    if isinstance(declared, InputContract):
+        return {"input_size": declared.size, "resize": declared.resize, "normalize": declared.normalize,
+                "channels": declared.channels}
+    if not isinstance(declared, dict) or not set(declared) <= set(_CONTRACT_KEYS):
+        raise InceptionScoreError(
+            f"the classifier's input_contract must be a dict with keys among {', '.join(_CONTRACT_KEYS)}, "
+            f"got {declared!r}")
+    return dict(declared)
+
+
+def build_contract(declared: dict[str, Any], name: str, *, input_size: int | None = None,
+                   resize: str | None = None, normalize: str | None = None,
+                   channels: int | None = None) -> InputContract:
+    """The module's declared contract overridden by explicit options; size and normalisation are required."""
+    given = {"input_size": input_size, "resize": resize, "normalize": normalize, "channels": channels}
+    merged = {**declared, **{key: value for key, value in given.items() if value is not None}}
+    for key, option in (("input_size", "--input-size N (API: input_size=N)"),
+                        ("normalize", "--normalize NAME (API: normalize=NAME)")):
+        if key not in merged:
+            raise InceptionScoreError(
+                f"classifier {name} does not declare its {key.replace('_', ' ')}: pass {option}, or give the "
+                "module an input_contract attribute (see README, 'Scoring other domains')")
+    try:
+        return InputContract(size=int(merged["input_size"]), resize=str(merged.get("resize", "bilinear")),
+                             normalize=str(merged["normalize"]), channels=int(merged.get("channels", 3)))
+    except ValueError as error:
+        raise InceptionScoreError(f"classifier {name}: bad input contract {merged!r}: {error}") from None
+
+
+def load_classifier(spec: Any, *, weights: str | Path | None = None, input_size: int | None = None,
+                    resize: str | None = None, normalize: str | None = None, channels: int | None = None,
+                    progress: bool = True) -> Classifier:
+    """A classifier from "torchvision", a TorchScript file, "package.module:factory" or an nn.Module.
+
+    The 2015 Inception preset is built by the API (`api.load_model`); this handles everything else.
+    """
+    options = {"input_size": input_size, "resize": resize, "normalize": normalize, "channels": channels}
+    if isinstance(spec, Classifier):
+        _no_options(options, "a Classifier object (its contract is fixed)")
+        return spec
+    if spec == "torchvision":
+        _no_options(options, "the torchvision preset (its protocol is fixed)")
+        return torchvision_classifier(weights, progress=progress)
+    if weights is not None:
+        raise InceptionScoreError(
+            "weights applies to the inception-2015 and torchvision classifiers only; a custom classifier "
+            "carries its own weights")
+    if isinstance(spec, nn.Module):
+        name = f"python object {type(spec).__module__}.{type(spec).__qualname__}"
+        return _custom(spec, name, f"python:{type(spec).__module__}.{type(spec).__qualname__}", None, options)
+    if not isinstance(spec, (str, Path)):
+        raise InceptionScoreError(
+            f"classifier must be 'inception-2015', 'torchvision', a TorchScript file, 'package.module:factory' "
+            f"or an nn.Module, got {type(spec).__name__}")
+    text = str(spec)
+    if _FACTORY.match(text) and not Path(text).exists():
+        return _custom(_call_factory(text), text, f"python:{text}", None, options)
+    return _torchscript(Path(text), options)
+
+
+def _no_options(options: dict[str, Any], what: str) -> None:
+    given = [key for key, value in options.items() if value is not None]
+    if given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise InceptionScoreError(f"{flags} cannot be used with {what}; they are for custom classifiers")
+
+
+def _custom(module: nn.Module, name: str, identity: str, sha256: str | None,
+            options: dict[str, Any]) -> Classifier:
+    contract = build_contract(declared_contract(module), name, **options)
+    module.eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    cache_key = None if sha256 is None else f"torchscript {sha256} input {contract.describe()}"
+    return Classifier(LogitsAndFeatures(module, name), contract, "torchscript" if sha256 else "python",
+                      identity, logits="the module's output", weights_sha256=sha256, cache_key=cache_key)
+
+
+def _torchscript(path: Path, options: dict[str, Any]) -> Classifier:
+    from .weights import sha256_file
+
+    if not path.is_file():
+        raise InceptionScoreError(
+            f"classifier {path}: no such file (expected a TorchScript file, 'package.module:factory', "
+            "'inception-2015' or 'torchvision')")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=DeprecationWarning)
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except Exception as error:  # torch raises RuntimeError, ValueError, zipfile errors...
+            raise InceptionScoreError(
+                f"cannot load classifier {path} as TorchScript ({error.__class__.__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}). Save a model with "
+                "torch.jit.save(torch.jit.script(model), FILE); for a plain state dict use "
+                "--classifier package.module:factory") from None
+    return _custom(module, str(path), f"sha256:{sha256_file(path)}", sha256_file(path), options)
+
+
+def _call_factory(text: str) -> nn.Module:
+    module_name, _, attribute = text.partition(":")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))  # like `python -m`: a factory in the working directory is found
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as error:
+        raise InceptionScoreError(f"cannot import classifier factory {text}: {error}") from None
+    if not callable(target):
+        raise InceptionScoreError(f"classifier factory {text} is a {type(target).__name__}, not a callable")
+    module = target()
+    if not isinstance(module, nn.Module):
+        raise InceptionScoreError(f"classifier factory {text} returned a {type(module).__name__}, not a torch nn.Module")
+    return module
+
+
+_torchvision_loaded: dict[str, nn.Module] = {}
+
+
+def torchvision_classifier(weights: str | Path | None = None, *, progress: bool = True) -> Classifier:
+    """torchvision's ImageNet Inception v3: bilinear (half-pixel) to 299, [-1, 1], softmax over fc with bias."""
+    from .torchvision_inception import load_torchvision_inception
+    from .weights import TORCHVISION, resolve_weights, sha256_file
+
+    path = resolve_weights(weights, progress=progress, spec=TORCHVISION)
+    sha256 = sha256_file(path)
+    if sha256 not in _torchvision_loaded:
+        _torchvision_loaded[sha256] = load_torchvision_inception(path)
+    return Classifier(_torchvision_loaded[sha256], TORCHVISION_INPUT, "torchvision", f"sha256:{sha256}",
+                      logits="fc(pool3), 1000 classes, with the fc bias", weights_sha256=sha256,
+                      cache_key=f"torchvision {sha256} input {TORCHVISION_INPUT.describe()}")
+
