@@ -163,6 +163,12 @@ def _score_with_references(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     if args.fid or args.kid:
+        custom = [flag for flag, value in (("--classifier", args.classifier), ("--input-size", args.input_size),
+                                           ("--resize", args.resize), ("--normalize", args.normalize),
+                                           ("--channels", args.channels)) if value is not None]
+        if custom:
+            raise InceptionScoreError(f"{', '.join(custom)} cannot be combined with --fid/--kid yet: FID and KID "
+                                      "use the 2015 network; score IS with the classifier in a separate run")
         return _score_with_references(args)
     result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
                              weights=args.weights, batch_size=args.batch_size, device=args.device,
