@@ -1,6 +1,7 @@
 """Run under torchrun by test_distributed.py: a training-loop-like job that initialises its own
 process group, feeds its shard of images to the metric object, calls the API inside the group,
-and writes what this rank got as JSON."""
+and writes what this rank got as JSON. Mode "mistakes" instead makes calls that fail on some
+ranks only, and records what each rank raised."""
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
-from inception_score import InceptionScore, inception_score
+from inception_score import InceptionScore, InceptionScoreError, inception_score
 
 BATCH = 5
 
@@ -31,5 +32,29 @@ def main(weights: str, folder: str, count: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+def mistakes(weights: str, folder: str, out: str) -> None:
+    """Calls that go wrong on one rank only; every rank must raise, and the group stay usable."""
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in sorted(Path(folder).glob("*.png"))[:6]])
+    calls = {
+        "missing": lambda: inception_score(folder if rank == 0 else "/no/such/folder", splits=2, weights=weights),
+        "different": lambda: inception_score(images[:4 + rank], splits=2, weights=weights),
+        "weights": lambda: inception_score(images, splits=2, weights=weights if rank == 0 else "/no/weights.pth"),
+    }
+    raised = {}
+    for name, call in calls.items():
+        try:
+            call()
+            raised[name] = None
+        except InceptionScoreError as error:
+            raised[name] = str(error)
+    Path(out, f"rank{rank}.json").write_text(json.dumps(raised))
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    if sys.argv[1] == "mistakes":
+        mistakes(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

@@ -158,3 +158,13 @@ def test_metric_object_and_api_inside_a_process_group_match_one_process(weights_
         results = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert_same_score(results["metric"], expected, world_size=2)
         assert_same_score(results["api"], expected, world_size=2)
+
+
+def test_a_mistake_on_one_rank_is_raised_on_every_rank(weights_path, data, tmp_path):
+    done = torchrun(2, WORKER, "mistakes", weights_path, data / "images" / "a", tmp_path)
+    assert done.returncode == 0, done.stderr
+    raised = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert raised[0] == raised[1]  # the same message on every rank
+    assert "/no/such/folder: no such file or folder" in raised[0]["missing"]
+    assert "the ranks see different inputs: rank 0: 4 images" in raised[0]["different"]
+    assert "/no/weights.pth" in raised[0]["weights"]

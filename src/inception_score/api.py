@@ -11,7 +11,7 @@ import torch
 
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
 from .classifier import Classifier, inception_2015_classifier, load_classifier
-from .distributed import join, score_sharded
+from .distributed import everywhere, join, open_everywhere, score_sharded
 from .errors import InceptionScoreError
 from .features import Features, default_device, extract_features
 from .metrics import ISResult, Order, inception_score_from_logits
@@ -79,15 +79,16 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     normalize, channels give its input contract unless the module declares one).
     """
     group = join(distributed)
-    images = open_source(source)
+    images = open_everywhere(group, lambda: open_source(source))
     if isinstance(splits, int) and len(images) < splits:
         raise InceptionScoreError(
             f"{images.description}: {len(images)} images cannot be cut into {splits} splits; "
             f"use --splits {len(images)} or fewer, or score more images (50,000 is the convention)")
     if batch_size is not None and batch_size < 1:
         raise InceptionScoreError(f"batch_size must be at least 1, got {batch_size}")
-    chosen = get_classifier(classifier, weights=weights, input_size=input_size, resize=resize,
-                            normalize=normalize, channels=channels, progress=progress, plain=plain)
+    chosen = everywhere(group, lambda: get_classifier(
+        classifier, weights=weights, input_size=input_size, resize=resize, normalize=normalize,
+        channels=channels, progress=progress, plain=plain), main_first=True)
     device = torch.device(device) if device is not None else default_device()
     # Classifiers without a content identity (Python factories, objects) are never cached.
     feature_cache = FeatureCache(size_limit=cache_size) if cache and chosen.cache_key is not None else None

@@ -104,16 +104,36 @@ def score_sharded(group: Group | None, source: Any, extract: Callable[[Iterable[
     """
     if group is None:
         return finish(extract(source.iterate(), len(source), True))
+    start, stop = shard_bounds(len(source), group.rank, group.world_size)
+    features = group.run(lambda: extract(group.watch(source.iterate(start, stop)), stop - start, group.rank == 0))
+    gathered = group.gather_dataclass(features, skip=skip)
+    return group.on_main(lambda: finish(gathered))
+
+
+def everywhere(group: Group | None, work: Callable[[], Result], *, main_first: bool = False) -> Result:
+    """work() on every rank with failures shared (one rank's error is every rank's error).
+
+    main_first: rank 0 runs it before the others (so one rank downloads what they all need).
+    """
+    if group is None:
+        return work()
+    if main_first:
+        group.run(lambda: work() if group.rank == 0 else None)
+    return group.run(work)
+
+
+def open_everywhere(group: Group | None, open_source: Callable[[], Any]) -> Any:
+    """The source every rank opens, checked to have the same length and description on all ranks."""
+    source = everywhere(group, open_source)
+    if group is None:
+        return source
     seen = group.all_gather_object((len(source), source.description))
     if any(item != seen[0] for item in seen):
         raise InceptionScoreError(
             "the ranks see different inputs: " + "; ".join(f"rank {rank}: {count} images in {description}"
                                                            for rank, (count, description) in enumerate(seen))
             + " (every rank must see the same files)")
-    start, stop = shard_bounds(len(source), group.rank, group.world_size)
-    features = group.run(lambda: extract(group.watch(source.iterate(start, stop)), stop - start, group.rank == 0))
-    gathered = group.gather_dataclass(features, skip=skip)
-    return group.on_main(lambda: finish(gathered))
+    return source
 
 
 def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -138,12 +158,16 @@ class Group:
             self.store: dist.Store | None = dist.PrefixStore(f"inception_score/{_calls}/", store)
         except (AttributeError, RuntimeError, ValueError):  # no store to post failures in: rely on collectives
             self.store = None
+        self._runs = 0
+        self._failed_key = "failed"
 
     def describe(self) -> str:
         return f"{self.world_size} ranks ({self.backend}), collective timeout {self.timeout_s:g} s ({TIMEOUT_ENV})"
 
     def run(self, work: Callable[[], Result]) -> Result:
         """`work()` on every rank; if any rank fails, every rank raises the first failure's message."""
+        self._runs += 1
+        self._failed_key = f"run{self._runs}/failed"
         try:
             value, error = work(), None
         except PeerFailed:
@@ -151,7 +175,7 @@ class Group:
         except Exception as raised:  # shared with the other ranks, then raised here unchanged
             value, error = None, raised
             self._post_failure(raised)
-        self._wait_for_all("done")
+        self._wait_for_all(f"run{self._runs}/done")
         failures = self.all_gather_object(None if error is None else _describe(error, self.rank))
         posted = self._posted_failure()
         first = next((failure for failure in failures if failure is not None), posted)
@@ -169,7 +193,7 @@ class Group:
         for sample in samples:
             if self.store is not None and time.monotonic() - checked > _POLL_S:
                 checked = time.monotonic()
-                if self.store.check(["failed"]):
+                if self.store.check([self._failed_key]):
                     raise PeerFailed()
             yield sample
 
@@ -236,12 +260,12 @@ class Group:
     def _post_failure(self, error: Exception) -> None:
         if self.store is not None:
             kind, message = _describe(error, self.rank)
-            self.store.compare_set("failed", "", f"{kind}\n{message}")
+            self.store.compare_set(self._failed_key, "", f"{kind}\n{message}")
 
     def _posted_failure(self) -> tuple[str, str] | None:
-        if self.store is None or not self.store.check(["failed"]):
+        if self.store is None or not self.store.check([self._failed_key]):
             return None
-        kind, _, message = self.store.get("failed").decode().partition("\n")
+        kind, _, message = self.store.get(self._failed_key).decode().partition("\n")
         return kind, message
 
     def _wait_for_all(self, stage: str) -> None:
