@@ -32,14 +32,14 @@ def test_json_output_is_exactly_to_dict(api_result, weights_path, data):
     assert "warning: weights" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_console_script_prints_the_summary_line(api_result, weights_path, data):
+def test_console_script_prints_the_summary_line_and_the_explanation(api_result, weights_path, data):
     script = shutil.which("inception-score")
     if script is None:
         pytest.skip("the inception-score console script is not installed (pip install -e .)")
     done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given",
                    "--weights", weights_path, "--quiet", command=(script,))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == api_result.summary()
+    assert done.stdout.strip() == f"{api_result.summary()}\n{api_result.explain()}"
     assert done.stdout.startswith(f"IS = {api_result.mean:.4f} ± {api_result.std:.4f} (28 images, 4 splits, given")
 
 

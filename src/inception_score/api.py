@@ -14,12 +14,12 @@ from .classifier import Classifier, inception_2015_classifier, load_classifier
 from .distributed import everywhere, join, open_everywhere, score_sharded
 from .errors import InceptionScoreError
 from .features import Features, default_device, extract_features
-from .metrics import ISResult, Order, inception_score_from_logits
+from .metrics import (SMALL_N, ISResult, Order, announce, inception_score_from_log_probabilities,
+                      log_probabilities_from_logits, small_sample_warning)
 from .network import Inception2015, load_inception
 from .sources import DEFAULT_MAX_PIXELS, Sample, open_source
 from .weights import REFERENCE_SHA256, TORCHVISION, resolve_weights, sha256_file
 
-SMALL_N = 5000
 _loaded: dict[tuple[str, bool], Inception2015] = {}
 
 
@@ -62,7 +62,7 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
                     cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
                     plain: bool = False, distributed: bool | None = None, classifier: Any = None,
                     input_size: int | None = None, resize: str | None = None, normalize: str | None = None,
-                    channels: int | None = None) -> ISResult:
+                    channels: int | None = None, bootstrap: int = 0) -> ISResult:
     """Inception Score of a folder, list of paths or PIL images, or a uint8 image array/tensor.
 
     Notes: to match published numbers use the reference weights (the default), 50,000 images
@@ -77,6 +77,8 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     papers that used torchvision's ImageNet Inception v3; a TorchScript file,
     "package.module:factory" or an nn.Module scores another domain (input_size, resize,
     normalize, channels give its input contract unless the module declares one).
+    bootstrap=1000 adds a seeded 95% interval for the 1-split score. Warnings (few images, other
+    weights, class-sorted order...) are in `result.warnings` and emitted as InceptionScoreWarning.
     """
     group = join(distributed)
     images = open_everywhere(group, lambda: open_source(source))
@@ -107,7 +109,7 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
             warnings.append(f"{features.corrupt_cache_entries} damaged feature cache entries were removed and recomputed")
         result = result_from_logits(features.logits, chosen.weights_sha256, splits=splits, order=order, seed=seed,
                                     warnings=warnings, world_size=group.world_size if group else 1,
-                                    classifier=chosen)
+                                    classifier=chosen, bootstrap=bootstrap, names=features.names)
         return dataclasses.replace(result, precision=features.precision,
                                    cached=len(features.names) - features.computed)
 
@@ -116,24 +118,31 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
 
 def result_from_logits(logits: np.ndarray, sha256: str | None, *, splits: int, order: Order, seed: int,
                        warnings: list[str] | None = None, world_size: int = 1,
-                       classifier: Classifier | None = None) -> ISResult:
-    """The IS of the classifier's logits (default: the 2015 network), with its identity and the warnings that apply."""
-    result = inception_score_from_logits(logits, splits=splits, order=order, seed=seed)
+                       classifier: Classifier | None = None, bootstrap: int = 0,
+                       names: list[str] | None = None) -> ISResult:
+    """The IS of the classifier's logits (default: the 2015 network), with its identity and the warnings that apply.
+
+    The warnings are also emitted as InceptionScoreWarning.
+    """
+    result = inception_score_from_log_probabilities(log_probabilities_from_logits(logits), splits=splits,
+                                                    order=order, seed=seed, bootstrap=bootstrap)
     name = classifier.name if classifier is not None else "inception-2015"
     reference = sha256 == REFERENCE_SHA256 if name == "inception-2015" else False
-    warnings = list(warnings or [])
+    notes = list(warnings or [])
     if name == "inception-2015":
-        warnings += weights_warnings(sha256 or "")
+        notes += weights_warnings(sha256 or "")
     elif name == "torchvision":
         known = "" if TORCHVISION.matches(sha256 or "") else f" (weights {(sha256 or '')[:12]}... are not torchvision's file)"
-        warnings.append(f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
-                        "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)")
-    if name in ("inception-2015", "torchvision") and result.n < SMALL_N:
-        warnings.append(f"only {result.n} images: scores from fewer than 50,000 images are biased low "
-                        "and not comparable to published 50k-image scores")
-    return dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=warnings,
-                               world_size=world_size,
-                               classifier=classifier.describe() if classifier is not None else None)
+        notes.append(f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
+                     "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)")
+    if name not in ("inception-2015", "torchvision"):  # no published 50k-image scores to compare with
+        notes += [note for note in result.warnings if note != small_sample_warning(result.n)]
+    else:
+        notes += result.warnings
+    details = dataclasses.replace(result.details, names=list(names) if names is not None else None)
+    return announce(dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=notes,
+                                        world_size=world_size, details=details,
+                                        classifier=classifier.describe() if classifier is not None else None))
 
 
 def weights_warnings(sha256: str) -> list[str]:

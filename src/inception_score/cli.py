@@ -13,6 +13,8 @@ from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
 from .classifier import NORMALIZATIONS, RESIZE_METHODS
 from .compare import evaluate, fid, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .report import read_class_names, save_report
+from .report_plots import require_matplotlib
 
 
 def _positive_int(text: str) -> int:
@@ -30,6 +32,16 @@ def _size(text: str) -> int:
         return parse_size(text)
     except InceptionScoreError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--with-features", action="store_true",
                        help="also store every image's features (N x 2048), needed for KID against the file")
     _add_run_options(stats, json_option=False)
+    score.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="N",
+                       help="add a seeded 95%% bootstrap interval of the 1-split score from N resamples (e.g. 1000)")
+    score.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report to this file")
+    score.add_argument("--class-names", metavar="FILE",
+                       help="text file with one class name per line (line i names class i) for the report")
 
     weights = commands.add_parser("weights", help="manage the Inception weights file")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
@@ -151,17 +168,20 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_with_references(args: argparse.Namespace) -> int:
+def _evaluate_with_references(args: argparse.Namespace):
     if distributed.launched_by_torchrun():
         raise InceptionScoreError("--fid and --kid do not run under torchrun yet: run them in a single process")
     metrics = ("is",) + (("fid",) if args.fid else ()) + (("kid",) if args.kid else ())
-    result = evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
-                      splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
-                      kid_subset_size=args.kid_subset_size, kid_seed=args.kid_seed, **_run_options(args))
-    return _print_result(result, result.to_dict(), args.json)
+    return evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
+                    splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
+                    kid_subset_size=args.kid_subset_size, kid_seed=args.kid_seed, bootstrap=args.bootstrap,
+                    **_run_options(args))
 
 
 def _score(args: argparse.Namespace) -> int:
+    class_names = read_class_names(args.class_names) if args.class_names else None
+    if args.report:
+        require_matplotlib()  # before minutes of scoring, not after
     if args.fid or args.kid:
         custom = [flag for flag, value in (("--classifier", args.classifier), ("--input-size", args.input_size),
                                            ("--resize", args.resize), ("--normalize", args.normalize),
@@ -169,18 +189,23 @@ def _score(args: argparse.Namespace) -> int:
         if custom:
             raise InceptionScoreError(f"{', '.join(custom)} cannot be combined with --fid/--kid yet: FID and KID "
                                       "use the 2015 network; score IS with the classifier in a separate run")
-        return _score_with_references(args)
-    result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
-                             weights=args.weights, batch_size=args.batch_size, device=args.device,
-                             progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
-                             cache_size=args.cache_size, workers=args.workers, classifier=args.classifier,
-                             input_size=args.input_size, resize=args.resize, normalize=args.normalize,
-                             channels=args.channels)
-    if not distributed.is_main_process():
-        return 0
-    for warning in result.warnings:
+        evaluation = _evaluate_with_references(args)
+        result, distances = evaluation.inception_score, {"fid": evaluation.fid, "kid": evaluation.kid}
+        notes, document, summary = evaluation.warnings, evaluation.to_dict(), evaluation.summary()
+    else:
+        result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
+                                 bootstrap=args.bootstrap, classifier=args.classifier, input_size=args.input_size,
+                                 resize=args.resize, normalize=args.normalize, channels=args.channels,
+                                 **_run_options(args))
+        if not distributed.is_main_process():
+            return 0
+        distances, notes, document, summary = {}, result.warnings, result.to_dict(), result.summary()
+    for warning in notes:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    print(json.dumps(document, indent=2) if args.json else f"{summary}\n{result.explain()}")
+    if args.report:
+        path = save_report(result, args.report, source=args.source, class_names=class_names, **distances)
+        print(f"inception-score: report written to {path}", file=sys.stderr)
     return 0
 
 

@@ -54,6 +54,13 @@ class Evaluation:
     def summary(self) -> str:
         return "\n".join(result.summary() for result in (self.inception_score, self.fid, self.kid) if result)
 
+    def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
+        """The HTML report of the Inception Score with FID and KID in it (see ISResult.save_report)."""
+        if self.inception_score is None:
+            raise InceptionScoreError("the report explains an Inception Score: include 'is' in metrics")
+        from .report import save_report
+        return save_report(self.inception_score, path, source=source, fid=self.fid, kid=self.kid, **options)
+
 
 @dataclass(frozen=True)
 class _Run:
@@ -95,6 +102,7 @@ class _Side:
     cached: int = 0
     precision: str | None = None
     corrupt_cache_entries: int = 0
+    names: list[str] | None = None
 
     @property
     def count(self) -> int | None:
@@ -112,14 +120,15 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
              kid_seed: int = 2020, weights: str | Path | None = None, batch_size: int | None = None,
              device: str | torch.device | None = None, progress: bool = True,
              max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
-             cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None) -> Evaluation:
+             cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None, bootstrap: int = 0) -> Evaluation:
     """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
 
     `source` and the references may be image sources or statistics .npz files (IS needs images;
     KID needs a file written with features). `fid_reference` / `kid_reference` override `reference`
     for one metric. The network options are those of `inception_score` (feature cache included).
     Notes: the published protocols are IS with 10 splits on 50,000 images, FID of 50,000
-    images against the training set's statistics, KID with 100 subsets of 1000.
+    images against the training set's statistics, KID with 100 subsets of 1000. bootstrap=1000
+    adds the IS's bootstrap interval; `.save_report(path, source=...)` writes the HTML report.
     """
     run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers)
     wanted = _check_metrics(metrics)
@@ -148,7 +157,7 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     evaluation = Evaluation()
     if "is" in wanted:
         result = result_from_logits(main.logits, sha256, splits=splits, order=order, seed=seed,
-                                    warnings=_run_warnings([main], run))
+                                    warnings=_run_warnings([main], run), bootstrap=bootstrap, names=main.names)
         evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
             result, precision=main.precision, cached=main.cached))
     context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline,
@@ -283,6 +292,7 @@ def _compute(sides: list[_Side], run: _Run) -> str | None:
         side.logits, side.features = features.logits, features.pool3
         side.cached, side.precision = len(features.names) - features.computed, features.precision
         side.corrupt_cache_entries = features.corrupt_cache_entries
+        side.names = features.names
         if accumulator is not None:
             side.moments = accumulator.moments()
     return sha256

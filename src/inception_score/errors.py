@@ -6,4 +6,5 @@ class InceptionScoreError(Exception):
 
 
 class InceptionScoreWarning(UserWarning):
-    """A result that may not mean what the user thinks (e.g. a statistics file made with other weights)."""
+    """A result that may not mean what the user thinks: few images, other weights, class-sorted order,
+    a statistics file made with other weights."""

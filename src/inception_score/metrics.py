@@ -5,20 +5,37 @@ IS = exp(E_x KL(p(y|x) || p(y))), computed per split and reported as mean and po
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .errors import InceptionScoreError
+from .errors import InceptionScoreError, InceptionScoreWarning
 
 Order = Literal["shuffled", "given"]
 ORDERS = ("shuffled", "given")
+SMALL_N = 5000  # below this a score is flagged as not comparable to published 50k-image scores
+TOP_SHARE_CLASSES = 10
+TOP_CLASSES_IN_DICT = 10
+SORTED_RELATIVE_DROP = 0.10  # given-order split scores this far below a random order's...
+SORTED_NOISE_MULTIPLE = 3.0  # ...and beyond this many standard errors look class-sorted
+
+
+@dataclass(frozen=True)
+class ScoreDetails:
+    """Arrays behind the diagnostics, in input order; kept out of to_dict() so 50k images stay small in JSON."""
+
+    marginal: np.ndarray  # C: p(y), the mean of p(y|x) over all images
+    top1_class: np.ndarray  # N: argmax_y p(y|x), the lowest class on ties
+    max_probability: np.ndarray  # N: max_y p(y|x)
+    names: list[str] | None = None  # N: where each image came from, when known
 
 
 @dataclass(frozen=True)
 class ISResult:
-    """An Inception Score with everything needed to reproduce and compare it."""
+    """An Inception Score with everything needed to reproduce, compare and explain it."""
 
     mean: float
     std: float
@@ -27,8 +44,18 @@ class ISResult:
     splits: int
     order: str
     seed: int | None
-    marginal_entropy: float
-    mean_conditional_entropy: float
+    marginal_entropy: float  # H(y) in nats, all images
+    mean_conditional_entropy: float  # E_x H(y|x) in nats
+    effective_classes_covered: float = field(init=False)  # exp H(y): diversity
+    effective_classes_per_image: float = field(init=False)  # exp E H(y|x): 1 = fully confident
+    one_split_score: float = field(init=False)  # exp(H(y) - E H(y|x)): IS of all images as one split
+    num_classes: int = 0
+    distinct_top1_classes: int = 0  # classes that are the top-1 of at least one image
+    top10_share: float = 0.0  # share of p(y) held by its 10 largest classes
+    top_classes: list[dict[str, Any]] = field(default_factory=list)
+    one_split_interval: list[float] | None = None  # bootstrap 95% interval of one_split_score
+    bootstrap_resamples: int = 0
+    bootstrap_seed: int | None = None
     weights_sha256: str | None = None
     reference_weights: bool | None = None
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
@@ -36,10 +63,19 @@ class ISResult:
     precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
     cached: int | None = None  # images whose features came from the feature cache
     classifier: dict[str, Any] | None = None  # name, identity, input contract, logits (classifier.describe())
+    details: ScoreDetails | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "effective_classes_covered", float(np.exp(self.marginal_entropy)))
+        object.__setattr__(self, "effective_classes_per_image", float(np.exp(self.mean_conditional_entropy)))
+        object.__setattr__(self, "one_split_score",
+                           float(np.exp(self.marginal_entropy - self.mean_conditional_entropy)))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict with the same names as the attributes."""
-        return dataclasses.asdict(self)
+        """A JSON-safe dict with the same names as the attributes; the per-image `details` are left out."""
+        data = dataclasses.asdict(dataclasses.replace(self, details=None))
+        del data["details"]
+        return data
 
     def summary(self) -> str:
         """One human line, e.g. `IS = 11.24 ± 0.12 (50000 images, 10 splits, shuffled, reference weights)`."""
@@ -56,6 +92,30 @@ class ISResult:
         approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
         return (f"IS = {self.mean:.4f} ± {self.std:.4f} "
                 f"({self.n} images, {self.splits} splits, {self.order}, {weights}{approximate})")
+
+    def explain(self) -> str:
+        """A few lines that split the score into diversity and confidence."""
+        interval = ""
+        if self.one_split_interval is not None:
+            low, high = self.one_split_interval
+            interval = f", 95% bootstrap interval {low:.4f} to {high:.4f} ({self.bootstrap_resamples} resamples)"
+        return "\n".join([
+            f"diversity:  H(y) = {self.marginal_entropy:.4f} nats, {self.effective_classes_covered:.2f} "
+            f"effective classes covered of {self.num_classes}; {self.distinct_top1_classes} classes are the "
+            f"top-1 of some image; the 10 largest hold {100 * self.top10_share:.1f}% of p(y)",
+            f"confidence: E H(y|x) = {self.mean_conditional_entropy:.4f} nats, "
+            f"{self.effective_classes_per_image:.2f} effective classes per image (1 = certain)",
+            f"one split:  IS = exp(H(y) - E H(y|x)) = {self.effective_classes_covered:.2f} / "
+            f"{self.effective_classes_per_image:.2f} = {self.one_split_score:.4f}{interval}",
+        ])
+
+    def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
+        """Write a self-contained HTML report (needs matplotlib: `pip install 'inception-score[report]'`).
+
+        `source` is what was scored, for thumbnails; other options go to `report.save_report`.
+        """
+        from .report import save_report
+        return save_report(self, path, source=source, **options)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -80,11 +140,116 @@ def _entropy(probs: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     return -np.sum(terms, axis=-1)
 
 
-def _check_options(n: int, splits: int, order: str) -> None:
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in nats of each distribution along the last axis (0 log 0 = 0), float64."""
+    probs = np.asarray(probs, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return _entropy(probs, np.log(probs))
+
+
+def effective_classes(entropy_nats: float) -> float:
+    """exp(entropy): the number of equally likely classes with that entropy (perplexity)."""
+    return float(np.exp(entropy_nats))
+
+
+def top1_classes(log_probs: np.ndarray) -> np.ndarray:
+    """Each image's most probable class (the lowest index on ties)."""
+    return np.argmax(np.asarray(log_probs), axis=1)
+
+
+def distinct_classes(top1: np.ndarray) -> int:
+    """How many classes are the top-1 class of at least one image."""
+    return int(np.unique(np.asarray(top1)).size)
+
+
+def top_share(marginal: np.ndarray, k: int = TOP_SHARE_CLASSES) -> float:
+    """Share of the marginal p(y) held by its k largest classes (1.0 when k >= the classes in use)."""
+    marginal = np.asarray(marginal, dtype=np.float64)
+    return float(np.sum(np.sort(marginal)[::-1][:k]) / np.sum(marginal))
+
+
+def top_classes(marginal: np.ndarray, top1: np.ndarray, k: int = TOP_CLASSES_IN_DICT) -> list[dict[str, Any]]:
+    """The k largest classes of p(y), largest first: index, share of p(y), images with it as top-1."""
+    counts = np.bincount(top1, minlength=len(marginal))
+    largest = np.argsort(-np.asarray(marginal), kind="stable")[:k]
+    return [{"class": int(c), "share": float(marginal[c]), "top1_images": int(counts[c])} for c in largest]
+
+
+def split_scores(log_probs: np.ndarray, probs: np.ndarray, row_order: np.ndarray, splits: int) -> list[float]:
+    """exp(mean KL(p(y|x) || p_split(y))) of each split; split i is rows row_order[i*N//splits:(i+1)*N//splits]."""
+    n = len(row_order)
+    scores = []
+    for i in range(splits):
+        rows = row_order[i * n // splits:(i + 1) * n // splits]
+        split_log_probs, split_probs = log_probs[rows], probs[rows]
+        log_marginal = _logsumexp(split_log_probs, axis=0) - np.log(len(rows))
+        with np.errstate(invalid="ignore"):  # classes with p = 0 contribute exactly 0
+            kl_terms = np.where(split_probs > 0, split_probs * (split_log_probs - log_marginal), 0.0)
+        scores.append(float(np.exp(np.mean(np.sum(kl_terms, axis=1)))))
+    return scores
+
+
+def bootstrap_interval(probs: np.ndarray, *, resamples: int = 1000, seed: int = 2020,
+                       level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of the 1-split IS: resample the N images with replacement.
+
+    Uses IS = exp(H(p_bar) - mean H(p(y|x))), so a resample costs one weighted sum of rows;
+    draws come from numpy.random.RandomState(seed), so the interval is reproducible.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    n = len(probs)
+    image_entropies = entropy(probs)
+    rng = np.random.RandomState(seed)
+    chunk = max(1, min(resamples, (1 << 22) // n))
+    scores = np.empty(resamples)
+    for start in range(0, resamples, chunk):
+        rows = min(chunk, resamples - start)
+        picks = rng.randint(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
+        weights = np.bincount(picks.ravel(), minlength=rows * n).reshape(rows, n) / n
+        scores[start:start + rows] = np.exp(entropy(weights @ probs) - weights @ image_entropies)
+    tail = 100 * (1 - level) / 2
+    return [float(value) for value in np.percentile(scores, [tail, 100 - tail])]
+
+
+def looks_class_sorted(given_scores: list[float], shuffled_scores: list[float]) -> bool:
+    """Whether split scores in the given order are far below those of a random order of the same images.
+
+    Far: more than 10% lower on average and beyond 3 standard errors of that average.
+    """
+    given, shuffled = float(np.mean(given_scores)), float(np.mean(shuffled_scores))
+    standard_error = float(np.std(shuffled_scores)) * np.sqrt(2 / len(given_scores))
+    return (given < (1 - SORTED_RELATIVE_DROP) * shuffled
+            and shuffled - given > SORTED_NOISE_MULTIPLE * standard_error)
+
+
+def small_sample_warning(n: int) -> str | None:
+    """The warning for scores from fewer than SMALL_N images, or None."""
+    if n >= SMALL_N:
+        return None
+    return (f"only {n} images: scores from fewer than 50,000 images are biased low "
+            "and not comparable to published 50k-image scores")
+
+
+def sorted_order_warning(given_scores: list[float], shuffled_scores: list[float], one_split: float) -> str:
+    return (f"split scores in the given order (mean {np.mean(given_scores):.4f}) are far below those of a "
+            f"shuffled order (mean {np.mean(shuffled_scores):.4f}; all images as one split: {one_split:.4f}): "
+            "the images look sorted by class; use order='shuffled' (--order shuffled)")
+
+
+def announce(result: ISResult, stacklevel: int = 3) -> ISResult:
+    """Emit each of the result's warnings as an InceptionScoreWarning (printed on stderr by default)."""
+    for message in result.warnings:
+        warnings.warn(message, InceptionScoreWarning, stacklevel=stacklevel)
+    return result
+
+
+def _check_options(n: int, splits: int, order: str, bootstrap: int) -> None:
     if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or splits < 1:
         raise InceptionScoreError(f"splits must be a positive integer, got {splits!r}")
     if order not in ORDERS:
         raise InceptionScoreError(f"order must be 'shuffled' or 'given', got {order!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise InceptionScoreError(f"bootstrap must be a number of resamples >= 0 (e.g. 1000), got {bootstrap!r}")
     if n < splits:
         raise InceptionScoreError(
             f"{n} images cannot be cut into {splits} splits: use splits <= {n} "
@@ -92,48 +257,64 @@ def _check_options(n: int, splits: int, order: str) -> None:
 
 
 def inception_score_from_log_probabilities(log_probs: np.ndarray, *, splits: int = 10,
-                                           order: Order = "shuffled", seed: int = 2020) -> ISResult:
-    """IS from an N x C array of log p(y|x); the other entry points normalise to this."""
+                                           order: Order = "shuffled", seed: int = 2020,
+                                           bootstrap: int = 0) -> ISResult:
+    """IS and its diagnostics from an N x C array of log p(y|x); the other entry points normalise to this.
+
+    Warnings are returned in the result, not emitted (the other entry points emit them).
+    """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     n = log_probs.shape[0]
-    _check_options(n, splits, order)
-    if order == "shuffled":
-        log_probs = log_probs[np.random.RandomState(seed).permutation(n)]
+    _check_options(n, splits, order, bootstrap)
     probs = np.exp(log_probs)
-    split_scores = []
-    for i in range(splits):
-        rows = slice(i * n // splits, (i + 1) * n // splits)
-        split_log_probs, split_probs = log_probs[rows], probs[rows]
-        log_marginal = _logsumexp(split_log_probs, axis=0) - np.log(len(split_probs))
-        with np.errstate(invalid="ignore"):  # classes with p = 0 contribute exactly 0
-            kl_terms = np.where(split_probs > 0, split_probs * (split_log_probs - log_marginal), 0.0)
-        split_scores.append(float(np.exp(np.mean(np.sum(kl_terms, axis=1)))))
+    permutation = np.random.RandomState(seed).permutation(n)
+    scores = split_scores(log_probs, probs, permutation if order == "shuffled" else np.arange(n), splits)
     log_marginal = _logsumexp(log_probs, axis=0) - np.log(n)
-    return ISResult(
-        mean=float(np.mean(split_scores)), std=float(np.std(split_scores)),
-        split_scores=split_scores, n=n, splits=int(splits), order=order,
+    marginal = np.exp(log_marginal)
+    top1 = top1_classes(log_probs)
+    result = ISResult(
+        mean=float(np.mean(scores)), std=float(np.std(scores)),
+        split_scores=scores, n=n, splits=int(splits), order=order,
         seed=int(seed) if order == "shuffled" else None,
-        marginal_entropy=float(_entropy(np.exp(log_marginal), log_marginal)),
-        mean_conditional_entropy=float(np.mean(_entropy(probs, log_probs))))
+        marginal_entropy=float(_entropy(marginal, log_marginal)),
+        mean_conditional_entropy=float(np.mean(_entropy(probs, log_probs))),
+        num_classes=int(log_probs.shape[1]), distinct_top1_classes=distinct_classes(top1),
+        top10_share=top_share(marginal), top_classes=top_classes(marginal, top1),
+        one_split_interval=bootstrap_interval(probs, resamples=bootstrap, seed=seed) if bootstrap else None,
+        bootstrap_resamples=int(bootstrap), bootstrap_seed=int(seed) if bootstrap else None,
+        details=ScoreDetails(marginal=marginal, top1_class=top1, max_probability=np.exp(np.max(log_probs, axis=1))))
+    notes = [small_sample_warning(n)]
+    if order == "given" and splits > 1:
+        shuffled = split_scores(log_probs, probs, permutation, splits)
+        if looks_class_sorted(scores, shuffled):
+            notes.append(sorted_order_warning(scores, shuffled, result.one_split_score))
+    return dataclasses.replace(result, warnings=[note for note in notes if note])
 
 
-def inception_score_from_logits(logits: np.ndarray, *, splits: int = 10,
-                                order: Order = "shuffled", seed: int = 2020) -> ISResult:
-    """IS from N x C logits (for the 2015 network: pool3 @ fc.weight.T, no bias).
-
-    Notes: softmax is taken in float64 over all classes; the paper's protocol is splits=10
-    on 50,000 images; order="given" splits in input order like the paper's code, "shuffled"
-    first permutes rows with RandomState(seed) like torch-fidelity.
-    """
+def log_probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
+    """Validated N x C logits -> float64 log-softmax."""
     logits = np.asarray(logits, dtype=np.float64)
     _check_matrix(logits, "logits")
     if not np.all(np.isfinite(logits)):
         raise InceptionScoreError(f"logits contain {_count_bad(logits)} NaN or infinite values")
-    return inception_score_from_log_probabilities(log_softmax(logits), splits=splits, order=order, seed=seed)
+    return log_softmax(logits)
 
 
-def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10,
-                                       order: Order = "shuffled", seed: int = 2020) -> ISResult:
+def inception_score_from_logits(logits: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
+                                seed: int = 2020, bootstrap: int = 0) -> ISResult:
+    """IS from N x C logits (for the 2015 network: pool3 @ fc.weight.T, no bias).
+
+    Notes: softmax is taken in float64 over all classes; the paper's protocol is splits=10
+    on 50,000 images; order="given" splits in input order like the paper's code, "shuffled"
+    first permutes rows with RandomState(seed) like torch-fidelity. bootstrap=1000 adds a
+    seeded 95% interval for the 1-split score. Warnings go to the result and to `warnings`.
+    """
+    return announce(inception_score_from_log_probabilities(
+        log_probabilities_from_logits(logits), splits=splits, order=order, seed=seed, bootstrap=bootstrap))
+
+
+def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
+                                       seed: int = 2020, bootstrap: int = 0) -> ISResult:
     """IS from N x C class probabilities; each row must be finite, non-negative and sum to 1."""
     probs = np.asarray(probs, dtype=np.float64)
     _check_matrix(probs, "probabilities")
@@ -149,7 +330,8 @@ def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10,
             "(pass logits to inception_score_from_logits instead)")
     with np.errstate(divide="ignore"):
         log_probs = np.log(probs / row_sums[:, None])
-    return inception_score_from_log_probabilities(log_probs, splits=splits, order=order, seed=seed)
+    return announce(inception_score_from_log_probabilities(
+        log_probs, splits=splits, order=order, seed=seed, bootstrap=bootstrap))
 
 
 def _check_matrix(values: np.ndarray, what: str) -> None:

@@ -1,0 +1,178 @@
+"""The HTML report: written by the CLI and the API, self-contained, and checked in real headless Chromium."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headless_chromium import find_chromium, visit
+from inception_score import ISResult, InceptionScoreError, inception_score
+from inception_score.cli import main
+from inception_score.errors import InceptionScoreWarning
+from inception_score.metrics import inception_score_from_log_probabilities, log_probabilities_from_logits
+from inception_score.report import render_report, save_report
+
+pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
+
+ROOT = Path(__file__).parent.parent
+DOCS_SCREENSHOT = ROOT / "docs" / "report.png"
+UPDATE_DOCS = "UPDATE_REPORT_SCREENSHOT"  # set to 1 to refresh docs/report.png from the browser test
+NO_CHROMIUM = ("Chromium not found: install Debian's chromium (apt-get install chromium) "
+               "to open the report in a real browser")
+
+
+@pytest.fixture(scope="module")
+def cli_report(tmp_path_factory, weights_path):
+    """`inception-score score tests/data/images/mixed --report ... --json`: odd sizes and modes, one real run."""
+    folder = tmp_path_factory.mktemp("cli-report")
+    report = folder / "report.html"
+    command = [sys.executable, "-m", "inception_score", "score", "tests/data/images/mixed", "--weights",
+               str(weights_path), "--report", str(report), "--bootstrap", "200", "--json", "--quiet", "--device", "cpu"]
+    run = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=600, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    return report, json.loads(run.stdout), run.stderr
+
+
+def test_cli_writes_the_report_and_says_so(cli_report):
+    report, result, stderr = cli_report
+    assert report.is_file()
+    assert result["n"] == 28 and result["bootstrap_resamples"] == 200
+    assert f"report written to {report}" in stderr
+    assert "inception-score: warning: only 28 images" in stderr
+    assert "not the reference 2015 Inception weights" in stderr
+    assert "InceptionScoreWarning" not in stderr  # our own lines only, not Python's warning format
+
+
+def test_report_is_one_file_that_requests_nothing(cli_report):
+    page = cli_report[0].read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<script" not in page and "url(" not in page and "<link" not in page
+    sources = re.findall(r'\bsrc="([^"]*)"', page)
+    assert sources and all(source.startswith("data:image/") for source in sources)
+    assert page.count("<figure") == 8 + 8 + min(8, cli_report[1]["distinct_top1_classes"])
+    assert "Classes are shown by their index" in page  # no licensed names for the 2015 classes
+
+
+def test_report_opens_in_headless_chromium_without_errors_and_shows_the_result(cli_report, tmp_path):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    report, result, _ = cli_report
+    page = visit(executable, report)
+    assert page.failed_requests == []
+    assert page.console_errors == []
+    assert page.requests[0] == report.resolve().as_uri()
+    assert all(url.startswith("data:") for url in page.requests[1:])
+    shown = {item["metric"]: item for item in page.metrics}
+    expected = {"mean": (result["mean"], 4), "one_split_score": (result["one_split_score"], 4),
+                "effective_classes_covered": (result["effective_classes_covered"], 2),
+                "effective_classes_per_image": (result["effective_classes_per_image"], 2)}
+    for metric, (value, digits) in expected.items():
+        assert float(shown[metric]["value"]) == value  # the exact float, through repr and JSON
+        assert shown[metric]["text"] == f"{value:.{digits}f}"
+    assert shown["std"]["text"].startswith(f"± {result['std']:.4f}")
+    assert int(shown["distinct_top1_classes"]["text"]) == result["distinct_top1_classes"]
+    assert shown["top10_share"]["text"] == f"{100 * result['top10_share']:.1f}%"
+    assert int(shown["n"]["text"]) == result["n"]
+    low, high = result["one_split_interval"]
+    assert (float(shown["one_split_interval"]["low"]), float(shown["one_split_interval"]["high"])) == (low, high)
+    assert page.screenshot.startswith(b"\x89PNG") and page.height > 2000
+    (tmp_path / "report.png").write_bytes(page.screenshot)
+    if os.environ.get(UPDATE_DOCS) == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        DOCS_SCREENSHOT.write_bytes(page.screenshot)
+
+
+def test_the_browser_check_catches_requests_and_errors(tmp_path):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    page_file = tmp_path / "leaky.html"
+    page_file.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/missing.png">'
+                         '<script>console.error("boom")</script></body></html>')
+    page = visit(executable, page_file)
+    assert any(url.startswith("http://127.0.0.1:9/") for url in page.requests)
+    assert page.failed_requests
+    assert any("boom" in message for message in page.console_errors)
+
+
+@pytest.fixture(scope="module")
+def mixed_result(data):
+    """The fixture folder's result from its reference logits, with the names a folder source gives its files."""
+    log_probs = log_probabilities_from_logits(np.load(data / "reference_mixed_logits.npy"))
+    result = inception_score_from_log_probabilities(log_probs, splits=2)
+    names = [str(path) for path in sorted((data / "images" / "mixed").iterdir())]
+    return dataclasses.replace(result, details=dataclasses.replace(result.details, names=names))
+
+
+def test_api_save_report_decodes_odd_images_for_thumbnails(mixed_result, data, tmp_path):
+    path = mixed_result.save_report(tmp_path / "mixed.html", source=data / "images" / "mixed")
+    page = path.read_text(encoding="utf-8")
+    assert path == tmp_path / "mixed.html"
+    assert page.count("<figure") == 16 + min(8, mixed_result.distinct_top1_classes)
+    assert [p.name for p in tmp_path.iterdir()] == ["mixed.html"]  # no temporary file left behind
+
+
+def test_api_report_for_an_array_scored_through_the_network(weights_path, tmp_path):
+    images = np.random.RandomState(0).randint(0, 256, size=(3, 40, 30, 3), dtype=np.uint8)
+    with pytest.warns(InceptionScoreWarning):
+        result = inception_score(images, splits=1, weights=weights_path, progress=False, device="cpu")
+    assert result.details.names == ["index 0", "index 1", "index 2"]
+    page = result.save_report(tmp_path / "array.html", source=images).read_text(encoding="utf-8")
+    assert page.count("<figure") == 3 + 3 + result.distinct_top1_classes
+    assert "array (3, 40, 30, 3)" in page
+
+
+def test_report_refuses_a_source_that_was_not_scored(mixed_result, data, tmp_path):
+    with pytest.raises(InceptionScoreError, match="has 120 images but the result scored 28"):
+        mixed_result.save_report(tmp_path / "r.html", source=data / "images" / "a")
+    reordered = sorted((data / "images" / "mixed").iterdir(), reverse=True)
+    with pytest.raises(InceptionScoreError, match="does not match the result"):
+        mixed_result.save_report(tmp_path / "r.html", source=reordered)
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_shows_fid_and_kid_when_given(mixed_result):
+    page = render_report(mixed_result, fid=12.5, kid=(0.0125, 0.0025), compared_with="images/b")
+    assert 'data-metric="fid" data-value="12.5"' in page and ">12.5000<" in page
+    assert 'data-metric="kid" data-value="0.0125"' in page and "± 0.00250" in page
+    assert "against images/b" in page
+    assert "No thumbnails" in page
+
+
+def test_report_labels_classes_with_given_names(mixed_result, data, tmp_path, capsys):
+    names = [f"thing {i}" for i in range(1008)]
+    page = render_report(mixed_result, source=data / "images" / "mixed", class_names=names)
+    most_confident = int(np.argmax(mixed_result.details.max_probability))
+    label = f"thing {mixed_result.details.top1_class[most_confident]} (#{mixed_result.details.top1_class[most_confident]})"
+    assert label in page
+    assert "Classes are shown by their index" not in page
+    with pytest.raises(InceptionScoreError, match="3 class names given for 1008 classes"):
+        render_report(mixed_result, class_names=names[:3])
+    assert main(["score", str(data / "images" / "mixed"), "--class-names", str(tmp_path / "none.txt")]) == 2
+    assert "none.txt: cannot read class names" in capsys.readouterr().err
+
+
+def test_report_needs_per_image_details_and_an_existing_folder(mixed_result, tmp_path):
+    bare = ISResult(mean=2.0, std=0.0, split_scores=[2.0], n=2, splits=1, order="given", seed=None,
+                    marginal_entropy=float(np.log(2)), mean_conditional_entropy=0.0)
+    with pytest.raises(InceptionScoreError, match="no per-image details"):
+        render_report(bare)
+    with pytest.raises(InceptionScoreError, match="does not exist"):
+        save_report(mixed_result, tmp_path / "missing" / "r.html")
+
+
+def test_cli_says_how_to_install_matplotlib_before_scoring(monkeypatch, capsys, data, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    code = main(["score", str(data / "images" / "mixed"), "--report", str(tmp_path / "r.html"),
+                 "--weights", str(tmp_path / "never-read.pth")])
+    assert code == 2
+    assert "pip install 'inception-score[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
