@@ -297,8 +297,7 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
     most, least = order[:count], order[::-1][:count]
     counts = np.bincount(details.top1_class, minlength=result.num_classes)
     frequent = [c for c in np.argsort(-counts, kind="stable")[:CLASS_GALLERY_SIZE] if counts[c] > 0]
-    examples = [int(np.flatnonzero(details.top1_class == c)[np.argmax(details.max_probability[details.top1_class == c])])
-                for c in frequent]
+    examples = [_most_confident_of(details, c) for c in frequent]
     wanted = sorted({*map(int, most), *map(int, least), *examples})
     thumbs = _thumbnails(result, images, wanted, labels)
     blocks = [
@@ -312,6 +311,12 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
         f'<h3>{name}</h3><p class="note">{about}</p><div class="gallery">{"".join(map(_thumb_html, items))}</div>'
         for name, about, items in blocks)
     return f"<section><h2>Images</h2>{html_blocks}</section>"
+
+
+def _most_confident_of(details: Any, cls: int) -> int:
+    """The index of the most confident image among those whose top-1 class is `cls`."""
+    members = np.flatnonzero(details.top1_class == cls)
+    return int(members[np.argmax(details.max_probability[members])])
 
 
 def _thumbnails(result: ISResult, images: Any, indices: list[int], labels: list[str]) -> dict[int, Thumbnail]:
