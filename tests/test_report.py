@@ -16,7 +16,12 @@ from headless_chromium import find_chromium, visit
 from inception_score import ISResult, InceptionScoreError, inception_score
 from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning
-from inception_score.metrics import inception_score_from_log_probabilities, log_probabilities_from_logits
+from inception_score.compare import Evaluation
+from inception_score.features import PIPELINE_VERSION
+from inception_score.metrics import (MomentAccumulator, fid_from_features, inception_score_from_log_probabilities,
+                                     kernel_inception_distance, log_probabilities_from_logits)
+from inception_score.stats import write_statistics
+from inception_score.weights import sha256_file
 from inception_score.report import render_report, save_report
 
 pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
@@ -29,22 +34,38 @@ NO_CHROMIUM = ("Chromium not found: install Debian's chromium (apt-get install c
 
 
 @pytest.fixture(scope="module")
-def cli_report(tmp_path_factory, weights_path):
-    """`inception-score score tests/data/images/mixed --report ... --json`: odd sizes and modes, one real run."""
+def cli_report(tmp_path_factory, weights_path, data):
+    """`score mixed --fid b.npz --kid b.npz --report report.html --json`: one real run.
+
+    Runs in a scratch folder holding a link to the fixture folder `mixed` and statistics (with
+    features) of fixture folder b made from its reference pool3, so the page shows short names.
+    """
     folder = tmp_path_factory.mktemp("cli-report")
-    report = folder / "report.html"
-    command = [sys.executable, "-m", "inception_score", "score", "tests/data/images/mixed", "--weights",
-               str(weights_path), "--report", str(report), "--bootstrap", "200", "--json", "--quiet", "--device", "cpu"]
-    run = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=600, cwd=ROOT)
+    (folder / "mixed").symlink_to(data / "images" / "mixed", target_is_directory=True)
+    features = np.load(data / "reference_b_pool3.npy")
+    accumulator = MomentAccumulator()
+    accumulator.update(features)
+    write_statistics(folder / "b.npz", accumulator.moments(), weights_sha256=sha256_file(weights_path),
+                     pipeline_version=PIPELINE_VERSION, features=features)
+    command = [sys.executable, "-m", "inception_score", "score", "mixed", "--weights", str(weights_path),
+               "--report", "report.html", "--bootstrap", "200", "--json", "--quiet", "--device", "cpu",
+               "--fid", "b.npz", "--kid", "b.npz", "--kid-subsets", "10", "--kid-subset-size", "20"]
+    environment = dict(os.environ)
+    if environment.get("PYTHONPATH"):  # absolute, since the command runs elsewhere
+        environment["PYTHONPATH"] = os.pathsep.join(str(Path(entry).resolve())
+                                                    for entry in environment["PYTHONPATH"].split(os.pathsep) if entry)
+    run = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600, cwd=folder)
     assert run.returncode == 0, run.stderr
-    return report, json.loads(run.stdout), run.stderr
+    return folder / "report.html", json.loads(run.stdout), run.stderr
 
 
 def test_cli_writes_the_report_and_says_so(cli_report):
     report, result, stderr = cli_report
     assert report.is_file()
     assert result["n"] == 28 and result["bootstrap_resamples"] == 200
-    assert f"report written to {report}" in stderr
+    assert result["fid"]["n_b"] == 120 and result["kid"]["subsets"] == 10
+    assert "KID with 10 subsets of 20" in stderr
+    assert "report written to report.html" in stderr
     assert "inception-score: warning: only 28 images" in stderr
     assert "not the reference 2015 Inception weights" in stderr
     assert "InceptionScoreWarning" not in stderr  # our own lines only, not Python's warning format
@@ -81,6 +102,11 @@ def test_report_opens_in_headless_chromium_without_errors_and_shows_the_result(c
     assert int(shown["distinct_top1_classes"]["text"]) == result["distinct_top1_classes"]
     assert shown["top10_share"]["text"] == f"{100 * result['top10_share']:.1f}%"
     assert int(shown["n"]["text"]) == result["n"]
+    assert float(shown["fid"]["value"]) == result["fid"]["fid"]
+    assert shown["fid"]["text"] == f"{result['fid']['fid']:.4f}"
+    assert float(shown["kid"]["value"]) == result["kid"]["mean"]
+    assert shown["kid"]["text"] == f"{result['kid']['mean']:.5f}"
+    assert float(shown["kid_std"]["value"]) == result["kid"]["std"]
     low, high = result["one_split_interval"]
     assert (float(shown["one_split_interval"]["low"]), float(shown["one_split_interval"]["high"])) == (low, high)
     assert page.screenshot.startswith(b"\x89PNG") and page.height > 2000
@@ -139,12 +165,27 @@ def test_report_refuses_a_source_that_was_not_scored(mixed_result, data, tmp_pat
     assert not list(tmp_path.iterdir())
 
 
-def test_report_shows_fid_and_kid_when_given(mixed_result):
+def test_report_shows_fid_and_kid_given_as_numbers(mixed_result):
     page = render_report(mixed_result, fid=12.5, kid=(0.0125, 0.0025), compared_with="images/b")
     assert 'data-metric="fid" data-value="12.5"' in page and ">12.5000<" in page
     assert 'data-metric="kid" data-value="0.0125"' in page and "± 0.00250" in page
     assert "against images/b" in page
     assert "No thumbnails" in page
+
+
+def test_evaluation_report_carries_fid_kid_and_their_warnings(mixed_result, data, tmp_path):
+    pool3 = {name: np.load(data / f"reference_{name}_pool3.npy") for name in ("mixed", "b")}
+    fid = dataclasses.replace(fid_from_features(pool3["mixed"], pool3["b"]), b="statistics b.npz",
+                              warnings=["FID from 28 vs 120 images: small"])
+    kid = dataclasses.replace(kernel_inception_distance(pool3["mixed"], pool3["b"], subsets=5, subset_size=10),
+                              b="statistics b.npz")
+    evaluation = Evaluation(inception_score=mixed_result, fid=fid, kid=kid)
+    page = evaluation.save_report(tmp_path / "e.html", source=data / "images" / "mixed").read_text(encoding="utf-8")
+    assert f'data-metric="fid" data-value="{fid.fid!r}"' in page and "28 vs 120 images" in page
+    assert f'data-metric="kid" data-value="{kid.mean!r}"' in page and "5 subsets of 10" in page
+    assert "against statistics b.npz" in page and "FID from 28 vs 120 images: small" in page
+    with pytest.raises(InceptionScoreError, match="include 'is' in metrics"):
+        Evaluation(fid=fid).save_report(tmp_path / "f.html")
 
 
 def test_report_labels_classes_with_given_names(mixed_result, data, tmp_path, capsys):
