@@ -217,3 +217,18 @@ def test_cli_says_how_to_install_matplotlib_before_scoring(monkeypatch, capsys, 
     assert code == 2
     assert "pip install 'inception-score[report]'" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_of_a_custom_classifier_names_it_and_its_classes(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    digits_like = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+    images = np.random.RandomState(1).randint(0, 256, size=(30, 8, 8, 3), dtype=np.uint8)
+    result = inception_score(images, classifier=digits_like, input_size=8, normalize="0-1", splits=3,
+                             progress=False, device="cpu")
+    assert result.num_classes == 10 and not any("50,000" in w for w in result.warnings)
+    page = result.save_report(tmp_path / "digits.html", source=images,
+                              class_names=[f"digit {d}" for d in range(10)]).read_text(encoding="utf-8")
+    assert "<th>Classifier</th>" in page and "input 3x8x8" in page
+    assert "NOT the reference 2015 weights" not in page
+    assert "digit " in page and "Classes are shown by their index" not in page

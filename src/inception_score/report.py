@@ -271,7 +271,8 @@ score them shuffled.</p></div></div></section>"""
 def _classes(result: ISResult, labels: list[str], named: bool) -> str:
     uri = plots.class_histogram(result.details.marginal, result.details.top1_class, labels)
     note = "" if named else f'<p class="note">{NO_NAMES_NOTE}</p>'
-    return f"""<section><h2>Which classes the images spread over (top 50 of p(y))</h2>
+    shown = "top 50 of p(y)" if result.num_classes > 50 else f"all {result.num_classes} classes of p(y)"
+    return f"""<section><h2>Which classes the images spread over ({shown})</h2>
 {_figure(uri, "marginal class distribution, top 50 classes", "wide")}
 <p>Bars: each class's share of p(y), the average prediction. Dots: the share of images whose best guess it is.
 A few tall bars and a quick fall mean the images cover few classes.</p>{note}</section>"""
