@@ -1,8 +1,10 @@
 """Run under torchrun by test_distributed.py: a training-loop-like job that initialises its own
 process group, feeds its shard of images to the metric object, calls the API inside the group,
 and writes what this rank got as JSON. Mode "mistakes" instead makes calls that fail on some
-ranks only, and records what each rank raised."""
+ranks only, and records what each rank raised. Mode "compare" calls fid, kid, evaluate and
+save_statistics inside the group, and adds up uneven shards of pool3 moments."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +13,10 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
-from inception_score import InceptionScore, InceptionScoreError, inception_score
+from inception_score import (InceptionScore, InceptionScoreError, MomentAccumulator, evaluate, fid, inception_score,
+                             kid, save_statistics)
+from inception_score.distributed import Group
+from inception_score.metrics import moments_of
 
 BATCH = 5
 
@@ -53,8 +58,51 @@ def mistakes(weights: str, folder: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+def compare(weights: str, folder_a: str, folder_b: str, out: str) -> None:
+    """FID, KID, IS + FID + KID and statistics files of two folders, with the API inside a process group.
+
+    Each rank writes the statistics file to the same relative path from its own folder out/rank<r>,
+    where only rank 0 has the "stats" subfolder: rank 0 alone may check the path and write.
+    """
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    options = dict(weights=weights, batch_size=2, device="cpu", progress=False, cache=False)
+    got = {
+        "fid": fid(folder_a, folder_b, **options).to_dict(),
+        "kid": kid(folder_a, folder_b, subsets=5, subset_size=6, **options).to_dict(),
+        "evaluate": evaluate(folder_a, reference=folder_b, splits=3, kid_subsets=5, kid_subset_size=6,
+                             **options).to_dict(),
+    }
+    os.chdir(Path(out, f"rank{rank}"))
+    written = save_statistics(folder_a, "stats/a.npz", with_features=True, **options)
+    got["stats"] = {"path": str(written.path), "n": written.n, "features_shape": list(written.features_shape)}
+    got["fid_against_file"] = fid(folder_b, Path(out, "rank0", "stats", "a.npz"), **options).to_dict()
+    got["moments"] = uneven_moments(rank, dist.get_world_size())
+    Path(out, f"rank{rank}.json").write_text(json.dumps(got))
+    dist.destroy_process_group()
+
+
+def uneven_moments(rank: int, world_size: int) -> dict:
+    """Moments of 40 random 8-d rows with a large offset, shards of uneven size (rank 0 empty) added up
+    by Group.reduce_moments, against the moments of all rows at once: largest relative differences."""
+    rows = np.random.RandomState(7).standard_normal((40, 8)) * 3 + 1000
+    bounds = [0] + [40 * r // (world_size - 1) for r in range(world_size)]
+    accumulator = MomentAccumulator()
+    for first in range(bounds[rank], bounds[rank + 1], 3):
+        accumulator.update(rows[first:min(first + 3, bounds[rank + 1])])
+    merged = Group().reduce_moments(accumulator)
+    if merged is None:
+        return {}
+    got, expected = merged.moments(), moments_of(rows)
+    return {"n": got.n, "mean": float(np.max(np.abs(got.mean - expected.mean) / np.abs(expected.mean))),
+            "covariance": float(np.max(np.abs(got.covariance - expected.covariance))
+                                / np.max(np.abs(expected.covariance)))}
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "mistakes":
         mistakes(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

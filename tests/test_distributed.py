@@ -21,8 +21,9 @@ import torch
 from PIL import Image
 
 import inception_score as package
-from inception_score import InceptionScore, InceptionScoreError, inception_score
+from inception_score import InceptionScore, InceptionScoreError, evaluate, inception_score, save_statistics
 from inception_score.distributed import shard_bounds
+from inception_score.stats import read_features, read_statistics
 
 SRC = Path(package.__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -77,6 +78,49 @@ def subset_a(data, tmp_path_factory) -> Path:
     for path in sorted((data / "images" / "a").glob("*.png"))[:12]:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+@pytest.fixture(scope="module")
+def subset_b(data, tmp_path_factory) -> Path:
+    """The first 12 images of images/b."""
+    folder = tmp_path_factory.mktemp("b12")
+    for path in sorted((data / "images" / "b").glob("*.png"))[:12]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def expected_pair(weights_path, subset_a, subset_b, tmp_path_factory):
+    """One process, batches of 2 (which divide the 6 + 6 and 4 + 4 + 4 shards): IS, FID and KID of
+    12 images of a against 12 of b, and the statistics file of a with features."""
+    options = dict(weights=weights_path, batch_size=2, device="cpu", progress=False, cache=False)
+    path = tmp_path_factory.mktemp("single") / "a.npz"
+    with one_thread():
+        evaluation = evaluate(subset_a, reference=subset_b, splits=3, kid_subsets=5, kid_subset_size=6, **options)
+        statistics = save_statistics(subset_a, path, with_features=True, **options)
+    return evaluation, statistics
+
+
+def assert_same_distances(got: dict, expected, world_size: int) -> None:
+    """FID (got["fid"]) and KID (got["kid"]) dicts against one process's results."""
+    assert got["fid"]["fid"] == pytest.approx(expected.fid.fid, rel=1e-6)
+    assert (got["fid"]["n_a"], got["fid"]["n_b"]) == (expected.fid.n_a, expected.fid.n_b) == (12, 12)
+    assert got["kid"]["mean"] == pytest.approx(expected.kid.mean, rel=1e-6)
+    assert got["kid"]["std"] == pytest.approx(expected.kid.std, rel=1e-6)
+    assert (got["kid"]["n_a"], got["kid"]["n_b"]) == (12, 12)
+    assert got["fid"]["world_size"] == got["kid"]["world_size"] == world_size
+    assert expected.fid.world_size == expected.kid.world_size == 1
+
+
+def assert_same_statistics(path: Path, expected, *, features: bool) -> None:
+    written = read_statistics(path)
+    assert written.n == expected.n == 12 and written.has_features == features
+    np.testing.assert_allclose(written.mu, expected.mu, rtol=1e-6)
+    assert np.max(np.abs(written.sigma - expected.sigma)) <= 1e-6 * np.max(np.abs(expected.sigma))
+    assert written.weights_sha256 == expected.weights_sha256
+    assert written.pipeline_version == expected.pipeline_version
+    if features:
+        np.testing.assert_allclose(read_features(written), read_features(expected), rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +212,69 @@ def test_a_mistake_on_one_rank_is_raised_on_every_rank(weights_path, data, tmp_p
     assert "/no/such/folder: no such file or folder" in raised[0]["missing"]
     assert "the ranks see different inputs: rank 0: 4 images" in raised[0]["different"]
     assert "/no/weights.pth" in raised[0]["weights"]
+
+
+@pytest.mark.parametrize("nproc", [2, 3])
+def test_fid_kid_and_statistics_inside_a_process_group_match_one_process(nproc, weights_path, subset_a, subset_b,
+                                                                         expected_pair, tmp_path):
+    evaluation, statistics = expected_pair
+    for rank in range(nproc):
+        (tmp_path / f"rank{rank}").mkdir()
+    (tmp_path / "rank0" / "stats").mkdir()  # the output folder exists for rank 0 only
+    done = torchrun(nproc, WORKER, "compare", weights_path, subset_a, subset_b, tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(nproc)]
+    for got in results:  # every rank receives the results
+        assert_same_distances(got, evaluation, world_size=nproc)
+        assert_same_distances(got["evaluate"], evaluation, world_size=nproc)
+        assert_same_score(got["evaluate"], evaluation.inception_score, world_size=nproc)
+        assert got["stats"] == {"path": "stats/a.npz", "n": 12, "features_shape": [12, 2048]}
+        # FID is symmetric: b against a's file is a against b
+        assert got["fid_against_file"]["fid"] == pytest.approx(evaluation.fid.fid, rel=1e-6)
+    assert_same_statistics(tmp_path / "rank0" / "stats" / "a.npz", statistics, features=True)
+    assert [path.name for path in (tmp_path / "rank0" / "stats").iterdir()] == ["a.npz"]
+    assert not any(any((tmp_path / f"rank{rank}").iterdir()) for rank in range(1, nproc))  # rank 0 alone wrote
+    moments = results[0]["moments"]  # sums of uneven shards (rank 0's empty) around a common shift
+    assert moments["n"] == 40 and moments["mean"] < 1e-12 and moments["covariance"] < 1e-9
+
+
+def test_score_with_fid_and_kid_under_torchrun_matches_one_process(weights_path, subset_a, subset_b, expected_pair):
+    evaluation, _ = expected_pair
+    done = torchrun(3, "-m", "inception_score", "score", subset_a, "--fid", subset_b, "--kid", subset_b,
+                    "--splits", 3, "--kid-subsets", 5, "--kid-subset-size", 6, "--weights", weights_path,
+                    "--batch-size", 2, "--device", "cpu", "--json", "--quiet", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)  # one JSON document: rank 0 alone prints
+    assert_same_score(got, evaluation.inception_score, world_size=3)
+    assert_same_distances(got, evaluation, world_size=3)
+    assert done.stderr.count("warning: FID from 12 vs 12 images") == 1 and "Traceback" not in done.stderr
+
+
+def test_stats_under_torchrun_writes_the_single_process_file(weights_path, subset_a, expected_pair, tmp_path):
+    _, statistics = expected_pair
+    output = tmp_path / "a.npz"
+    done = torchrun(2, "-m", "inception_score", "stats", subset_a, "-o", output, "--weights", weights_path,
+                    "--batch-size", 2, "--device", "cpu", "--quiet", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"wrote {output}: 12 images, mu 2048, sigma 2048 x 2048"]
+    assert_same_statistics(output, statistics, features=False)
+    assert [path.name for path in tmp_path.iterdir()] == ["a.npz"]
+
+
+def test_a_bad_file_on_one_rank_stops_fid_on_every_rank(weights_path, data, subset_b, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for path in sorted((data / "images" / "a").glob("*.png"))[:9]:
+        shutil.copy(path, folder / path.name)
+    (folder / "00004x.png").write_text("not an image")  # index 5 of 10: the first image of rank 1's shard
+    logs = tmp_path / "logs"
+    done = torchrun(2, "-m", "inception_score", "fid", folder, subset_b, "--weights", weights_path,
+                    "--batch-size", 1, "--device", "cpu", "--quiet", "--no-cache", log_dir=logs)
+    assert done.returncode != 0 and done.stdout == ""
+    message = f"inception-score: error: {folder / '00004x.png'}: cannot decode image"
+    rank_logs = sorted(logs.rglob("stderr.log"), key=lambda path: path.parent.name)
+    assert [path.parent.name for path in rank_logs] == ["0", "1"]
+    for log in rank_logs:
+        text = log.read_text()
+        assert message in text and "Traceback" not in text
+    assert done.stderr.count("exitcode  : 2") == 2

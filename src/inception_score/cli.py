@@ -143,6 +143,8 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _print_result(result, json_document: dict, as_json: bool) -> int:
+    if not distributed.is_main_process():
+        return 0
     for warning in result.warnings:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
     print(json.dumps(json_document, indent=2) if as_json else result.summary())
@@ -162,6 +164,8 @@ def _kid(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     written = save_statistics(args.source, args.output, with_features=args.with_features, **_run_options(args))
+    if not distributed.is_main_process():
+        return 0
     features = f", features {written.features_shape[0]} x {written.features_shape[1]}" if written.has_features else ""
     print(f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
           f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}")
@@ -169,8 +173,6 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _evaluate_with_references(args: argparse.Namespace):
-    if distributed.launched_by_torchrun():
-        raise InceptionScoreError("--fid and --kid do not run under torchrun yet: run them in a single process")
     metrics = ("is",) + (("fid",) if args.fid else ()) + (("kid",) if args.kid else ())
     return evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
                     splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
@@ -190,6 +192,8 @@ def _score(args: argparse.Namespace) -> int:
             raise InceptionScoreError(f"{', '.join(custom)} cannot be combined with --fid/--kid yet: FID and KID "
                                       "use the 2015 network; score IS with the classifier in a separate run")
         evaluation = _evaluate_with_references(args)
+        if not distributed.is_main_process():
+            return 0
         result, distances = evaluation.inception_score, {"fid": evaluation.fid, "kid": evaluation.kid}
         notes, document, summary = evaluation.warnings, evaluation.to_dict(), evaluation.summary()
     else:
@@ -257,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _join_torchrun(args: argparse.Namespace) -> None:
     """Under torchrun, join the process group; rank 0 says so and alone shows progress and output."""
-    if args.command in ("weights", "cache", "fid", "kid", "stats") or not distributed.launched_by_torchrun():
+    if args.command in ("weights", "cache") or not distributed.launched_by_torchrun():
         return
     distributed.init_from_env(getattr(args, "device", None))
     group = distributed.join(True)

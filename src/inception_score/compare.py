@@ -17,6 +17,7 @@ import torch
 
 from .api import SMALL_N, load_model, result_from_logits, weights_warnings
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
+from .distributed import Group, check_same_inputs, everywhere, join, on_main, shard_bounds
 from .errors import InceptionScoreError, InceptionScoreWarning
 from .features import PIPELINE_VERSION, default_device, extract_features, precision_name
 from .metrics import (FIDResult, ISResult, KIDResult, MomentAccumulator, Moments, Order, check_kid_options,
@@ -98,6 +99,7 @@ class _Side:
     needs: set[str] = field(default_factory=set)  # "logits", "moments", "features"
     logits: np.ndarray | None = None
     moments: Moments | None = None
+    accumulator: MomentAccumulator | None = None
     features: np.ndarray | None = None
     cached: int = 0
     precision: str | None = None
@@ -120,7 +122,8 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
              kid_seed: int = 2020, weights: str | Path | None = None, batch_size: int | None = None,
              device: str | torch.device | None = None, progress: bool = True,
              max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
-             cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None, bootstrap: int = 0) -> Evaluation:
+             cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None, bootstrap: int = 0,
+             distributed: bool | None = None) -> Evaluation:
     """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
 
     `source` and the references may be image sources or statistics .npz files (IS needs images;
@@ -129,6 +132,9 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     Notes: the published protocols are IS with 10 splits on 50,000 images, FID of 50,000
     images against the training set's statistics, KID with 100 subsets of 1000. bootstrap=1000
     adds the IS's bootstrap interval; `.save_report(path, source=...)` writes the HTML report.
+    Inside an initialised torch.distributed process group (or with distributed=True under
+    torchrun) each rank extracts a shard of every image side and every rank gets the result;
+    distributed=False computes in this process alone.
     """
     run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers)
     wanted = _check_metrics(metrics)
@@ -141,26 +147,45 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     if reference is not None and not {"fid", "kid"} & wanted:
         raise InceptionScoreError("a reference was given but neither 'fid' nor 'kid' is in metrics")
     run.check()
-    sides: dict[Any, _Side] = {}
-    main = _side(sides, source, {"logits"} if "is" in wanted else set())
-    for metric, need in (("fid", "moments"), ("kid", "features")):
-        if metric in wanted:
-            main.needs.add(need)
-            _side(sides, references[metric], {need})
-    fid_side = sides[_key(references["fid"])] if "fid" in wanted else None
-    kid_side = sides[_key(references["kid"])] if "kid" in wanted else None
-    _check_before_pass(main, kid_side, wanted, splits=splits, kid_subsets=kid_subsets,
-                       kid_subset_size=kid_subset_size)
-    sha256 = _compute(list(sides.values()), run)
-    sha256, pipeline, file_warnings = _provenance(list(sides.values()), sha256, run.pipeline)
-    file_warnings = _run_warnings(list(sides.values()), run) + file_warnings
+    group = join(distributed)
+
+    def open_sides() -> tuple[dict[Any, _Side], _Side, _Side | None, _Side | None]:
+        sides: dict[Any, _Side] = {}
+        main = _side(sides, source, {"logits"} if "is" in wanted else set())
+        for metric, need in (("fid", "moments"), ("kid", "features")):
+            if metric in wanted:
+                main.needs.add(need)
+                _side(sides, references[metric], {need})
+        fid_side = sides[_key(references["fid"])] if "fid" in wanted else None
+        kid_side = sides[_key(references["kid"])] if "kid" in wanted else None
+        _check_before_pass(main, kid_side, wanted, splits=splits, kid_subsets=kid_subsets,
+                           kid_subset_size=kid_subset_size)
+        return sides, main, fid_side, kid_side
+
+    sides, main, fid_side, kid_side = everywhere(group, open_sides)
+    check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
+    sha256 = _compute(list(sides.values()), run, group)
+    world_size = group.world_size if group is not None else 1
+    return on_main(group, lambda: _evaluation(
+        list(sides.values()), main, fid_side, kid_side, sha256, run, wanted, world_size, splits=splits, order=order,
+        seed=seed, bootstrap=bootstrap, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, kid_seed=kid_seed))
+
+
+def _evaluation(sides: list[_Side], main: _Side, fid_side: _Side | None, kid_side: _Side | None,
+                sha256: str | None, run: _Run, wanted: set[str], world_size: int, *, splits: int, order: Order,
+                seed: int, bootstrap: int, kid_subsets: int, kid_subset_size: int, kid_seed: int) -> Evaluation:
+    """The results from what `_compute` filled in (on rank 0 under torch.distributed)."""
+    _fill_moments(sides)
+    sha256, pipeline, file_warnings = _provenance(sides, sha256, run.pipeline)
+    file_warnings = _run_warnings(sides, run) + file_warnings
     evaluation = Evaluation()
     if "is" in wanted:
         result = result_from_logits(main.logits, sha256, splits=splits, order=order, seed=seed,
-                                    warnings=_run_warnings([main], run), bootstrap=bootstrap, names=main.names)
+                                    warnings=_run_warnings([main], run), bootstrap=bootstrap, names=main.names,
+                                    world_size=world_size)
         evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
             result, precision=main.precision, cached=main.cached))
-    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline,
+    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, world_size=world_size,
                    reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256)
     if fid_side is not None:
         result = fid_from_moments(main.moments, fid_side.moments)
@@ -179,51 +204,68 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
 def fid(a: Any, b: Any, *, weights: str | Path | None = None, batch_size: int | None = None,
         device: str | torch.device | None = None, progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS,
         fast: bool = False, cache: bool = True, cache_size: int = DEFAULT_SIZE_LIMIT,
-        workers: int | None = None) -> FIDResult:
+        workers: int | None = None, distributed: bool | None = None) -> FIDResult:
     """FID between two sides (image sources or statistics .npz files), pool3 features, float64.
 
     Notes: published FIDs compare 50,000 generated images with the statistics of the training
     set; FID is biased upwards for fewer images, so compare only numbers with the same N.
-    The network options are those of `inception_score`.
+    The network options (and `distributed`) are those of `inception_score`.
     """
     return evaluate(a, reference=b, metrics=("fid",), weights=weights, batch_size=batch_size, device=device,
                     progress=progress, max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size,
-                    workers=workers).fid
+                    workers=workers, distributed=distributed).fid
 
 
 def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
         weights: str | Path | None = None, batch_size: int | None = None, device: str | torch.device | None = None,
         progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
-        cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None) -> KIDResult:
+        cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
+        distributed: bool | None = None) -> KIDResult:
     """KID between two sides (image sources or statistics files written with features).
 
     Notes: torch-fidelity's (and the usual published) protocol is 100 subsets of 1000, seed 2020.
-    The network options are those of `inception_score`.
+    The network options (and `distributed`) are those of `inception_score`.
     """
     return evaluate(a, reference=b, metrics=("kid",), kid_subsets=subsets, kid_subset_size=subset_size,
                     kid_seed=seed, weights=weights, batch_size=batch_size, device=device, progress=progress,
-                    max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size, workers=workers).kid
+                    max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size, workers=workers,
+                    distributed=distributed).kid
 
 
 def save_statistics(source: Any, path: str | Path, *, with_features: bool = False,
                     weights: str | Path | None = None, batch_size: int | None = None,
                     device: str | torch.device | None = None, progress: bool = True,
                     max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
-                    cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None) -> Statistics:
+                    cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
+                    distributed: bool | None = None) -> Statistics:
     """Write the pool3 mean and covariance of `source` to a pytorch-fid-compatible .npz file.
 
     with_features=True also stores every image's features (N x 2048 float32), which KID needs.
+    Under torch.distributed (see `evaluate`) the ranks share the extraction, rank 0 alone
+    writes the file and every rank gets what was written.
     """
     run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers)
-    path = check_output_path(path)
     run.check()
-    side = _side({}, source, {"moments", "features"} if with_features else {"moments"})
-    if side.statistics is not None:
-        raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
-    sha256 = _compute([side], run)
-    write_statistics(path, side.moments, weights_sha256=sha256, pipeline_version=run.pipeline,
-                     features=side.features if with_features else None)
-    return read_statistics(path)
+    group = join(distributed)
+    writes = group is None or group.rank == 0
+    output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
+
+    def open_side() -> _Side:
+        side = _side({}, source, {"moments", "features"} if with_features else {"moments"})
+        if side.statistics is not None:
+            raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
+        return side
+
+    side = everywhere(group, open_side)
+    check_same_inputs(group, [(side.count, side.description)])
+    sha256 = _compute([side], run, group)
+
+    def write() -> Statistics:
+        _fill_moments([side])
+        write_statistics(output, side.moments, weights_sha256=sha256, pipeline_version=run.pipeline,
+                         features=side.features if with_features else None)
+        return read_statistics(output)
+    return on_main(group, write)
 
 
 def _check_metrics(metrics: tuple[str, ...]) -> set[str]:
@@ -272,30 +314,57 @@ def _check_before_pass(main: _Side, kid_side: _Side | None, wanted: set[str], *,
         check_kid_options(main.count, kid_side.count, subsets=kid_subsets, subset_size=kid_subset_size)
 
 
-def _compute(sides: list[_Side], run: _Run) -> str | None:
-    """Fill in what each side needs: one forward pass per image source; returns the weights' sha256 if used."""
-    sha256 = None
-    for side in sides:
-        if side.statistics is not None:
-            if "moments" in side.needs:
+def _compute(sides: list[_Side], run: _Run, group: Group | None = None) -> str | None:
+    """Fill in what each side needs: one forward pass per image source; returns the weights' sha256 if used.
+
+    Under torch.distributed every rank extracts a contiguous shard of each image source; logits
+    and features are gathered to rank 0 in input order and the pool3 moments summed there, so
+    only rank 0's sides are filled in. Statistics files are read on rank 0 alone.
+    """
+    def read_files() -> None:
+        for side in sides:
+            if side.statistics is not None and "moments" in side.needs:
                 side.moments = moments_of_statistics(side.statistics)
-            if "features" in side.needs:
+            if side.statistics is not None and "features" in side.needs:
                 side.features = read_features(side.statistics)
-            continue
-        model, sha256 = load_model(run.weights, progress=run.progress)
+    everywhere(group, lambda: read_files() if group is None or group.rank == 0 else None)
+    images = [side for side in sides if side.source is not None]
+    if not images:
+        return None
+    model, sha256 = everywhere(group, lambda: load_model(run.weights, progress=run.progress), main_first=True)
+    for side in images:
         accumulator = MomentAccumulator() if "moments" in side.needs else None
-        features = extract_features(
-            side.source, model, batch_size=run.batch_size, device=run.device or default_device(),
-            progress=run.progress, total=len(side.source), max_pixels=run.max_pixels, workers=run.workers,
-            fast=run.fast, cache=FeatureCache(size_limit=run.cache_size) if run.cache else None, model_id=sha256,
-            keep_pool3="features" in side.needs, pool3_moments=accumulator)
+
+        def extract(start: int, stop: int, show_progress: bool):
+            samples = side.source.iterate(start, stop)
+            return extract_features(
+                samples if group is None else group.watch(samples), model, batch_size=run.batch_size,
+                device=run.device or default_device(), progress=run.progress and show_progress, total=stop - start,
+                max_pixels=run.max_pixels, workers=run.workers, fast=run.fast,
+                cache=FeatureCache(size_limit=run.cache_size) if run.cache else None, model_id=sha256,
+                keep_pool3="features" in side.needs, pool3_moments=accumulator)
+        if group is None:
+            features = extract(0, len(side.source), True)
+        else:
+            start, stop = shard_bounds(len(side.source), group.rank, group.world_size)
+            features = group.run(lambda: extract(start, stop, group.rank == 0))
+            features = group.gather_dataclass(features, skip=() if "logits" in side.needs else ("logits",))
+            accumulator = group.reduce_moments(accumulator) if accumulator is not None else None
+        if features is None:  # not rank 0: the gathered results live there
+            continue
         side.logits, side.features = features.logits, features.pool3
         side.cached, side.precision = len(features.names) - features.computed, features.precision
         side.corrupt_cache_entries = features.corrupt_cache_entries
         side.names = features.names
-        if accumulator is not None:
-            side.moments = accumulator.moments()
+        side.accumulator = accumulator
     return sha256
+
+
+def _fill_moments(sides: list[_Side]) -> None:
+    """Mean and covariance of the image sides whose pool3 moments were accumulated."""
+    for side in sides:
+        if side.moments is None and side.accumulator is not None:
+            side.moments = side.accumulator.moments()
 
 
 def _provenance(sides: list[_Side], sha256: str | None,
@@ -309,7 +378,7 @@ def _provenance(sides: list[_Side], sha256: str | None,
             sha256, pipeline = described[0].weights_sha256, described[0].pipeline_version
     messages = [message for statistics in files for message in provenance_warnings(statistics, sha256, pipeline)]
     for message in messages:
-        python_warnings.warn(message, InceptionScoreWarning, stacklevel=4)
+        python_warnings.warn(message, InceptionScoreWarning, stacklevel=7)
     return sha256, pipeline, messages
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from .errors import InceptionScoreError
+from .metrics import MomentAccumulator
 
 TIMEOUT_ENV = "INCEPTION_SCORE_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -122,18 +123,31 @@ def everywhere(group: Group | None, work: Callable[[], Result], *, main_first: b
     return group.run(work)
 
 
+def on_main(group: Group | None, compute: Callable[[], Result]) -> Result:
+    """compute() in this process, or on rank 0 with its result (or error) given to every rank."""
+    return compute() if group is None else group.on_main(compute)
+
+
 def open_everywhere(group: Group | None, open_source: Callable[[], Any]) -> Any:
     """The source every rank opens, checked to have the same length and description on all ranks."""
     source = everywhere(group, open_source)
-    if group is None:
-        return source
-    seen = group.all_gather_object((len(source), source.description))
-    if any(item != seen[0] for item in seen):
-        raise InceptionScoreError(
-            "the ranks see different inputs: " + "; ".join(f"rank {rank}: {count} images in {description}"
-                                                           for rank, (count, description) in enumerate(seen))
-            + " (every rank must see the same files)")
+    check_same_inputs(group, [(len(source), source.description)])
     return source
+
+
+def check_same_inputs(group: Group | None, inputs: list[tuple[int | None, str]]) -> None:
+    """Raise on every rank unless all ranks see the same (count, description) inputs."""
+    if group is None:
+        return
+    seen = group.all_gather_object(inputs)
+    if any(item != seen[0] for item in seen):
+        def listed(items: list[tuple[int | None, str]]) -> str:
+            return ", ".join(f"{'?' if count is None else count} images in {description}"
+                             for count, description in items)
+        raise InceptionScoreError(
+            "the ranks see different inputs: " + "; ".join(f"rank {rank}: {listed(items)}"
+                                                           for rank, items in enumerate(seen))
+            + " (every rank must see the same files)")
 
 
 def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -229,6 +243,33 @@ class Group:
         if buffers is None:
             return None
         return torch.cat([buffer[:count] for buffer, count in zip(buffers, counts)]).cpu().numpy()
+
+    def reduce_sum(self, values: np.ndarray) -> np.ndarray | None:
+        """The element-wise sum of `values` over all ranks, on rank 0 (None elsewhere); dtype kept."""
+        local = torch.from_numpy(np.ascontiguousarray(values)).to(self.device)
+        dist.reduce(local, dst=0, op=dist.ReduceOp.SUM)
+        return local.cpu().numpy() if self.rank == 0 else None
+
+    def reduce_moments(self, accumulator: MomentAccumulator) -> MomentAccumulator | None:
+        """Every rank's streaming feature moments added up on rank 0 (None elsewhere).
+
+        Sums are moved to a common shift (the first non-empty rank's, i.e. the first batch of the
+        input) and reduced in float64: d + d^2 numbers per rank, whatever N. While the total is at
+        most d the rows themselves are gathered too, for the exact low-rank factor.
+        """
+        seen = self.all_gather_object((accumulator.n, accumulator.shift))
+        counts = [count for count, _ in seen]
+        shifts = [shift for count, shift in seen if count]
+        if not shifts:
+            return accumulator if self.rank == 0 else None
+        accumulator.recentre(shifts[0])
+        total, outer, rows = accumulator.sums()
+        total, outer = self.reduce_sum(total), self.reduce_sum(outer)
+        keep_rows = sum(counts) <= len(shifts[0])
+        rows = self.gather_rows(rows) if keep_rows else None
+        if self.rank != 0:
+            return None
+        return MomentAccumulator.from_sums(sum(counts), shifts[0], total, outer, rows)
 
     def gather_object(self, value: Any) -> list[Any] | None:
         parts = [None] * self.world_size if self.rank == 0 else None

@@ -358,6 +358,7 @@ class FIDResult:
     reference_weights: bool | None = None
     pipeline_version: str | None = None
     warnings: list[str] = field(default_factory=list)
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -384,6 +385,7 @@ class KIDResult:
     reference_weights: bool | None = None
     pipeline_version: str | None = None
     warnings: list[str] = field(default_factory=list)
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -443,6 +445,52 @@ class MomentAccumulator:
         self._outer += shifted.T @ shifted
         if self._rows is not None:
             self._rows = self._rows + [shifted] if self.n <= len(self._shift) else None
+
+    @property
+    def shift(self) -> np.ndarray | None:
+        """The point the sums are taken around (the first batch's mean); None before any update."""
+        return self._shift
+
+    def recentre(self, shift: np.ndarray) -> None:
+        """Take the sums (and kept rows) around `shift` instead, so that accumulators can be added.
+
+        With delta = old shift - new shift, every shifted row gains delta: the sum gains n delta
+        and the outer products gain delta sum^T + sum delta^T + n delta delta^T.
+        """
+        shift = np.asarray(shift, dtype=np.float64)
+        if self._shift is None:
+            self._shift, self._sum, self._outer = shift.copy(), np.zeros(len(shift)), np.zeros((len(shift),) * 2)
+            return
+        if len(shift) != len(self._shift):
+            raise InceptionScoreError(f"cannot recentre {len(self._shift)}-d sums around a {len(shift)}-d point")
+        delta = self._shift - shift
+        self._outer += np.outer(delta, self._sum) + np.outer(self._sum, delta) + self.n * np.outer(delta, delta)
+        self._sum += self.n * delta
+        if self._rows is not None:
+            self._rows = [rows + delta for rows in self._rows]
+        self._shift = shift.copy()
+
+    def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(sum, outer products, rows) around `shift`; rows is None once more than d were added."""
+        if self._shift is None:
+            raise InceptionScoreError("no features were added yet: recentre() an empty accumulator first")
+        rows = None
+        if self._rows is not None:
+            rows = np.concatenate(self._rows) if self._rows else np.zeros((0, len(self._shift)))
+        return self._sum, self._outer, rows
+
+    @classmethod
+    def from_sums(cls, n: int, shift: np.ndarray, total: np.ndarray, outer: np.ndarray,
+                  rows: np.ndarray | None = None) -> MomentAccumulator:
+        """An accumulator holding added-up sums() of several taken around the same shift."""
+        accumulator = cls()
+        accumulator.n = n
+        accumulator._shift = np.asarray(shift, np.float64).copy()
+        accumulator._sum = np.asarray(total, np.float64).copy()
+        accumulator._outer = np.asarray(outer, np.float64).copy()
+        keep = rows is not None and n <= len(accumulator._shift)
+        accumulator._rows = [np.asarray(rows, np.float64)] if keep else None
+        return accumulator
 
     def moments(self) -> Moments:
         """Mean and covariance (ddof=1) of everything added so far."""
