@@ -109,6 +109,32 @@ def test_streaming_moments_equal_numpy_for_any_batching():
         np.testing.assert_allclose(moments.covariance, np.cov(features, rowvar=False), rtol=1e-9)
 
 
+@pytest.mark.parametrize("sizes", [[20, 20], [0, 13, 27], [5, 5, 5, 5, 5, 5, 5, 5], [6, 2], [0, 2, 3]])
+def test_sums_of_shards_moved_to_one_shift_add_up_to_the_moments_of_all(sizes):
+    """What Group.reduce_moments does across ranks: recentre every shard on one shift, add the sums."""
+    rng = np.random.RandomState(5)
+    features = rng.standard_normal((sum(sizes), 6)) * 2 + 1e4
+    parts, start = [], 0
+    for size in sizes:
+        part = MomentAccumulator()
+        for first in range(start, start + size, 3):
+            part.update(features[first:min(first + 3, start + size)])
+        parts.append(part)
+        start += size
+    shift = next(part.shift for part in parts if part.n)
+    sums, outers, rows = [], [], []
+    for part in parts:
+        part.recentre(shift)
+        total, outer, kept = part.sums()
+        sums.append(total), outers.append(outer), rows.append(kept)
+    kept_rows = np.concatenate(rows) if sum(sizes) <= 6 else None
+    moments = MomentAccumulator.from_sums(sum(sizes), shift, sum(sums), sum(outers), kept_rows).moments()
+    expected = moments_of(features)
+    assert moments.n == expected.n and (moments.centered is None) == (expected.centered is None)
+    np.testing.assert_allclose(moments.mean, expected.mean, rtol=1e-14)
+    np.testing.assert_allclose(moments.covariance, expected.covariance, rtol=1e-9)
+
+
 def test_small_sets_keep_their_rows_and_both_routes_agree():
     rng = np.random.RandomState(4)
     a, b = rng.rand(10, 30), rng.rand(12, 30) + 0.1
