@@ -43,6 +43,16 @@ def test_console_script_prints_the_summary_line_and_the_explanation(api_result, 
     assert done.stdout.startswith(f"IS = {api_result.mean:.4f} ± {api_result.std:.4f} (28 images, 4 splits, given")
 
 
+def test_plain_flag_runs_the_reference_approach_with_the_same_numbers(api_result, weights_path, data):
+    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given", "--weights", weights_path,
+                   "--json", "--quiet", "--no-cache", "--plain")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["n"] == 28 and printed["cached"] == 0
+    assert printed["mean"] == pytest.approx(api_result.mean, rel=1e-5)
+    np.testing.assert_allclose(printed["split_scores"], api_result.split_scores, rtol=1e-5)
+
+
 @pytest.mark.parametrize("args, message", [
     (["score", "/no/such/folder"], "/no/such/folder: no such file or folder"),
     (["score", "{mixed}", "--splits", "50", "--weights", "{weights}"], "28 images cannot be cut into 50 splits"),
@@ -50,6 +60,8 @@ def test_console_script_prints_the_summary_line_and_the_explanation(api_result, 
     (["score", "{mixed}", "--splits", "0"], "expected a positive integer"),
     (["score", "{mixed}", "--order", "sorted"], "invalid choice"),
     (["score", "{mixed}", "--no-such-flag"], "unrecognized arguments"),
+    (["score", "{mixed}", "--plain", "--fid", "{mixed}"], "--plain cannot be combined with --fid/--kid"),
+    (["score", "{mixed}", "--plain", "--classifier", "torchvision"], "applies to the inception-2015 classifier only"),
 ])
 def test_user_mistakes_exit_2_with_one_clear_line(weights_path, data, args, message):
     args = [a.format(mixed=data / "images" / "mixed", weights=weights_path) for a in args]

@@ -51,6 +51,9 @@ def get_classifier(classifier: Any = None, *, weights: str | Path | None = None,
                 "package.module:factory)")
         model, sha256 = load_model(weights, progress=progress, plain=plain)
         return inception_2015_classifier(model, sha256, reference=sha256 == REFERENCE_SHA256)
+    if plain:
+        raise InceptionScoreError("plain (--plain) applies to the inception-2015 classifier only: other "
+                                  "classifiers run as they are given")
     return load_classifier(classifier, weights=weights, input_size=input_size, resize=resize,
                            normalize=normalize, channels=channels, progress=progress)
 

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--fast", action="store_true",
                        help="on CUDA allow TF32 and float16: faster, approximate (recorded in the result)")
     score.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    score.add_argument("--plain", action="store_true",
+                       help="run the unoptimised reference approach (batch norm not folded, NCHW, decoding inline): "
+                            "same numbers, slower; for timing comparisons")
     score.add_argument("--cache-size", type=_size, default=DEFAULT_SIZE_LIMIT, metavar="SIZE",
                        help="feature cache limit, e.g. 500M or 10G (default 2G); least recently used go first")
     score.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
@@ -191,6 +194,8 @@ def _score(args: argparse.Namespace) -> int:
         if custom:
             raise InceptionScoreError(f"{', '.join(custom)} cannot be combined with --fid/--kid yet: FID and KID "
                                       "use the 2015 network; score IS with the classifier in a separate run")
+        if args.plain:
+            raise InceptionScoreError("--plain cannot be combined with --fid/--kid: it times the IS path alone")
         evaluation = _evaluate_with_references(args)
         if not distributed.is_main_process():
             return 0
@@ -200,7 +205,7 @@ def _score(args: argparse.Namespace) -> int:
         result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
                                  bootstrap=args.bootstrap, classifier=args.classifier, input_size=args.input_size,
                                  resize=args.resize, normalize=args.normalize, channels=args.channels,
-                                 **_run_options(args))
+                                 plain=args.plain, **_run_options(args))
         if not distributed.is_main_process():
             return 0
         distances, notes, document, summary = {}, result.warnings, result.to_dict(), result.summary()
