@@ -8,7 +8,7 @@ import torch
 from inception_score.errors import InceptionScoreError
 from inception_score.features import extract_features, preprocess
 from inception_score.metrics import inception_score_from_logits
-from inception_score.network import BasicConv2d, load_inception
+from inception_score.network import BasicConv2d, load_inception, onednn_conv_relu_works
 from inception_score.sources import Sample, open_source
 
 COUNT = 40  # images of fixture set a run through both paths
@@ -31,6 +31,7 @@ def test_models_differ_as_intended(weights_path):
     assert optimised.Mixed_5b.branch1x1.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert isinstance(plain.Mixed_5b.branch1x1.bn, torch.nn.BatchNorm2d)
     assert plain.Mixed_5b.branch1x1.conv.bias is None
+    assert optimised.Mixed_5b.branch1x1.fused == onednn_conv_relu_works() and not plain.Mixed_5b.branch1x1.fused
 
 
 def test_optimised_and_plain_agree(both_paths, data):
@@ -65,6 +66,28 @@ def test_folding_one_layer_matches_batch_norm():
         folded = layer(inputs)
     assert isinstance(layer.bn, torch.nn.Identity)
     torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_conv_relu_matches_separate_ops_and_follows_input_shapes():
+    if not onednn_conv_relu_works():
+        pytest.skip("this torch has no working oneDNN fused convolution (torch.ops.mkldnn._convolution_pointwise)")
+    torch.manual_seed(0)
+    layer = BasicConv2d(6, 10, kernel_size=(1, 7), padding=(0, 3)).eval().requires_grad_(False)
+    layer.bn.running_mean.uniform_(-1, 1)
+    layer.bn.running_var.uniform_(0.1, 3)
+    layer.fold_batchnorm()
+    layer.to(memory_format=torch.channels_last)
+    batches = [torch.randn(3, 6, 11, 13), torch.randn(1, 6, 11, 13), torch.randn(2, 6, 5, 9)]  # weights repacked
+    with torch.inference_mode():
+        separate = [layer(batch) for batch in batches]
+        layer.fuse_relu()
+        fused = [layer(batch.contiguous(memory_format=torch.channels_last)) for batch in batches]
+    for expected, got in zip(separate, fused):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    with torch.enable_grad():  # with gradients on, the layer runs the ordinary differentiable operators
+        inputs = batches[0].requires_grad_()
+        layer(inputs).sum().backward()
+    assert inputs.grad is not None
 
 
 def test_channels_last_preprocess_is_the_same_tensor():

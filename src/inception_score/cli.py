@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--normalize", metavar="NAME",
                        help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255")
     score.add_argument("--channels", type=int, choices=(1, 3), help="custom classifier: 1 (grayscale) or 3 (RGB)")
-    score.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
+    score.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 8 on CPU, 200 on CUDA)")
     score.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
     score.add_argument("--fast", action="store_true",
                        help="on CUDA allow TF32 and float16: faster, approximate (recorded in the result)")
@@ -128,7 +128,7 @@ def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) 
     """The network options of `score`, for the commands that may run images through it."""
     parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
     parser.add_argument("--batch-size", type=_positive_int,
-                        help="images per forward pass (default: 16 on CPU, 200 on CUDA)")
+                        help="images per forward pass (default: 8 on CPU, 200 on CUDA)")
     parser.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
     parser.add_argument("--fast", action="store_true", help="on CUDA allow TF32 and float16: faster, approximate")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")

@@ -50,8 +50,9 @@ def default_device() -> torch.device:
 
 
 def default_batch_size(device: torch.device | str) -> int:
-    """Large batches keep a GPU busy; on a CPU the throughput is flat beyond ~16 and memory grows."""
-    return 200 if torch.device(device).type == "cuda" else 16
+    """Large batches keep a GPU busy; on a CPU small ones are a little faster (activations stay in cache)
+    and use less memory (benchmarks/throughput.py, README "Speed")."""
+    return 200 if torch.device(device).type == "cuda" else 8
 
 
 def available_cpus() -> int:
