@@ -65,3 +65,13 @@ def test_identity_at_target_size_and_batch_independence():
     together = resize_tf1(images, 31)
     alone = torch.cat([resize_tf1(images[i:i + 1], 31) for i in range(3)])
     assert torch.equal(together, alone)
+
+
+def test_channels_and_layout_do_not_change_values():
+    images = torch.from_numpy(np.random.RandomState(1).uniform(0, 255, (2, 3, 37, 53)).astype(np.float32))
+    resized = resize_tf1(images, 41)
+    assert resized.shape == (2, 3, 41, 41)
+    assert torch.equal(resize_tf1(images.contiguous(memory_format=torch.channels_last), 41), resized)
+    for channel in range(3):  # each channel resized alone gives the same values, bit for bit
+        assert torch.equal(resize_tf1(images[:, channel:channel + 1], 41)[:, 0], resized[:, channel])
+    np.testing.assert_allclose(resized[1, 2].numpy(), tf1_loop(images[1, 2].double().numpy(), 41, 41), atol=1e-4)

@@ -113,21 +113,25 @@ def preprocess(images: list[np.ndarray], device: torch.device | str, *,
     """
     device = torch.device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    size = contract.size
-    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
-    batch = batch.contiguous(memory_format=memory_format)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
+    prepared = []
     for indices in by_shape.values():
         pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
         if device.type == "cuda":
             pixels = pixels.pin_memory().to(device, non_blocking=True)
-        normalised = contract.prepare(pixels.permute(0, 3, 1, 2).float())
+        prepared.append((indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())))
+    if len(prepared) == 1 and prepared[0][1].is_contiguous(memory_format=memory_format):
+        return prepared[0][1]  # one size, already in the wanted layout (TF1 resize gives channels-last)
+    size = contract.size
+    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
+    batch = batch.contiguous(memory_format=memory_format)
+    for indices, values in prepared:
         if len(indices) == len(images):
-            batch.copy_(normalised)
+            batch.copy_(values)
         else:
-            batch[indices] = normalised
+            batch[indices] = values
     return batch
 
 

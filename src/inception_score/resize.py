@@ -19,17 +19,24 @@ def _sample_positions(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarr
 
 
 def resize_tf1(images: torch.Tensor, size: int = 299) -> torch.Tensor:
-    """Resize float N x C x H x W images to N x C x size x size like TF1's ResizeBilinear."""
+    """Resize float N x C x H x W images to N x C x size x size like TF1's ResizeBilinear.
+
+    TF interpolates along x on the two source rows of each output row, then along y. Every
+    source row is interpolated along x once here (the same float32 operations), then the
+    output rows are interpolated between them. The work is done on N x H x W x C pixels, so
+    the result comes back channels-last, the layout the optimised network wants; the values do
+    not depend on the input's layout.
+    """
     _, _, height, width = images.shape
     if height == size and width == size:
         return images
     device = images.device
     y_low, y_high, y_weight = (torch.from_numpy(a).to(device) for a in _sample_positions(height, size))
     x_low, x_high, x_weight = (torch.from_numpy(a).to(device) for a in _sample_positions(width, size))
-    rows_top = images.index_select(2, y_low)
-    rows_bottom = images.index_select(2, y_high)
-    top_left, top_right = rows_top.index_select(3, x_low), rows_top.index_select(3, x_high)
-    bottom_left, bottom_right = rows_bottom.index_select(3, x_low), rows_bottom.index_select(3, x_high)
-    top = top_left + (top_right - top_left) * x_weight
-    bottom = bottom_left + (bottom_right - bottom_left) * x_weight
-    return top + (bottom - top) * y_weight[:, None]
+    pixels = images.permute(0, 2, 3, 1)  # N x H x W x C
+    left = pixels.index_select(2, x_low)
+    # Fresh tensors, updated in place; each step is TF's float32 operation, in its order.
+    along_x = pixels.index_select(2, x_high).sub_(left).mul_(x_weight[:, None]).add_(left)  # N x H x size x C
+    top = along_x.index_select(1, y_low)
+    resized = along_x.index_select(1, y_high).sub_(top).mul_(y_weight[:, None, None]).add_(top)
+    return resized.permute(0, 3, 1, 2)
