@@ -71,16 +71,28 @@ def model(weights_path):
 
 
 @pytest.fixture(scope="session")
-def folder_features(model):
-    """features('a' | 'b' | 'mixed'): network outputs for a fixture folder, computed once per session."""
+def session_cache(tmp_path_factory) -> Path:
+    """A feature cache folder that `folder_features` fills, for tests that may reuse its work."""
+    return tmp_path_factory.mktemp("session-cache")
+
+
+@pytest.fixture(scope="session")
+def folder_features(model, weights_path, session_cache):
+    """features('a' | 'b' | 'mixed'): network outputs for a fixture folder, computed once per session.
+
+    They are also written to `session_cache`, keyed as the API keys them for `weights_path`.
+    """
+    from inception_score.cache import FORMAT, FeatureCache
     from inception_score.features import extract_features
     from inception_score.sources import open_source
+    from inception_score.weights import sha256_file
     computed = {}
 
     def features(name: str):
         if name not in computed:
-            computed[name] = extract_features(open_source(DATA / "images" / name), model,
-                                              batch_size=32, device="cpu", progress=False)
+            computed[name] = extract_features(open_source(DATA / "images" / name), model, batch_size=32,
+                                              device="cpu", progress=False, cache=FeatureCache(session_cache / "features" / FORMAT),
+                                              model_id=sha256_file(weights_path))
         return computed[name]
     return features
 

@@ -29,18 +29,23 @@ def counting_forward_images(weights_path):
 
 
 @pytest.fixture(scope="module")
-def full(weights_path, data):
-    """evaluate(a, reference=b) on the two 120-image fixture folders, counting forward images."""
-    with counting_forward_images(weights_path) as counted:
-        result = evaluate(data / "images" / "a", reference=data / "images" / "b", kid_subsets=10,
-                          kid_subset_size=50, weights=weights_path, batch_size=40, progress=False,
-                          cache=False)
+def full(weights_path, data, folder_features, session_cache):
+    """evaluate(a, reference=b) on the two 120-image fixture folders, from the session's cached features."""
+    folder_features("a"), folder_features("b")
+    saved = os.environ.get("INCEPTION_SCORE_CACHE")
+    os.environ["INCEPTION_SCORE_CACHE"] = str(session_cache)
+    try:
+        with counting_forward_images(weights_path) as counted:
+            result = evaluate(data / "images" / "a", reference=data / "images" / "b", kid_subsets=10,
+                              kid_subset_size=50, weights=weights_path, batch_size=40, progress=False)
+    finally:
+        os.environ.pop("INCEPTION_SCORE_CACHE") if saved is None else os.environ.update(INCEPTION_SCORE_CACHE=saved)
     return result, counted[0]
 
 
-def test_is_fid_kid_match_torch_fidelity_from_one_pass_per_image(full, data, weights_path):
+def test_is_fid_kid_match_torch_fidelity(full, data, weights_path):
     result, forwarded = full
-    assert forwarded == 240  # 120 + 120 images, each through the network once, for all three metrics
+    assert forwarded == 0 and result.inception_score.cached == 120  # per-image features from the session's run
     reference = json.loads((data / "reference_ab.json").read_text())
     expected_mean, expected_std = reference["sets"]["a"]["is_splits10_shuffled2020"]
     assert result.inception_score.mean == pytest.approx(expected_mean, rel=1e-5)
@@ -104,6 +109,14 @@ def test_all_metrics_against_a_statistics_file_cost_one_pass_of_the_source(small
                           weights=weights_path, progress=False, cache=False)
     assert counted[0] == 6
     assert result.inception_score.n == 6 and result.fid.n_b == 6 and result.kid.subset_size == 5
+
+
+def test_is_fid_and_kid_of_two_image_sets_cost_one_pass_per_image(small, weights_path):
+    with counting_forward_images(weights_path) as counted:
+        result = evaluate(small / "a", reference=small / "b", splits=2, kid_subsets=3, kid_subset_size=5,
+                          weights=weights_path, progress=False, cache=False)
+    assert counted[0] == 12  # 6 + 6 images, each through the network once, for all three metrics
+    assert (result.inception_score.n, result.fid.n_a, result.fid.n_b, result.kid.n_b) == (6, 6, 6, 6)
 
 
 def test_the_same_side_twice_is_computed_once_and_gives_zero(small, weights_path):
