@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="images per forward pass (default: the package's)")
     parser.add_argument("--weights", help="weights file (default: the tests' random weights, built here)")
     parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--matmul-size", type=int, default=4096, help="square matrices for torch.mm (default 4096)")
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                        help="on a shared machine, wait up to this long before each timing for the CPUs to be idle")
     args = parser.parse_args()
     if args.images < args.splits:
         parser.error(f"--images must be at least --splits ({args.splits})")
@@ -58,12 +61,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="is-throughput-") as folder:
         folder = Path(folder)
         weights = Path(args.weights) if args.weights else _test_weights(folder / "weights.pth")
-        gflops = matmul_gflops()
+        wait_idle(args.wait_idle)
+        gflops = matmul_gflops(args.matmul_size)
         bound = gflops / GFLOP_PER_IMAGE
-        print(f"fp32 matmul (torch.mm 4096 x 4096, best of 5): {gflops:.1f} GFLOP/s "
+        print(f"fp32 matmul (torch.mm {args.matmul_size} x {args.matmul_size}, best of 5): {gflops:.1f} GFLOP/s "
               f"-> upper bound {bound:.2f} images/s at {GFLOP_PER_IMAGE} GFLOP per image")
         network = {plain: network_images_per_second(weights, plain=plain, batch_size=batch_size,
-                                                    repeats=max(2, args.repeats)) for plain in (False, True)}
+                                                    repeats=max(2, args.repeats), wait=args.wait_idle)
+                   for plain in (False, True)}
         print(f"network only, batch of {batch_size} at 299 x 299: optimised {network[False]:.2f} images/s "
               f"({network[False] / bound:.0%} of the matmul bound), plain {network[True]:.2f} images/s "
               f"({network[True] / bound:.0%}); optimised / plain = {network[False] / network[True]:.2f}x")
@@ -78,10 +83,12 @@ def time_size(size: int, folder: Path, weights: Path, args: argparse.Namespace) 
     row: dict[str, float | str] = {"size": size}
     scores = {}
     for label, plain in (("optimised", False), ("plain", True)):
-        seconds, scores[label] = best_of(args.repeats, lambda: score_api(images, plain=plain, **options).mean)
+        seconds, scores[label] = best_of(args.repeats, lambda: score_api(images, plain=plain, **options).mean,
+                                           args.wait_idle)
         row[label] = args.images / seconds
     for label, extra in (("cli", []), ("cli_plain", ["--plain"])):
-        seconds, scores[label] = best_of(args.repeats, lambda: run_cli(images, weights, args, extra))
+        seconds, scores[label] = best_of(args.repeats, lambda: run_cli(images, weights, args, extra),
+                                           args.wait_idle)
         row[label] = args.images / seconds
     fidelity = time_torch_fidelity(images, weights, args)
     if fidelity is not None:
@@ -90,7 +97,8 @@ def time_size(size: int, folder: Path, weights: Path, args: argparse.Namespace) 
     spread = max(scores.values()) / min(scores.values()) - 1
     row["agreement"] = f"{spread:.1e}"
     print(f"  {size} x {size}: " + ", ".join(f"{key} {value:.2f}/s" for key, value in row.items()
-                                              if isinstance(value, float)) + f"; IS spread {spread:.1e}", flush=True)
+                                              if isinstance(value, float)) + f"; IS spread {spread:.1e}; "
+          f"load average {_load()}", flush=True)
     return row
 
 
@@ -119,19 +127,19 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
     """The best float32 torch.mm rate over a few runs: what the network's arithmetic can reach at most."""
     left, right = torch.randn(size, size), torch.randn(size, size)
     torch.mm(left, right)
-    best = min(_seconds(lambda: torch.mm(left, right)) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
+    seconds, _ = best_of(repeats, lambda: torch.mm(left, right))
+    return 2 * size ** 3 / seconds / 1e9
 
 
-def network_images_per_second(weights: Path, *, plain: bool, batch_size: int, repeats: int) -> float:
+def network_images_per_second(weights: Path, *, plain: bool, batch_size: int, repeats: int, wait: float) -> float:
     """The forward pass alone on a preprocessed batch (best of `repeats`, after a warm-up pass)."""
     model, _ = load_model(weights, progress=False, plain=plain)
     pixels = np.random.default_rng(0).integers(0, 256, (batch_size, 64, 64, 3), dtype=np.uint8)
     batch = preprocess(list(pixels), "cpu", channels_last=not plain)
     with torch.inference_mode():
         model(batch)
-        best = min(_seconds(lambda: model(batch)) for _ in range(repeats))
-    return batch_size / best
+        seconds, _ = best_of(repeats, lambda: model(batch), wait)
+    return batch_size / seconds
 
 
 def run_cli(images: Path, weights: Path, args: argparse.Namespace, extra: list[str]) -> float:
@@ -159,7 +167,7 @@ def time_torch_fidelity(images: Path, weights: Path, args: argparse.Namespace) -
             input1=str(images), isc=True, isc_splits=args.splits, cuda=False, cache=False, verbose=False,
             batch_size=args.batch_size or default_batch_size("cpu"), feature_extractor_weights_path=str(weights))
         return float(metrics["inception_score_mean"])
-    return best_of(args.repeats, run)
+    return best_of(args.repeats, run, args.wait_idle)
 
 
 def write_images(folder: Path, size: int, count: int) -> Path:
@@ -183,20 +191,35 @@ def _test_weights(path: Path) -> Path:
     return path
 
 
-def best_of(repeats: int, run) -> tuple[float, float]:
-    """(best wall-clock seconds, the last value returned) over `repeats` calls of run()."""
+def best_of(repeats: int, run, wait: float = 0) -> tuple[float, float]:
+    """(best wall-clock seconds, the last value returned) over `repeats` calls of run(), each after wait_idle(wait)."""
     best, value = float("inf"), float("nan")
     for _ in range(max(1, repeats)):
+        wait_idle(wait)
         began = time.perf_counter()
         value = run()
         best = min(best, time.perf_counter() - began)
     return best, value
 
 
-def _seconds(run) -> float:
-    began = time.perf_counter()
-    run()
-    return time.perf_counter() - began
+def wait_idle(limit: float) -> None:
+    """Wait (at most `limit` seconds) until other processes leave the CPUs over 85% idle for a second."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _cpu_times()
+        time.sleep(1)
+        after = _cpu_times()
+        if after[0] == 0 or (after[1] - before[1]) >= 0.85 * max(1, after[0] - before[0]):
+            return
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle) jiffies of every CPU from /proc/stat (Linux); (0, 0) elsewhere, so waiting ends at once."""
+    try:
+        values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(values), values[3] + values[4]
 
 
 def _cpu_name() -> str:
