@@ -17,7 +17,7 @@ from .features import Features, default_device, extract_features
 from .metrics import (SMALL_N, ISResult, Order, announce, inception_score_from_log_probabilities,
                       log_probabilities_from_logits, small_sample_warning)
 from .network import Inception2015, load_inception
-from .sources import DEFAULT_MAX_PIXELS, Sample, open_source
+from .sources import DEFAULT_MAX_PIXELS, Layout, OnError, Sample, Source, open_source
 from .weights import REFERENCE_SHA256, TORCHVISION, resolve_weights, sha256_file
 
 _loaded: dict[tuple[str, bool], Inception2015] = {}
@@ -65,8 +65,11 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
                     cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
                     plain: bool = False, distributed: bool | None = None, classifier: Any = None,
                     input_size: int | None = None, resize: str | None = None, normalize: str | None = None,
-                    channels: int | None = None, bootstrap: int = 0) -> ISResult:
-    """Inception Score of a folder, list of paths or PIL images, or a uint8 image array/tensor.
+                    channels: int | None = None, bootstrap: int = 0, npz_key: str | None = None,
+                    value_range: tuple[float, float] | None = None, layout: Layout | None = None,
+                    num_samples: int | None = None, on_error: OnError = "stop") -> ISResult:
+    """Inception Score of a folder, archive, image/.npy/.npz file(s), PIL images, an array or tensor,
+    an iterable of batches or a callable `sample(batch_size)` with num_samples (see sources).
 
     Notes: to match published numbers use the reference weights (the default), 50,000 images
     and splits=10; order="given" reproduces the paper's code, "shuffled" (default, seed 2020)
@@ -82,13 +85,21 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     normalize, channels give its input contract unless the module declares one).
     bootstrap=1000 adds a seeded 95% interval for the 1-split score. Warnings (few images, other
     weights, class-sorted order...) are in `result.warnings` and emitted as InceptionScoreWarning.
+    Arrays: value_range of floats (0, 1) (default), (-1, 1) or (0, 255); layout "NHWC"/"NCHW" when
+    the shape is ambiguous; npz_key picks an .npz file's array. Generators and callables are
+    scored as they stream (only logits are kept). on_error="skip" leaves undecodable files out
+    and records them in `result.skipped` / `result.skipped_names`; max_pixels guards against
+    decompression bombs.
     """
     group = join(distributed)
-    images = open_everywhere(group, lambda: open_source(source))
-    if isinstance(splits, int) and len(images) < splits:
+    check_on_error(on_error)
+    images = open_everywhere(group, lambda: open_input(
+        source, distributed=group is not None, npz_key=npz_key, value_range=value_range, layout=layout,
+        num_samples=num_samples, batch_size=batch_size))
+    if isinstance(splits, int) and images.total is not None and images.total < splits:
         raise InceptionScoreError(
-            f"{images.description}: {len(images)} images cannot be cut into {splits} splits; "
-            f"use --splits {len(images)} or fewer, or score more images (50,000 is the convention)")
+            f"{images.description}: {images.total} images cannot be cut into {splits} splits; "
+            f"use --splits {images.total} or fewer, or score more images (50,000 is the convention)")
     if batch_size is not None and batch_size < 1:
         raise InceptionScoreError(f"batch_size must be at least 1, got {batch_size}")
     chosen = everywhere(group, lambda: get_classifier(
@@ -98,11 +109,12 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     # Classifiers without a content identity (Python factories, objects) are never cached.
     feature_cache = FeatureCache(size_limit=cache_size) if cache and chosen.cache_key is not None else None
 
-    def extract(samples: Iterable[Sample], total: int, show_progress: bool) -> Features:
+    def extract(samples: Iterable[Sample], total: int | None, show_progress: bool) -> Features:
         return extract_features(samples, chosen.module, batch_size=batch_size, device=device,
                                 progress=progress and show_progress, total=total, max_pixels=max_pixels,
                                 fast=fast, cache=feature_cache, model_id=chosen.cache_key or "",
-                                workers=0 if plain else workers, contract=chosen.contract)
+                                workers=0 if plain else workers, contract=chosen.contract, on_error=on_error,
+                                keep_pool3=False)  # IS needs the logits only: 4 KB per image
 
     def finish(features: Features) -> ISResult:
         warnings = []
@@ -110,13 +122,44 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
             warnings.append("fast has no effect on this device: the network ran in exact float32")
         if features.corrupt_cache_entries:
             warnings.append(f"{features.corrupt_cache_entries} damaged feature cache entries were removed and recomputed")
+        warnings += skipped_warnings(features.skipped)
         result = result_from_logits(features.logits, chosen.weights_sha256, splits=splits, order=order, seed=seed,
                                     warnings=warnings, world_size=group.world_size if group else 1,
                                     classifier=chosen, bootstrap=bootstrap, names=features.names)
         return dataclasses.replace(result, precision=features.precision,
-                                   cached=len(features.names) - features.computed)
+                                   cached=len(features.names) - features.computed,
+                                   skipped=len(features.skipped), skipped_names=list(features.skipped))
 
     return score_sharded(group, images, extract, finish, skip=("pool3",))
+
+
+def check_on_error(on_error: str) -> None:
+    if on_error not in ("stop", "skip"):
+        raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+
+
+def open_input(source: Any, *, distributed: bool = False, **options: Any) -> Source:
+    """open_source(source, **options); under torch.distributed, streams are refused for now.
+
+    A callable source (kind "sampler") can draw any count, which is the hook for per-rank
+    sampling: each rank would draw its shard's count with its own seed.
+    """
+    images = open_source(source, **options)
+    if distributed and images.streamed:
+        raise InceptionScoreError(
+            f"{images.description}: generators and callables cannot be scored under torch.distributed yet "
+            "(every rank would draw the same images); score in one process (distributed=False), or save the "
+            "images and score the files")
+    return images
+
+
+def skipped_warnings(skipped: list[str]) -> list[str]:
+    """The warning for files left out with on_error="skip"."""
+    if not skipped:
+        return []
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return [f"{len(skipped)} undecodable file{'s were' if len(skipped) > 1 else ' was'} skipped (--skip-bad): "
+            f"{shown}; the score is of the other images"]
 
 
 def result_from_logits(logits: np.ndarray, sha256: str | None, *, splits: int, order: Order, seed: int,

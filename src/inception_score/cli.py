@@ -15,6 +15,7 @@ from .compare import evaluate, fid, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
 from .report import read_class_names, save_report
 from .report_plots import require_matplotlib
+from .sources import DEFAULT_MAX_PIXELS, open_source
 
 
 def _positive_int(text: str) -> int:
@@ -44,12 +45,34 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _value_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (0,1 or -1,1 or 0,255), got {text!r}") from None
+    return low, high
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    """How sources are read: arrays (.npy/.npz), the pixel limit, and what to do with broken files."""
+    parser.add_argument("--npz-key", metavar="NAME", help="the array of an .npz file to score (default: its first)")
+    parser.add_argument("--value-range", type=_value_range, metavar="LOW,HIGH",
+                        help="range of float arrays: 0,1 (default), -1,1 or 0,255 (write --value-range=-1,1)")
+    parser.add_argument("--layout", choices=("NHWC", "NCHW"),
+                        help="axis order of image arrays when the shape does not tell (e.g. N x 3 x 32 x 3)")
+    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help=f"refuse images with more pixels (decompression bombs; default {DEFAULT_MAX_PIXELS})")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip files that cannot be read or decoded (listed on stderr) instead of stopping")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-score", description="Inception Score, the paper's protocol.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     score = commands.add_parser("score", help="score a folder, image file or array file")
-    score.add_argument("source", help="folder of images (recursive) or an image file")
+    score.add_argument("source", help="folder of images (recursive), .zip/.tar/.tar.gz/.tgz archive, image file, "
+                                      ".npy or .npz file")
     score.add_argument("--splits", type=_positive_int, default=10, help="number of splits (default 10)")
     score.add_argument("--order", choices=("shuffled", "given"), default="shuffled",
                        help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)")
@@ -80,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--fid", metavar="REF", help="also FID against REF (images or a statistics .npz), same pass")
     score.add_argument("--kid", metavar="REF", help="also KID against REF (images or a .npz with features), same pass")
     _add_kid_options(score, "--kid-")
+    _add_input_options(score)
 
     fid_command = commands.add_parser("fid", help="FID between A and B (images or statistics .npz files)")
     fid_command.add_argument("a", help="folder, image file, or statistics .npz")
@@ -138,11 +162,19 @@ def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) 
     if json_option:
         parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_input_options(parser)
 
 
 def _run_options(args: argparse.Namespace) -> dict:
     return dict(weights=args.weights, batch_size=args.batch_size, device=args.device, progress=not args.quiet,
-                fast=args.fast, cache=not args.no_cache, cache_size=args.cache_size, workers=args.workers)
+                fast=args.fast, cache=not args.no_cache, cache_size=args.cache_size, workers=args.workers,
+                max_pixels=args.max_pixels, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout,
+                on_error="skip" if args.skip_bad else "stop")
+
+
+def _print_skipped(names) -> None:
+    for name in names:
+        print(f"inception-score: skipped: {name}", file=sys.stderr)
 
 
 def _print_result(result, json_document: dict, as_json: bool) -> int:
@@ -169,6 +201,10 @@ def _stats(args: argparse.Namespace) -> int:
     written = save_statistics(args.source, args.output, with_features=args.with_features, **_run_options(args))
     if not distributed.is_main_process():
         return 0
+    _print_skipped(written.skipped_names)
+    if written.skipped_names:
+        print(f"inception-score: warning: {len(written.skipped_names)} undecodable files were skipped (--skip-bad); "
+              "the statistics are of the other images", file=sys.stderr)
     features = f", features {written.features_shape[0]} x {written.features_shape[1]}" if written.has_features else ""
     print(f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
           f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}")
@@ -209,11 +245,13 @@ def _score(args: argparse.Namespace) -> int:
         if not distributed.is_main_process():
             return 0
         distances, notes, document, summary = {}, result.warnings, result.to_dict(), result.summary()
+    _print_skipped(result.skipped_names)
     for warning in notes:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
     print(json.dumps(document, indent=2) if args.json else f"{summary}\n{result.explain()}")
     if args.report:
-        path = save_report(result, args.report, source=args.source, class_names=class_names, **distances)
+        source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
+        path = save_report(result, args.report, source=source, class_names=class_names, **distances)
         print(f"inception-score: report written to {path}", file=sys.stderr)
     return 0
 

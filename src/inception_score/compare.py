@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .api import SMALL_N, load_model, result_from_logits, weights_warnings
+from .api import (SMALL_N, check_on_error, load_model, open_input, result_from_logits, skipped_warnings,
+                  weights_warnings)
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
 from .distributed import Group, check_same_inputs, everywhere, join, on_main, shard_bounds
 from .errors import InceptionScoreError, InceptionScoreWarning
 from .features import PIPELINE_VERSION, default_device, extract_features, precision_name
 from .metrics import (FIDResult, ISResult, KIDResult, MomentAccumulator, Moments, Order, check_kid_options,
                       fid_from_moments, kernel_inception_distance)
-from .sources import DEFAULT_MAX_PIXELS, Source, open_source
+from .sources import DEFAULT_MAX_PIXELS, Layout, OnError, Source
 from .stats import (Statistics, check_output_path, is_statistics_path, moments_of_statistics,
                     provenance_warnings, read_features, read_statistics, require_features, write_statistics)
 from .weights import REFERENCE_SHA256
@@ -76,10 +77,20 @@ class _Run:
     cache: bool
     cache_size: int
     workers: int | None
+    npz_key: str | None = None
+    value_range: tuple[float, float] | None = None
+    layout: Layout | None = None
+    on_error: OnError = "stop"
 
     def check(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise InceptionScoreError(f"batch_size must be at least 1, got {self.batch_size}")
+        check_on_error(self.on_error)
+
+    def open(self, value: Any, num_samples: int | None, distributed: bool) -> Source:
+        """An image side opened with the run's input options."""
+        return open_input(value, distributed=distributed, npz_key=self.npz_key, value_range=self.value_range,
+                          layout=self.layout, num_samples=num_samples, batch_size=self.batch_size)
 
     @property
     def pipeline(self) -> str:
@@ -105,12 +116,14 @@ class _Side:
     precision: str | None = None
     corrupt_cache_entries: int = 0
     names: list[str] | None = None
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int | None:
-        """Number of images (for a statistics file: its stored n, or its number of stored features)."""
+        """Number of images (for a statistics file: its stored n, or its number of stored features);
+        None for a stream not read yet."""
         if self.source is not None:
-            return len(self.source)
+            return len(self.names) if self.names is not None else self.source.total
         if "features" in self.needs and self.statistics.has_features:
             return self.statistics.features_shape[0]
         return self.statistics.n
@@ -123,7 +136,9 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
              device: str | torch.device | None = None, progress: bool = True,
              max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
              cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None, bootstrap: int = 0,
-             distributed: bool | None = None) -> Evaluation:
+             distributed: bool | None = None, npz_key: str | None = None,
+             value_range: tuple[float, float] | None = None, layout: Layout | None = None,
+             num_samples: int | None = None, on_error: OnError = "stop") -> Evaluation:
     """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
 
     `source` and the references may be image sources or statistics .npz files (IS needs images;
@@ -134,9 +149,11 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     adds the IS's bootstrap interval; `.save_report(path, source=...)` writes the HTML report.
     Inside an initialised torch.distributed process group (or with distributed=True under
     torchrun) each rank extracts a shard of every image side and every rank gets the result;
-    distributed=False computes in this process alone.
+    distributed=False computes in this process alone. Input options (npz_key, value_range, layout,
+    on_error) apply to every image side, num_samples to `source` (a callable or iterable).
     """
-    run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers)
+    run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers,
+               npz_key, value_range, layout, on_error)
     wanted = _check_metrics(metrics)
     references = {"fid": fid_reference if fid_reference is not None else reference,
                   "kid": kid_reference if kid_reference is not None else reference}
@@ -151,11 +168,12 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
 
     def open_sides() -> tuple[dict[Any, _Side], _Side, _Side | None, _Side | None]:
         sides: dict[Any, _Side] = {}
-        main = _side(sides, source, {"logits"} if "is" in wanted else set())
+        inputs = dict(run=run, distributed=group is not None)
+        main = _side(sides, source, {"logits"} if "is" in wanted else set(), num_samples=num_samples, **inputs)
         for metric, need in (("fid", "moments"), ("kid", "features")):
             if metric in wanted:
                 main.needs.add(need)
-                _side(sides, references[metric], {need})
+                _side(sides, references[metric], {need}, **inputs)
         fid_side = sides[_key(references["fid"])] if "fid" in wanted else None
         kid_side = sides[_key(references["kid"])] if "kid" in wanted else None
         _check_before_pass(main, kid_side, wanted, splits=splits, kid_subsets=kid_subsets,
@@ -184,7 +202,8 @@ def _evaluation(sides: list[_Side], main: _Side, fid_side: _Side | None, kid_sid
                                     warnings=_run_warnings([main], run), bootstrap=bootstrap, names=main.names,
                                     world_size=world_size)
         evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
-            result, precision=main.precision, cached=main.cached))
+            result, precision=main.precision, cached=main.cached, skipped=len(main.skipped),
+            skipped_names=list(main.skipped)))
     context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, world_size=world_size,
                    reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256)
     if fid_side is not None:
@@ -204,7 +223,8 @@ def _evaluation(sides: list[_Side], main: _Side, fid_side: _Side | None, kid_sid
 def fid(a: Any, b: Any, *, weights: str | Path | None = None, batch_size: int | None = None,
         device: str | torch.device | None = None, progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS,
         fast: bool = False, cache: bool = True, cache_size: int = DEFAULT_SIZE_LIMIT,
-        workers: int | None = None, distributed: bool | None = None) -> FIDResult:
+        workers: int | None = None, distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
+        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> FIDResult:
     """FID between two sides (image sources or statistics .npz files), pool3 features, float64.
 
     Notes: published FIDs compare 50,000 generated images with the statistics of the training
@@ -213,14 +233,16 @@ def fid(a: Any, b: Any, *, weights: str | Path | None = None, batch_size: int | 
     """
     return evaluate(a, reference=b, metrics=("fid",), weights=weights, batch_size=batch_size, device=device,
                     progress=progress, max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size,
-                    workers=workers, distributed=distributed).fid
+                    workers=workers, distributed=distributed, npz_key=npz_key, value_range=value_range, layout=layout,
+                    num_samples=num_samples, on_error=on_error).fid
 
 
 def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
         weights: str | Path | None = None, batch_size: int | None = None, device: str | torch.device | None = None,
         progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
         cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
-        distributed: bool | None = None) -> KIDResult:
+        distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
+        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> KIDResult:
     """KID between two sides (image sources or statistics files written with features).
 
     Notes: torch-fidelity's (and the usual published) protocol is 100 subsets of 1000, seed 2020.
@@ -229,7 +251,8 @@ def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: in
     return evaluate(a, reference=b, metrics=("kid",), kid_subsets=subsets, kid_subset_size=subset_size,
                     kid_seed=seed, weights=weights, batch_size=batch_size, device=device, progress=progress,
                     max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size, workers=workers,
-                    distributed=distributed).kid
+                    distributed=distributed, npz_key=npz_key, value_range=value_range, layout=layout,
+                    num_samples=num_samples, on_error=on_error).kid
 
 
 def save_statistics(source: Any, path: str | Path, *, with_features: bool = False,
@@ -237,21 +260,25 @@ def save_statistics(source: Any, path: str | Path, *, with_features: bool = Fals
                     device: str | torch.device | None = None, progress: bool = True,
                     max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
                     cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
-                    distributed: bool | None = None) -> Statistics:
+                    distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
+                    layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> Statistics:
     """Write the pool3 mean and covariance of `source` to a pytorch-fid-compatible .npz file.
 
     with_features=True also stores every image's features (N x 2048 float32), which KID needs.
     Under torch.distributed (see `evaluate`) the ranks share the extraction, rank 0 alone
-    writes the file and every rank gets what was written.
+    writes the file and every rank gets what was written. The input options are those of `evaluate`;
+    files skipped with on_error="skip" are in the returned `skipped_names`.
     """
-    run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers)
+    run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers,
+               npz_key, value_range, layout, on_error)
     run.check()
     group = join(distributed)
     writes = group is None or group.rank == 0
     output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
 
     def open_side() -> _Side:
-        side = _side({}, source, {"moments", "features"} if with_features else {"moments"})
+        side = _side({}, source, {"moments", "features"} if with_features else {"moments"}, run=run,
+                     num_samples=num_samples, distributed=group is not None)
         if side.statistics is not None:
             raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
         return side
@@ -264,7 +291,7 @@ def save_statistics(source: Any, path: str | Path, *, with_features: bool = Fals
         _fill_moments([side])
         write_statistics(output, side.moments, weights_sha256=sha256, pipeline_version=run.pipeline,
                          features=side.features if with_features else None)
-        return read_statistics(output)
+        return dataclasses.replace(read_statistics(output), skipped_names=tuple(side.skipped))
     return on_main(group, write)
 
 
@@ -284,14 +311,15 @@ def _key(value: Any) -> Any:
     return ("object", id(value))
 
 
-def _side(sides: dict[Any, _Side], value: Any, needs: set[str]) -> _Side:
+def _side(sides: dict[Any, _Side], value: Any, needs: set[str], *, run: _Run, distributed: bool,
+          num_samples: int | None = None) -> _Side:
     key = _key(value)
     if key not in sides:
         if is_statistics_path(value):
             statistics = read_statistics(value)
             sides[key] = _Side(value, f"statistics {statistics.path}", statistics=statistics)
         else:
-            source = open_source(value)
+            source = run.open(value, num_samples, distributed)
             sides[key] = _Side(value, source.description, source=source)
     side = sides[key]
     side.needs |= needs
@@ -303,14 +331,17 @@ def _side(sides: dict[Any, _Side], value: Any, needs: set[str]) -> _Side:
 def _check_before_pass(main: _Side, kid_side: _Side | None, wanted: set[str], *, splits: int,
                        kid_subsets: int, kid_subset_size: int) -> None:
     """Errors that need no features are raised before the (long) forward pass."""
-    if "is" in wanted and isinstance(splits, int) and len(main.source) < splits:
+    count = main.source.total if main.source is not None else None
+    if "is" in wanted and isinstance(splits, int) and count is not None and count < splits:
         raise InceptionScoreError(
-            f"{main.description}: {len(main.source)} images cannot be cut into {splits} splits; "
-            f"use --splits {len(main.source)} or fewer, or score more images (50,000 is the convention)")
+            f"{main.description}: {count} images cannot be cut into {splits} splits; "
+            f"use --splits {count} or fewer, or score more images (50,000 is the convention)")
     if kid_side is not None:
         for side in (main, kid_side):
             if side.statistics is not None:
                 require_features(side.statistics)
+        if None in (main.count, kid_side.count):
+            return  # a stream: checked by the KID computation once read
         check_kid_options(main.count, kid_side.count, subsets=kid_subsets, subset_size=kid_subset_size)
 
 
@@ -335,16 +366,17 @@ def _compute(sides: list[_Side], run: _Run, group: Group | None = None) -> str |
     for side in images:
         accumulator = MomentAccumulator() if "moments" in side.needs else None
 
-        def extract(start: int, stop: int, show_progress: bool):
+        def extract(start: int, stop: int | None, show_progress: bool):
             samples = side.source.iterate(start, stop)
             return extract_features(
                 samples if group is None else group.watch(samples), model, batch_size=run.batch_size,
-                device=run.device or default_device(), progress=run.progress and show_progress, total=stop - start,
+                device=run.device or default_device(), progress=run.progress and show_progress,
+                total=None if stop is None else stop - start,
                 max_pixels=run.max_pixels, workers=run.workers, fast=run.fast,
                 cache=FeatureCache(size_limit=run.cache_size) if run.cache else None, model_id=sha256,
-                keep_pool3="features" in side.needs, pool3_moments=accumulator)
+                keep_pool3="features" in side.needs, pool3_moments=accumulator, on_error=run.on_error)
         if group is None:
-            features = extract(0, len(side.source), True)
+            features = extract(0, side.source.total, True)
         else:
             start, stop = shard_bounds(len(side.source), group.rank, group.world_size)
             features = group.run(lambda: extract(start, stop, group.rank == 0))
@@ -356,6 +388,7 @@ def _compute(sides: list[_Side], run: _Run, group: Group | None = None) -> str |
         side.cached, side.precision = len(features.names) - features.computed, features.precision
         side.corrupt_cache_entries = features.corrupt_cache_entries
         side.names = features.names
+        side.skipped = features.skipped
         side.accumulator = accumulator
     return sha256
 
@@ -391,7 +424,7 @@ def _run_warnings(sides: list[_Side], run: _Run) -> list[str]:
     corrupt = sum(side.corrupt_cache_entries for side in sides)
     if corrupt:
         warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
-    return warnings
+    return warnings + skipped_warnings([name for side in sides for name in side.skipped])
 
 
 def _warnings(sha256: str | None, file_warnings: list[str], notes: list[str]) -> list[str]:

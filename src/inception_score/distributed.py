@@ -99,12 +99,13 @@ def score_sharded(group: Group | None, source: Any, extract: Callable[[Iterable[
                   finish: Callable[[Any], Result], *, skip: tuple[str, ...] = ()) -> Result:
     """finish(extract(samples, total, show_progress)), with the extraction split over the ranks.
 
-    `source` is a Source of known length; each rank extracts its contiguous shard, the features
+    `source` is a Source; in one process it is read whole (its total may be unknown: a stream).
+    Under a process group its length must be known; each rank extracts its contiguous shard, the features
     (a dataclass of rows) are gathered to rank 0 in input order, rank 0 runs `finish` and every
     rank returns its result. `skip` names feature arrays finish does not need (not sent).
     """
     if group is None:
-        return finish(extract(source.iterate(), len(source), True))
+        return finish(extract(source.iterate(), source.total, True))
     start, stop = shard_bounds(len(source), group.rank, group.world_size)
     features = group.run(lambda: extract(group.watch(source.iterate(start, stop)), stop - start, group.rank == 0))
     gathered = group.gather_dataclass(features, skip=skip)
@@ -131,7 +132,7 @@ def on_main(group: Group | None, compute: Callable[[], Result]) -> Result:
 def open_everywhere(group: Group | None, open_source: Callable[[], Any]) -> Any:
     """The source every rank opens, checked to have the same length and description on all ranks."""
     source = everywhere(group, open_source)
-    check_same_inputs(group, [(len(source), source.description)])
+    check_same_inputs(group, [(source.total, source.description)])
     return source
 
 

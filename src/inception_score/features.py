@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .cache import FeatureCache, sample_key
 from .classifier import INCEPTION_2015_INPUT, InputContract
+from .errors import InceptionScoreError
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Features:
     computed: int = 0  # images that went through the network (the rest came from the cache)
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
     precision: str = "float32"
+    skipped: list[str] = field(default_factory=list)  # names of samples that could not be decoded (on_error="skip")
 
 
 def default_device() -> torch.device:
@@ -147,11 +149,11 @@ class _Work:
 
 
 def _plan(samples: Iterable[Sample], batch_size: int, cache: FeatureCache | None, cache_context: str,
-          start_decode: Callable[[Sample], Future | np.ndarray]) -> Iterator[_Work]:
+          start_decode: Callable[[Sample], Future]) -> Iterator[_Work]:
     """Look each sample up in the cache; group the misses, their decoding started, in batches."""
     work = _Work()
     for index, sample in enumerate(samples):
-        key = sample_key(sample, cache_context) if cache is not None else None
+        key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
         cached = cache.get(key) if key is not None else None
         if cached is not None:
             work.hits.append((index, sample.name, *cached))
@@ -218,13 +220,41 @@ class _InputStage:
             self._send("error", error)
 
 
+def _decode_now(sample: Sample, max_pixels: int) -> Future:
+    """Decode inline, the outcome (image or error) held in a finished Future like a worker's."""
+    outcome: Future = Future()
+    try:
+        outcome.set_result(decode(sample, max_pixels=max_pixels))
+    except Exception as error:
+        outcome.set_exception(error)
+    return outcome
+
+
+def _decoded(work: _Work, on_error: str, skipped: list[str]) -> list[np.ndarray]:
+    """The batch's images; with on_error="skip", undecodable samples are dropped from `work` and named in `skipped`."""
+    images, kept = [], []
+    for position, future in enumerate(work.decoded):
+        try:
+            images.append(future.result())
+            kept.append(position)
+        except InceptionScoreError:
+            if on_error != "skip":
+                raise
+            skipped.append(work.names[position])
+    if len(kept) < len(work.decoded):
+        work.indices = [work.indices[i] for i in kept]
+        work.names = [work.names[i] for i in kept]
+        work.keys = [work.keys[i] for i in kept]
+    return images
+
+
 def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch_size: int | None = None,
                      device: torch.device | str | None = None, progress: bool = True,
                      total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                      workers: int | None = None, threads: int | None = None, fast: bool = False,
                      cache: FeatureCache | None = None, model_id: str = "", keep_pool3: bool = True,
                      pool3_moments: MomentAccumulator | None = None,
-                     contract: InputContract = INCEPTION_2015_INPUT) -> Features:
+                     contract: InputContract = INCEPTION_2015_INPUT, on_error: str = "stop") -> Features:
     """Run every sample through the network; returns logits and pool3 (features) in input order.
 
     workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
@@ -232,8 +262,11 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
     reuse and store per-image results keyed by content. pool3_moments receives every batch of
     pool3 features (FID in O(d^2) memory); keep_pool3=False keeps no per-image pool3 (None).
     contract: how images become the model's input (for another classifier, model_id must name
-    its contract too: `Classifier.cache_key`).
+    its contract too: `Classifier.cache_key`). on_error="skip": undecodable files are left out and
+    named in `Features.skipped` instead of stopping the run.
     """
+    if on_error not in ("stop", "skip"):
+        raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     device = torch.device(device) if device is not None else default_device()
     batch_size = batch_size or default_batch_size(device)
     model = model.to(device)
@@ -244,13 +277,14 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
     cache_context = f"{model_id}\0{PIPELINE_VERSION}\0{precision}"
     results: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
     computed = 0
+    skipped: list[str] = []
     corrupt_before = cache.corrupt if cache is not None else 0
     autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
     stage = _InputStage(samples, batch_size=batch_size, workers=max(1, workers), max_pixels=max_pixels,
                         cache=cache, cache_context=cache_context) if workers > 0 else None
     work_items = stage if stage is not None else _plan(
-        samples, batch_size, cache, cache_context, lambda sample: decode(sample, max_pixels=max_pixels))
+        samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels))
     try:
         with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast, tqdm(
                 total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
@@ -262,7 +296,9 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
-                images = [future.result() if isinstance(future, Future) else future for future in work.decoded]
+                images = _decoded(work, on_error, skipped)
+                if not images:
+                    continue
                 batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last,
                                                                   contract=contract))
                 batch_logits = batch_logits.float().cpu().numpy()
@@ -280,8 +316,10 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
             stage.close()
     if cache is not None:
         cache.trim()
-    return _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision,
-                     keep_pool3)
+    features = _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision,
+                         keep_pool3)
+    features.skipped = skipped
+    return features
 
 
 def _assemble(results: dict[int, tuple[str, np.ndarray, np.ndarray | None]], computed: int, corrupt: int,

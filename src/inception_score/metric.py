@@ -37,7 +37,7 @@ class InceptionScore:
         """Score a batch: a uint8 array/tensor N x H x W x 3 or N x 3 x H x W (or anything the API takes)."""
         source = open_source(images)
         features = extract_features(source.iterate(), self._model, batch_size=self.batch_size, device=self.device,
-                                    progress=False, total=len(source), workers=0)
+                                    progress=False, total=source.total, workers=0)
         self._logits.append(features.logits)
 
     def compute(self) -> ISResult:

@@ -63,6 +63,8 @@ class ISResult:
     precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
     cached: int | None = None  # images whose features came from the feature cache
     classifier: dict[str, Any] | None = None  # name, identity, input contract, logits (classifier.describe())
+    skipped: int = 0  # undecodable files left out (on_error="skip")
+    skipped_names: list[str] = field(default_factory=list)
     details: ScoreDetails | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,8 +92,9 @@ class ISResult:
         else:
             weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
         approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
         return (f"IS = {self.mean:.4f} ± {self.std:.4f} "
-                f"({self.n} images, {self.splits} splits, {self.order}, {weights}{approximate})")
+                f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})")
 
     def explain(self) -> str:
         """A few lines that split the score into diversity and confidence."""

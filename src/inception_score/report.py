@@ -14,7 +14,7 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -95,8 +95,12 @@ def render_report(result: ISResult, *, source: Any = None, fid: Any = None,
                                   "score the images again with this package to make a report")
     labels = _class_labels(result.num_classes, class_names)
     images = open_source(source) if source is not None else None
-    if images is not None and len(images) != result.n:
-        raise InceptionScoreError(f"{images.description} has {len(images)} images but the result scored {result.n}: "
+    if images is not None and images.streamed:
+        raise InceptionScoreError(f"{images.description}: a generator or callable cannot be read again for "
+                                  "thumbnails; pass the images as an array or files, or leave source out")
+    if images is not None and len(images) != result.n + result.skipped:
+        raise InceptionScoreError(f"{images.description} has {len(images)} images but the result scored {result.n}"
+                                  f"{f' and skipped {result.skipped}' if result.skipped else ''}: "
                                   "pass the source that was scored")
     distances = _distances(fid, kid, compared_with)
     notes = list(dict.fromkeys([*result.warnings, *(note for d in distances for note in d.warnings)]))
@@ -320,11 +324,25 @@ def _most_confident_of(details: Any, cls: int) -> int:
     return int(members[np.argmax(details.max_probability[members])])
 
 
+def _samples_at(result: ISResult, images: Any, indices: list[int]) -> Iterator[tuple[int, Any]]:
+    """(row, sample) for the scored rows `indices`; with skipped files, one pass that leaves them out."""
+    if not result.skipped:
+        for index in indices:
+            yield index, next(iter(images.iterate(index, index + 1)))
+        return
+    skipped, wanted, row = set(result.skipped_names), set(indices), 0
+    for sample in images.iterate():
+        if sample.name in skipped:
+            continue
+        if row in wanted:
+            yield row, sample
+        row += 1
+
+
 def _thumbnails(result: ISResult, images: Any, indices: list[int], labels: list[str]) -> dict[int, Thumbnail]:
     details = result.details
     thumbs = {}
-    for index in indices:
-        sample = next(iter(images.iterate(index, index + 1)))
+    for index, sample in _samples_at(result, images, indices):
         if details.names is not None and sample.name != details.names[index]:
             raise InceptionScoreError(f"the source does not match the result: image {index} is {sample.name}, the "
                                       f"result scored {details.names[index]}; pass the source that was scored")

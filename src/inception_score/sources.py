@@ -1,136 +1,387 @@
-"""Inputs: turn what the user has into a sized sequence of samples, then decode each to uint8 RGB.
+"""Inputs: turn what the user has into a sequence of samples, then decode each to uint8 RGB.
 
 A source yields `Sample`s: a name for messages (file path, archive member, array index) and
 either the encoded file bytes or an already decoded H x W x 3 uint8 array. Decoding is a
 separate step (`decode`) so it can run in workers and be skipped for cached images.
+
+Sources: a folder (recursive), an image file or a list of them, a .zip / .tar / .tar.gz / .tgz
+archive (read in place), an .npy / .npz file, a numpy array or torch tensor, a list of PIL
+images, an iterable of batches (streamed, read once) and a callable `sample(batch_size)` with
+`num_samples` (streamed). Files and archives are read in sorted path order.
 """
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
+import torch
+from PIL import Image, UnidentifiedImageError
 
+from .arrays import (BLOCK, DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array)
 from .errors import InceptionScoreError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_MAX_PIXELS = 178_956_970  # PIL's own decompression-bomb limit
+DEFAULT_SAMPLE_BATCH = 64  # images asked of a `sample(batch_size)` callable at a time
+OnError = Literal["stop", "skip"]
+_SKIP_HINT = "replace or remove it, or skip such files with --skip-bad (on_error='skip')"
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One image before decoding: encoded file bytes, or a decoded H x W x 3 uint8 array."""
+    """One image before decoding: encoded file bytes, or a decoded H x W x 3 uint8 array.
+
+    `error` says why a file could not be read; decoding such a sample raises it.
+    """
 
     name: str
     data: bytes | np.ndarray
+    error: str | None = None
 
 
 class Source:
-    """A sized, re-iterable sequence of samples with a one-line description."""
+    """A sequence of samples with a one-line description.
 
-    def __init__(self, description: str, count: int, samples: Sequence[Any], make_sample) -> None:
+    kind "sequence": sized and re-iterable, any shard can be read; "stream": an iterable read
+    once from its start, its length (`total`) may be unknown until read; "sampler": a callable
+    that draws `total` images, any number at a time (`sampler` is the callable).
+    """
+
+    def __init__(self, description: str, total: int | None, read: Callable[[int, int | None], Iterator[Sample]],
+                 *, kind: str = "sequence", sampler: Callable[[int], Any] | None = None, ignored: int = 0) -> None:
         self.description = description
-        self._items = samples
-        self._make_sample = make_sample
-        self._count = count
+        self.total = total
+        self.kind = kind
+        self.sampler = sampler
+        self.ignored = ignored  # files seen that are not images (folders and archives)
+        self._read = read
+
+    @property
+    def streamed(self) -> bool:
+        """True when the images are produced while scoring (generators, callables), not stored."""
+        return self.kind != "sequence"
 
     def __len__(self) -> int:
-        return self._count
+        if self.total is None:
+            raise InceptionScoreError(f"{self.description}: the number of images is not known until it is read")
+        return self.total
 
     def __iter__(self) -> Iterator[Sample]:
         return self.iterate()
 
     def iterate(self, start: int = 0, stop: int | None = None) -> Iterator[Sample]:
-        """Samples start..stop in input order (a shard of the source)."""
-        stop = self._count if stop is None else min(stop, self._count)
-        for index in range(start, stop):
-            yield self._make_sample(index, self._items[index])
+        """Samples start..stop in input order (a shard of the source); a stream only from its start."""
+        if self.total is not None:
+            stop = self.total if stop is None else min(stop, self.total)
+        if self.kind == "stream" and start != 0:
+            raise InceptionScoreError(f"{self.description}: a stream is read once from its start, not in shards")
+        return self._read(start, stop)
 
 
-def open_source(source: Any) -> Source:
-    """Wrap a folder path, a list of paths or PIL images, or a uint8 array/tensor as a Source."""
+def open_source(source: Any, *, npz_key: str | None = None, value_range: Any = None, layout: Layout | None = None,
+                num_samples: int | None = None, batch_size: int | None = None) -> Source:
+    """Wrap what the user has as a Source (see the module docstring for what is accepted).
+
+    npz_key: the array of an .npz file (default: its first); value_range: of float images,
+    (0, 1) (default), (-1, 1) or (0, 255); layout: "NHWC" or "NCHW" when the shape does not
+    tell; num_samples: images to draw from a callable (or to take from an iterable);
+    batch_size: images asked of a callable per call (default 64).
+    """
     if isinstance(source, Source):
         return source
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise InceptionScoreError(f"{path}: no such file or folder")
-        if path.is_dir():
-            return _folder_source(path)
-        return _file_list_source([path], str(path))
-    if _is_array(source):
-        return _array_source(source)
+    value_range = check_value_range(value_range) if value_range is not None else DEFAULT_VALUE_RANGE
+    layout = check_layout(layout)
+    arrays = dict(layout=layout, value_range=value_range)
+    is_path = isinstance(source, (str, os.PathLike))
+    if npz_key is not None and not (is_path and Path(source).suffix.lower() == ".npz"):
+        raise InceptionScoreError(f"npz_key={npz_key!r} (--npz-key) is for .npz files; the input is {_what(source)}")
+    if num_samples is not None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise InceptionScoreError(f"num_samples must be a positive integer, got {num_samples!r}")
+        if is_path or is_array(source) or isinstance(source, (list, tuple)):
+            raise InceptionScoreError(f"num_samples is for callables and iterables; the input is {_what(source)}")
+    if is_path:
+        return _path_source(Path(source), npz_key, arrays)
+    if is_array(source):
+        return _array_source(source, "array", **arrays)
     if isinstance(source, (list, tuple)):
-        if not source:
-            raise InceptionScoreError("the list of images is empty")
-        if all(isinstance(item, Image.Image) for item in source):
-            return Source(f"{len(source)} PIL images", len(source), source,
-                          lambda index, image: Sample(f"image {index}", np.asarray(image.convert("RGB"))))
-        if all(isinstance(item, (str, os.PathLike)) for item in source):
-            return _file_list_source([Path(item) for item in source], f"{len(source)} files")
+        return _list_source(source, arrays)
+    if callable(source):
+        if num_samples is None:
+            raise InceptionScoreError("a callable source sample(batch_size) needs num_samples=N: how many images "
+                                      "to draw (50,000 is the convention)")
+        return _sampler_source(source, num_samples, batch_size or DEFAULT_SAMPLE_BATCH, arrays)
+    if isinstance(source, Iterable) and not isinstance(source, (bytes, dict)):
+        return _stream_source(source, num_samples, arrays)
     raise InceptionScoreError(
-        f"cannot score a {type(source).__name__}: give a folder, a list of image paths or PIL images, "
-        "or a uint8 array/tensor N x H x W x 3 or N x 3 x H x W")
+        f"cannot score a {type(source).__name__}: give a folder, an archive, an image, .npy or .npz file, a list "
+        "of image paths or PIL images, a uint8 or float array/tensor, an iterable of batches, or a callable "
+        "sample(batch_size) with num_samples")
+
+
+def _what(source: Any) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else f"a {type(source).__name__}"
+
+
+def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
+    if not path.exists():
+        raise InceptionScoreError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _folder_source(path)
+    name = path.name.lower()
+    if name.endswith(ARCHIVE_SUFFIXES):
+        return _archive_source(path)
+    if name.endswith((".npy", ".npz")):
+        return _array_file_source(path, npz_key, arrays)
+    return _file_list_source([path], str(path))
 
 
 def _folder_source(folder: Path) -> Source:
-    files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-                   key=lambda p: p.relative_to(folder).as_posix())
-    if not files:
-        raise InceptionScoreError(f"{folder}: no image files found (extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return _file_list_source(files, f"folder {folder}")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    images = sorted((p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS),
+                    key=lambda p: p.relative_to(folder).as_posix())
+    if not images:
+        raise InceptionScoreError(_no_images(folder, "folder", len(files)))
+    return _file_list_source(images, f"folder {folder}", ignored=len(files) - len(images))
 
 
-def _file_list_source(files: list[Path], description: str) -> Source:
+def _no_images(path: Path, kind: str, others: int) -> str:
+    if others == 0:
+        return f"{path}: the {kind} is empty; give a {kind} with image files in it"
+    return (f"{path}: no image files in the {kind}, only {others} other file{'s' if others > 1 else ''} "
+            f"(image extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
+def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) -> Source:
     for path in files:
         if not path.is_file():
             raise InceptionScoreError(f"{path}: no such file")
-    return Source(description, len(files), files, lambda index, path: Sample(str(path), _read_bytes(path)))
+
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        for path in files[start:stop]:
+            yield _read_file(path)
+    return Source(description, len(files), read, ignored=ignored)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_file(path: Path) -> Sample:
     try:
-        return path.read_bytes()
+        return Sample(str(path), path.read_bytes())
     except OSError as error:
-        raise InceptionScoreError(f"{path}: cannot read ({error.strerror})") from None
+        return Sample(str(path), b"", error=f"cannot read the file ({error.strerror}); check its permissions, "
+                                            f"or skip such files with --skip-bad (on_error='skip')")
 
 
-def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) or type(value).__module__.startswith("torch")
+def _escapes(member: str) -> bool:
+    """True for archive member paths that point outside the archive's folder (absolute, drive, '..')."""
+    path = PurePosixPath(member.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or (len(member) > 1 and member[1] == ":")
 
 
-def _array_source(array: Any) -> Source:
-    """N x H x W x 3 or N x 3 x H x W uint8, as numpy (torch tensors are moved to CPU)."""
-    images = array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array)
-    if images.dtype != np.uint8:
-        raise InceptionScoreError(f"expected a uint8 array, got {images.dtype}")
-    if images.ndim != 4 or 3 not in (images.shape[1], images.shape[3]):
-        raise InceptionScoreError(f"expected N x H x W x 3 or N x 3 x H x W, got {images.shape}")
-    if images.shape[1] == 3 and images.shape[3] != 3:
-        images = images.transpose(0, 2, 3, 1)
-    elif images.shape[1] == 3 and images.shape[3] == 3:
-        raise InceptionScoreError(f"ambiguous layout for shape {images.shape}: both axis 1 and 3 have size 3")
-    return Source(f"array {tuple(array.shape)}", len(images), images,
-                  lambda index, image: Sample(f"index {index}", np.ascontiguousarray(image)))
+def _archive_source(path: Path) -> Source:
+    """Images read straight from a zip or tar archive (never extracted), sorted by member path."""
+    try:
+        if path.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                members = [info.filename for info in archive.infolist() if not info.is_dir()]
+        else:
+            with tarfile.open(path, "r:*") as archive:
+                members = [info.name for info in archive.getmembers() if info.isfile()]
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
+        raise InceptionScoreError(f"{path}: cannot read the archive ({error}); check that it is a complete "
+                                  ".zip, .tar, .tar.gz or .tgz file") from None
+    safe = [name for name in members if not _escapes(name)]
+    images = sorted(name for name in safe if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
+    if not images:
+        raise InceptionScoreError(_no_images(path, "archive", len(safe)))
+    is_zip = path.name.lower().endswith(".zip")
+
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        with (zipfile.ZipFile(path) if is_zip else tarfile.open(path, "r:*")) as archive:
+            for name in images[start:stop]:
+                yield _read_member(archive, path, name)
+    return Source(f"archive {path}", len(images), read, ignored=len(safe) - len(images))
+
+
+def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: str) -> Sample:
+    label = f"{path}:{name}"
+    try:
+        if isinstance(archive, zipfile.ZipFile):
+            return Sample(label, archive.read(name))
+        member = archive.extractfile(name)
+        return Sample(label, member.read())
+    except Exception as error:  # damaged members: zlib, CRC, truncated tar, encrypted zip
+        return Sample(label, b"", error=f"cannot read the archive member ({error}); repair the archive, "
+                                        f"or skip such members with --skip-bad (on_error='skip')")
+
+
+def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
+    """An .npy file (memory-mapped) or one array of an .npz file."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return _array_source(np.load(path, mmap_mode="r", allow_pickle=False), str(path), **arrays)
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            if {"mu", "sigma"} & set(keys):
+                raise InceptionScoreError(f"{path}: holds FID statistics (mu, sigma), not images; use it as the "
+                                          "reference of fid/kid, or give the images")
+            if not keys:
+                raise InceptionScoreError(f"{path}: holds no arrays")
+            key = npz_key if npz_key is not None else keys[0]
+            if key not in keys:
+                raise InceptionScoreError(f"{path}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)")
+            array = archive[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InceptionScoreError(f"{path}: cannot read the array file ({error})") from None
+    return _array_source(array, f"{path}[{key}]", **arrays)
+
+
+def _array_source(array: Any, what: str, *, layout: Layout | None, value_range: tuple[float, float]) -> Source:
+    """One array or tensor of images, checked up front and converted a block at a time."""
+    images = ArrayImages(array, layout=layout, value_range=value_range, what=what)
+    images.check_values()
+    prefix = "" if what == "array" else f"{what} "  # in-memory arrays: "index 3"; files: "x.npz[arr_0] index 3"
+
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        stop = images.count if stop is None else stop
+        for block_start in range(start, stop, BLOCK):
+            block = images.images(block_start, min(block_start + BLOCK, stop))
+            for offset, image in enumerate(block):
+                yield Sample(f"{prefix}index {block_start + offset}", image)
+    shape = tuple(int(size) for size in array.shape)
+    return Source(f"{what} {shape}", images.count, read)
+
+
+def _list_source(items: list | tuple, arrays: dict) -> Source:
+    if not items:
+        raise InceptionScoreError("the list of images is empty")
+    if all(isinstance(item, Image.Image) for item in items):
+        def read(start: int, stop: int | None) -> Iterator[Sample]:
+            for index in range(start, len(items) if stop is None else stop):
+                yield Sample(f"image {index}", rgb_of_image(items[index]))
+        return Source(f"{len(items)} PIL images", len(items), read)
+    if all(isinstance(item, (str, os.PathLike)) for item in items):
+        return _file_list_source([Path(item) for item in items], f"{len(items)} files")
+    if all(is_array(_images_in(item)) for item in items):
+        total = sum(int(_images_in(item).shape[0]) for item in items)
+        return _stream_source(items, None, arrays, total=total, description=f"{len(items)} batches")
+    kinds = sorted({type(item).__name__ for item in items})
+    raise InceptionScoreError(f"a list must hold only image paths, only PIL images or only array batches; "
+                              f"this one holds {', '.join(kinds)}")
+
+
+def _images_in(batch: Any) -> Any:
+    """The images of a batch; (images, labels) pairs, as data loaders give, count as their images."""
+    if isinstance(batch, (list, tuple)) and batch and is_array(batch[0]):
+        return batch[0]
+    return batch
+
+
+def _stream_source(batches: Iterable, num_samples: int | None, arrays: dict, *, total: int | None = None,
+                   description: str = "stream of batches") -> Source:
+    """Batches from an iterable, converted as they come; read once (a generator cannot be rewound)."""
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        index = 0
+        for number, batch in enumerate(batches):
+            if is_array(_images_in(batch)) and _images_in(batch).shape[:1] == (0,):
+                continue  # an empty batch adds nothing
+            images = ArrayImages(_images_in(batch), what=f"{description}: batch {number}", **arrays)
+            for block_start in range(0, images.count, BLOCK):
+                for image in images.images(block_start, min(block_start + BLOCK, images.count)):
+                    if stop is not None and index >= stop:
+                        return
+                    yield Sample(f"image {index} (batch {number})", image)
+                    index += 1
+        if index == 0:
+            raise InceptionScoreError(f"{description}: gave no images (a generator can be read only once; "
+                                      "make a new one for each call)")
+        if num_samples is not None and index < num_samples:
+            raise InceptionScoreError(f"{description}: ended after {index} images, but num_samples={num_samples}")
+    return Source(description, num_samples if num_samples is not None else total, read, kind="stream")
+
+
+def _sampler_source(sample: Callable[[int], Any], num_samples: int, batch_size: int, arrays: dict) -> Source:
+    """Images drawn from `sample(n)` n at a time, converted as they come (under torch.no_grad)."""
+    name = getattr(sample, "__qualname__", type(sample).__name__)
+
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        index = start
+        while index < stop:
+            wanted = min(batch_size, stop - index)
+            with torch.no_grad():
+                batch = sample(wanted)
+            images = ArrayImages(_images_in(batch), what=f"{name}({wanted}) at image {index}", **arrays)
+            count = min(images.count, wanted)
+            for block_start in range(0, count, BLOCK):
+                for image in images.images(block_start, min(block_start + BLOCK, count)):
+                    yield Sample(f"sample {index}", image)
+                    index += 1
+    return Source(f"{name}() x {num_samples}", num_samples, read, kind="sampler", sampler=sample)
 
 
 def decode(sample: Sample, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """The sample as an H x W x 3 uint8 array; files go through PIL's convert("RGB") like the reference."""
+    """The sample as an H x W x 3 uint8 array; files go through PIL like the reference (see rgb_of_image)."""
+    if sample.error is not None:
+        raise InceptionScoreError(f"{sample.name}: {sample.error}")
     if isinstance(sample.data, np.ndarray):
         return sample.data
     try:
         with Image.open(io.BytesIO(sample.data)) as image:
             if image.width * image.height > max_pixels:
-                raise InceptionScoreError(
-                    f"{sample.name}: {image.width} x {image.height} pixels is over the limit of {max_pixels} "
-                    "(raise max_pixels if the image is genuine)")
-            return np.asarray(image.convert("RGB"))
+                raise InceptionScoreError(_too_large(sample.name, image.width, image.height, max_pixels))
+            return rgb_of_image(image, sample.data)
     except InceptionScoreError:
         raise
+    except Image.DecompressionBombError as error:
+        raise InceptionScoreError(f"{sample.name}: {error}; it is over PIL's own limit "
+                                  "(PIL.Image.MAX_IMAGE_PIXELS), raise that too if the image is genuine") from None
+    except UnidentifiedImageError:
+        raise InceptionScoreError(f"{sample.name}: cannot decode image (not in an image format PIL can read); "
+                                  f"{_SKIP_HINT}") from None
     except Exception as error:  # PIL raises many types for broken files
-        raise InceptionScoreError(f"{sample.name}: cannot decode image ({error})") from None
+        raise InceptionScoreError(f"{sample.name}: cannot decode image ({error}); {_SKIP_HINT}") from None
+
+
+def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
+    return (f"{name}: {width} x {height} = {width * height} pixels is over the limit of {max_pixels} "
+            "(a guard against decompression bombs); raise max_pixels (--max-pixels) if the image is genuine")
+
+
+def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
+    """PIL's convert("RGB") (alpha dropped, palette expanded, grayscale replicated), except for
+    16-bit images, which PIL clips (gray) or truncates (RGB): those are scaled by value / 257 and
+    rounded. The first frame of an animation. `data`: the file's bytes (for 16-bit RGB PNG)."""
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        return np.repeat(_scale_16bit(np.asarray(image))[..., None], 3, axis=2)
+    wide = _png_16bit_rawmode(image)
+    if wide is not None and data is not None:
+        high = np.asarray(image)  # PIL keeps the high byte of each 16-bit value
+        with Image.open(io.BytesIO(data)) as again:
+            again.tile = [(*tile[:3], wide.replace("16B", "16L")) for tile in again.tile]
+            low = np.asarray(again)  # the same bytes read little-endian: the low byte
+        values = high.astype(np.int64) * 256 + low
+        return np.ascontiguousarray(_scale_16bit(values)[..., :3])
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # same colours; avoids PIL's warning about palette transparency
+    return np.asarray(image.convert("RGB"))
+
+
+def _png_16bit_rawmode(image: Image.Image) -> str | None:
+    """'RGB;16B' or 'RGBA;16B' for a not yet loaded 16-bit colour PNG, else None."""
+    if image.format != "PNG" or image.mode not in ("RGB", "RGBA") or len(image.tile) != 1:
+        return None
+    args = image.tile[0].args
+    return args if args in ("RGB;16B", "RGBA;16B") else None
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """0..65535 -> 0..255 as round(value / 257) (no ties: value / 257 is never k + 0.5)."""
+    values = np.clip(values.astype(np.int64), 0, 65535)
+    return ((2 * values + 257) // 514).astype(np.uint8)

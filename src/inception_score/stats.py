@@ -32,6 +32,7 @@ class Statistics:
     weights_sha256: str | None
     pipeline_version: str | None
     features_shape: tuple[int, ...] | None
+    skipped_names: tuple[str, ...] = ()  # undecodable files left out when it was written (not stored in the file)
 
     @property
     def has_features(self) -> bool:
