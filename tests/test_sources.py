@@ -313,3 +313,19 @@ def test_skip_bad_records_the_skipped_files(tmp_path, files, weights_path):
     assert result.to_dict()["skipped"] == 2 and result.to_dict()["skipped_names"] == result.skipped_names
     assert "3 images, 2 skipped" in result.summary()
     assert any("2 undecodable files were skipped" in warning for warning in result.warnings)
+
+
+def test_streams_are_refused_under_torch_distributed_for_now(weights_path, pixels):
+    import socket
+
+    import torch.distributed as dist
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        for stream, options in ((uneven_batches(pixels), {}), (lambda n: pixels[:n], {"num_samples": 8})):
+            with pytest.raises(InceptionScoreError, match="cannot be scored under torch.distributed yet"):
+                inception_score(stream, weights=weights_path, progress=False, **options)
+    finally:
+        dist.destroy_process_group()
