@@ -169,7 +169,7 @@ def test_stats_and_fid_take_arrays_and_archives(tmp_path, data, weights_path):
         for path in files:
             writer.write(path, path.name)
     done = run_cli("stats", tmp_path / "samples.npz", "-o", tmp_path / "stats.npz", "--npz-key", "images",
-                   "--value-range=-1,1", "--weights", weights_path, "--quiet")
+                   "--value-range", "-1,1", "--weights", weights_path, "--quiet")
     assert done.returncode == 0, done.stderr
     assert "4 images" in done.stdout
     done = run_cli("fid", tmp_path / "images.zip", tmp_path / "stats.npz", "--weights", weights_path, "--json",

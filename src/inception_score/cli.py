@@ -57,7 +57,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     """How sources are read: arrays (.npy/.npz), the pixel limit, and what to do with broken files."""
     parser.add_argument("--npz-key", metavar="NAME", help="the array of an .npz file to score (default: its first)")
     parser.add_argument("--value-range", type=_value_range, metavar="LOW,HIGH",
-                        help="range of float arrays: 0,1 (default), -1,1 or 0,255 (write --value-range=-1,1)")
+                        help="range of float arrays: 0,1 (default), -1,1 or 0,255")
     parser.add_argument("--layout", choices=("NHWC", "NCHW"),
                         help="axis order of image arrays when the shape does not tell (e.g. N x 3 x 32 x 3)")
     parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -280,10 +280,21 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_value_range(sys.argv[1:] if argv is None else list(argv)))
     code = _run(args)
     distributed.finish_cli(code)
     return code
+
+
+def _attach_value_range(argv: list[str]) -> list[str]:
+    """Let `--value-range -1,1` through: argparse would read the range as an option, so join the two."""
+    joined: list[str] = []
+    for word in argv:
+        if joined and joined[-1] == "--value-range" and word.startswith("-"):
+            joined[-1] = f"--value-range={word}"
+        else:
+            joined.append(word)
+    return joined
 
 
 def _run(args: argparse.Namespace) -> int:
