@@ -1,4 +1,4 @@
-"""Smoke run of benchmarks/throughput.py: it runs end to end and prints its table (no timing is checked)."""
+"""Smoke runs of the benchmarks: they run end to end and print their figures (no timing or memory is checked)."""
 import os
 import subprocess
 import sys
@@ -15,3 +15,11 @@ def test_throughput_benchmark_prints_its_table(weights_path):
     assert "GFLOP/s" in done.stdout and "of the matmul bound" in done.stdout
     assert "| size | optimised API | plain API | API ratio | CLI | CLI --plain | CLI ratio |" in done.stdout
     assert "| 32 x 32 |" in done.stdout
+
+
+def test_stream_memory_benchmark_prints_both_modes():
+    script = SCRIPT.parent / "stream_memory.py"
+    done = subprocess.run([sys.executable, str(script), "--images", "40", "--size", "16"],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "callable: peak RSS" in done.stdout and "array   : peak RSS" in done.stdout
