@@ -9,6 +9,7 @@ scores agree to 1e-6 relative. The feature cache is off on both sides, so every 
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from PIL import Image
 
 import inception_score as package
 from inception_score import InceptionScore, InceptionScoreError, evaluate, inception_score, save_statistics
-from inception_score.distributed import shard_bounds
+from inception_score.distributed import draw_bounds, drawn_with_seed, shard_bounds
 from inception_score.stats import read_features, read_statistics
 
 SRC = Path(package.__file__).resolve().parents[1]
@@ -136,6 +137,34 @@ def test_shards_cover_every_row_once_in_order():
             bounds = [shard_bounds(count, rank, world_size) for rank in range(world_size)]
             assert bounds[0][0] == 0 and bounds[-1][1] == count
             assert all(bounds[i][1] == bounds[i + 1][0] for i in range(world_size - 1))
+
+
+def test_callable_draws_split_with_the_remainder_to_the_first_ranks():
+    assert [draw_bounds(10, rank, 3) for rank in range(3)] == [(0, 4), (4, 7), (7, 10)]
+    for count in (1, 2, 7, 28, 50_000):
+        for world_size in (1, 2, 3, 8):
+            bounds = [draw_bounds(count, rank, world_size) for rank in range(world_size)]
+            assert bounds[0][0] == 0 and bounds[-1][1] == count
+            assert all(bounds[i][1] == bounds[i + 1][0] for i in range(world_size - 1))
+            sizes = [stop - start for start, stop in bounds]
+            assert sizes == sorted(sizes, reverse=True) and max(sizes) - min(sizes) <= 1
+
+
+def test_seeded_draws_repeat_and_leave_the_callers_random_state_alone():
+    def draws():
+        for _ in range(3):
+            yield torch.rand(1).item(), float(np.random.rand()), random.random()
+
+    def reseed():
+        torch.manual_seed(123)
+        np.random.seed(5)
+        random.seed(7)
+    reseed()
+    untouched = next(draws())
+    reseed()
+    first, again, other = (list(drawn_with_seed(draws(), seed)) for seed in (11, 11, 12))
+    assert first == again and first != other and len(first) == 3
+    assert next(draws()) == untouched  # the caller's generators continue as if nothing was drawn
 
 
 def test_two_ranks_score_the_mixed_folder_like_one_process(weights_path, data):

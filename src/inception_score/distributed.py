@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import random
 import signal
 import sys
 import time
@@ -154,6 +155,32 @@ def check_same_inputs(group: Group | None, inputs: list[tuple[int | None, str]])
 def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
     """Rows [start, stop) of a contiguous shard; shards in rank order cover 0..count exactly once."""
     return rank * count // world_size, (rank + 1) * count // world_size
+
+
+def draw_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Rows [start, stop) a rank draws from a callable: count // K each, the remainder to the first ranks."""
+    base, extra = divmod(count, world_size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+def drawn_with_seed(samples: Iterator[Any], seed: int) -> Iterator[Any]:
+    """`samples`, drawn with torch's, numpy's and Python's global generators seeded with `seed`.
+
+    The generators' previous states are restored when the samples end (the caller's training
+    loop keeps its own random sequence).
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            yield from samples
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 class Group:
