@@ -2,7 +2,8 @@
 process group, feeds its shard of images to the metric object, calls the API inside the group,
 and writes what this rank got as JSON. Mode "mistakes" instead makes calls that fail on some
 ranks only, and records what each rank raised. Mode "compare" calls fid, kid, evaluate and
-save_statistics inside the group, and adds up uneven shards of pool3 moments."""
+save_statistics inside the group, scores a callable source drawn on every rank, and adds up
+uneven shards of pool3 moments."""
 import json
 import os
 import sys
@@ -46,6 +47,7 @@ def mistakes(weights: str, folder: str, out: str) -> None:
         "missing": lambda: inception_score(folder if rank == 0 else "/no/such/folder", splits=2, weights=weights),
         "different": lambda: inception_score(images[:4 + rank], splits=2, weights=weights),
         "weights": lambda: inception_score(images, splits=2, weights=weights if rank == 0 else "/no/weights.pth"),
+        "stream": lambda: inception_score(iter([images]), splits=2, weights=weights),
     }
     raised = {}
     for name, call in calls.items():
@@ -77,9 +79,18 @@ def compare(weights: str, folder_a: str, folder_b: str, out: str) -> None:
     written = save_statistics(folder_a, "stats/a.npz", with_features=True, **options)
     got["stats"] = {"path": str(written.path), "n": written.n, "features_shape": list(written.features_shape)}
     got["fid_against_file"] = fid(folder_b, Path(out, "rank0", "stats", "a.npz"), **options).to_dict()
+    torch.manual_seed(1000 + rank)  # the training loop's own random state, which scoring must not disturb
+    got["sampler"] = evaluate(draw, reference=folder_b, metrics=("is", "fid"), num_samples=10, sample_seed=100,
+                              splits=2, **dict(options, batch_size=1)).to_dict()
+    got["after_sampler"] = torch.rand(1).item()
     got["moments"] = uneven_moments(rank, dist.get_world_size())
     Path(out, f"rank{rank}.json").write_text(json.dumps(got))
     dist.destroy_process_group()
+
+
+def draw(count: int) -> torch.Tensor:
+    """A generator's stand-in for a callable source: `count` random 24 x 24 images from torch's global generator."""
+    return torch.randint(0, 256, (count, 3, 24, 24), dtype=torch.uint8)
 
 
 def uneven_moments(rank: int, world_size: int) -> dict:

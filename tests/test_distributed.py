@@ -241,6 +241,7 @@ def test_a_mistake_on_one_rank_is_raised_on_every_rank(weights_path, data, tmp_p
     assert "/no/such/folder: no such file or folder" in raised[0]["missing"]
     assert "the ranks see different inputs: rank 0: 4 images" in raised[0]["different"]
     assert "/no/weights.pth" in raised[0]["weights"]
+    assert "a generator or iterable cannot be split over torch.distributed ranks" in raised[0]["stream"]
 
 
 @pytest.mark.parametrize("nproc", [2, 3])
@@ -263,8 +264,30 @@ def test_fid_kid_and_statistics_inside_a_process_group_match_one_process(nproc, 
     assert_same_statistics(tmp_path / "rank0" / "stats" / "a.npz", statistics, features=True)
     assert [path.name for path in (tmp_path / "rank0" / "stats").iterdir()] == ["a.npz"]
     assert not any(any((tmp_path / f"rank{rank}").iterdir()) for rank in range(1, nproc))  # rank 0 alone wrote
+    expected = drawn_like_the_ranks(nproc, weights_path, subset_b)
+    for rank, got in enumerate(results):  # the callable: rank r drew its share seeded with 100 + r
+        assert_same_score(got["sampler"], expected.inception_score, world_size=nproc)
+        assert got["sampler"]["fid"]["fid"] == pytest.approx(expected.fid.fid, rel=1e-6)
+        assert got["sampler"]["fid"]["n_a"] == 10 and got["sampler"]["fid"]["world_size"] == nproc
+        assert got["sampler"]["sample_seed"] == got["sampler"]["fid"]["sample_seed"] == 100
+        torch.manual_seed(1000 + rank)
+        assert got["after_sampler"] == torch.rand(1).item()  # the rank's own random sequence is untouched
     moments = results[0]["moments"]  # sums of uneven shards (rank 0's empty) around a common shift
     assert moments["n"] == 40 and moments["mean"] < 1e-12 and moments["covariance"] < 1e-9
+
+
+def drawn_like_the_ranks(nproc: int, weights_path: Path, reference: Path):
+    """IS and FID in one process of the images the ranks draw from distributed_worker.draw:
+    rank r's draw_bounds(10, r, nproc) share, one image per call, seeded with 100 + r."""
+    from distributed_worker import draw
+    images = []
+    for rank in range(nproc):
+        start, stop = draw_bounds(10, rank, nproc)
+        torch.manual_seed(100 + rank)
+        images += [draw(1) for _ in range(stop - start)]
+    with one_thread():
+        return evaluate(torch.cat(images), reference=reference, metrics=("is", "fid"), splits=2, weights=weights_path,
+                        batch_size=1, device="cpu", progress=False, cache=False)
 
 
 def test_score_with_fid_and_kid_under_torchrun_matches_one_process(weights_path, subset_a, subset_b, expected_pair):

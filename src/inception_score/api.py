@@ -11,7 +11,7 @@ import torch
 
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
 from .classifier import Classifier, inception_2015_classifier, load_classifier
-from .distributed import everywhere, join, open_everywhere, score_sharded
+from .distributed import draw_seed, everywhere, join, open_everywhere, score_sharded
 from .errors import InceptionScoreError
 from .features import Features, default_device, extract_features
 from .metrics import (SMALL_N, ISResult, Order, announce, inception_score_from_log_probabilities,
@@ -67,7 +67,8 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
                     input_size: int | None = None, resize: str | None = None, normalize: str | None = None,
                     channels: int | None = None, bootstrap: int = 0, npz_key: str | None = None,
                     value_range: tuple[float, float] | None = None, layout: Layout | None = None,
-                    num_samples: int | None = None, on_error: OnError = "stop") -> ISResult:
+                    num_samples: int | None = None, on_error: OnError = "stop",
+                    sample_seed: int | None = None) -> ISResult:
     """Inception Score of a folder, archive, image/.npy/.npz file(s), PIL images, an array or tensor,
     an iterable of batches or a callable `sample(batch_size)` with num_samples (see sources).
 
@@ -89,7 +90,10 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     the shape is ambiguous; npz_key picks an .npz file's array. Generators and callables are
     scored as they stream (only logits are kept). on_error="skip" leaves undecodable files out
     and records them in `result.skipped` / `result.skipped_names`; max_pixels guards against
-    decompression bombs.
+    decompression bombs. sample_seed: a callable's draws run with torch's, numpy's and Python's
+    global generators seeded with sample_seed + rank (restored afterwards); under torch.distributed
+    each rank draws num_samples / K (the remainder to the first ranks) with base seed 0 by
+    default; in one process the generators are left alone unless sample_seed is given.
     """
     group = join(distributed)
     check_on_error(on_error)
@@ -128,9 +132,10 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
                                     classifier=chosen, bootstrap=bootstrap, names=features.names)
         return dataclasses.replace(result, precision=features.precision,
                                    cached=len(features.names) - features.computed,
-                                   skipped=len(features.skipped), skipped_names=list(features.skipped))
+                                   skipped=len(features.skipped), skipped_names=list(features.skipped),
+                                   sample_seed=draw_seed(group, sample_seed) if images.kind == "sampler" else None)
 
-    return score_sharded(group, images, extract, finish, skip=("pool3",))
+    return score_sharded(group, images, extract, finish, skip=("pool3",), sample_seed=sample_seed)
 
 
 def check_on_error(on_error: str) -> None:
@@ -139,17 +144,18 @@ def check_on_error(on_error: str) -> None:
 
 
 def open_input(source: Any, *, distributed: bool = False, **options: Any) -> Source:
-    """open_source(source, **options); under torch.distributed, streams are refused for now.
+    """open_source(source, **options); under torch.distributed, generators and iterables are refused.
 
-    A callable source (kind "sampler") can draw any count, which is the hook for per-rank
-    sampling: each rank would draw its shard's count with its own seed.
+    A callable source (kind "sampler") can draw any count: each rank draws its share with its own
+    seed (distributed.shard_of). A stream can only be read whole, by one process.
     """
     images = open_source(source, **options)
-    if distributed and images.streamed:
+    if distributed and images.kind == "stream":
         raise InceptionScoreError(
-            f"{images.description}: generators and callables cannot be scored under torch.distributed yet "
-            "(every rank would draw the same images); score in one process (distributed=False), or save the "
-            "images and score the files")
+            f"{images.description}: a generator or iterable cannot be split over torch.distributed ranks (every "
+            "rank would read the same images); give a callable sample(batch_size) with num_samples (each rank "
+            "draws its share with seed sample_seed + rank), score in one process (distributed=False), or save "
+            "the images and score the files")
     return images
 
 

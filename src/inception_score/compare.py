@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings as python_warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import torch
 from .api import (SMALL_N, check_on_error, load_model, open_input, result_from_logits, skipped_warnings,
                   weights_warnings)
 from .cache import DEFAULT_SIZE_LIMIT, FeatureCache
-from .distributed import Group, check_same_inputs, everywhere, join, on_main, shard_bounds
+from .distributed import Group, check_same_inputs, draw_seed, everywhere, join, on_main, shard_of
 from .errors import InceptionScoreError, InceptionScoreWarning
 from .features import PIPELINE_VERSION, default_device, extract_features, precision_name
 from .metrics import (FIDResult, ISResult, KIDResult, MomentAccumulator, Moments, Order, check_kid_options,
@@ -81,6 +82,7 @@ class _Run:
     value_range: tuple[float, float] | None = None
     layout: Layout | None = None
     on_error: OnError = "stop"
+    sample_seed: int | None = None  # a callable's draws: seeded with sample_seed + rank (distributed.shard_of)
 
     def check(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
@@ -138,7 +140,8 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
              cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None, bootstrap: int = 0,
              distributed: bool | None = None, npz_key: str | None = None,
              value_range: tuple[float, float] | None = None, layout: Layout | None = None,
-             num_samples: int | None = None, on_error: OnError = "stop") -> Evaluation:
+             num_samples: int | None = None, on_error: OnError = "stop",
+             sample_seed: int | None = None) -> Evaluation:
     """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
 
     `source` and the references may be image sources or statistics .npz files (IS needs images;
@@ -150,10 +153,11 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     Inside an initialised torch.distributed process group (or with distributed=True under
     torchrun) each rank extracts a shard of every image side and every rank gets the result;
     distributed=False computes in this process alone. Input options (npz_key, value_range, layout,
-    on_error) apply to every image side, num_samples to `source` (a callable or iterable).
+    on_error) apply to every image side, num_samples to `source` (a callable or iterable), and
+    sample_seed to a callable's draws (see `inception_score`).
     """
     run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers,
-               npz_key, value_range, layout, on_error)
+               npz_key, value_range, layout, on_error, sample_seed)
     wanted = _check_metrics(metrics)
     references = {"fid": fid_reference if fid_reference is not None else reference,
                   "kid": kid_reference if kid_reference is not None else reference}
@@ -184,15 +188,20 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] = M
     check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
     sha256 = _compute(list(sides.values()), run, group)
     world_size = group.world_size if group is not None else 1
+    drawn = main.source is not None and main.source.kind == "sampler"
+    sampling = dict(world_size=world_size, sample_seed=draw_seed(group, sample_seed) if drawn else None)
     return on_main(group, lambda: _evaluation(
-        list(sides.values()), main, fid_side, kid_side, sha256, run, wanted, world_size, splits=splits, order=order,
+        list(sides.values()), main, fid_side, kid_side, sha256, run, wanted, sampling, splits=splits, order=order,
         seed=seed, bootstrap=bootstrap, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, kid_seed=kid_seed))
 
 
 def _evaluation(sides: list[_Side], main: _Side, fid_side: _Side | None, kid_side: _Side | None,
-                sha256: str | None, run: _Run, wanted: set[str], world_size: int, *, splits: int, order: Order,
+                sha256: str | None, run: _Run, wanted: set[str], sampling: dict[str, Any], *, splits: int, order: Order,
                 seed: int, bootstrap: int, kid_subsets: int, kid_subset_size: int, kid_seed: int) -> Evaluation:
-    """The results from what `_compute` filled in (on rank 0 under torch.distributed)."""
+    """The results from what `_compute` filled in (on rank 0 under torch.distributed).
+
+    `sampling`: world_size and sample_seed, recorded in every result.
+    """
     _fill_moments(sides)
     sha256, pipeline, file_warnings = _provenance(sides, sha256, run.pipeline)
     file_warnings = _run_warnings(sides, run) + file_warnings
@@ -200,11 +209,11 @@ def _evaluation(sides: list[_Side], main: _Side, fid_side: _Side | None, kid_sid
     if "is" in wanted:
         result = result_from_logits(main.logits, sha256, splits=splits, order=order, seed=seed,
                                     warnings=_run_warnings([main], run), bootstrap=bootstrap, names=main.names,
-                                    world_size=world_size)
+                                    world_size=sampling["world_size"])
         evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
             result, precision=main.precision, cached=main.cached, skipped=len(main.skipped),
-            skipped_names=list(main.skipped)))
-    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, world_size=world_size,
+            skipped_names=list(main.skipped), sample_seed=sampling["sample_seed"]))
+    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, **sampling,
                    reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256)
     if fid_side is not None:
         result = fid_from_moments(main.moments, fid_side.moments)
@@ -224,7 +233,8 @@ def fid(a: Any, b: Any, *, weights: str | Path | None = None, batch_size: int | 
         device: str | torch.device | None = None, progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS,
         fast: bool = False, cache: bool = True, cache_size: int = DEFAULT_SIZE_LIMIT,
         workers: int | None = None, distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
-        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> FIDResult:
+        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop",
+        sample_seed: int | None = None) -> FIDResult:
     """FID between two sides (image sources or statistics .npz files), pool3 features, float64.
 
     Notes: published FIDs compare 50,000 generated images with the statistics of the training
@@ -234,7 +244,7 @@ def fid(a: Any, b: Any, *, weights: str | Path | None = None, batch_size: int | 
     return evaluate(a, reference=b, metrics=("fid",), weights=weights, batch_size=batch_size, device=device,
                     progress=progress, max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size,
                     workers=workers, distributed=distributed, npz_key=npz_key, value_range=value_range, layout=layout,
-                    num_samples=num_samples, on_error=on_error).fid
+                    num_samples=num_samples, on_error=on_error, sample_seed=sample_seed).fid
 
 
 def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
@@ -242,7 +252,8 @@ def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: in
         progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
         cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
         distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
-        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> KIDResult:
+        layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop",
+        sample_seed: int | None = None) -> KIDResult:
     """KID between two sides (image sources or statistics files written with features).
 
     Notes: torch-fidelity's (and the usual published) protocol is 100 subsets of 1000, seed 2020.
@@ -252,7 +263,7 @@ def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: in
                     kid_seed=seed, weights=weights, batch_size=batch_size, device=device, progress=progress,
                     max_pixels=max_pixels, fast=fast, cache=cache, cache_size=cache_size, workers=workers,
                     distributed=distributed, npz_key=npz_key, value_range=value_range, layout=layout,
-                    num_samples=num_samples, on_error=on_error).kid
+                    num_samples=num_samples, on_error=on_error, sample_seed=sample_seed).kid
 
 
 def save_statistics(source: Any, path: str | Path, *, with_features: bool = False,
@@ -261,7 +272,8 @@ def save_statistics(source: Any, path: str | Path, *, with_features: bool = Fals
                     max_pixels: int = DEFAULT_MAX_PIXELS, fast: bool = False, cache: bool = True,
                     cache_size: int = DEFAULT_SIZE_LIMIT, workers: int | None = None,
                     distributed: bool | None = None, npz_key: str | None = None, value_range: tuple[float, float] | None = None,
-                    layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop") -> Statistics:
+                    layout: Layout | None = None, num_samples: int | None = None, on_error: OnError = "stop",
+                    sample_seed: int | None = None) -> Statistics:
     """Write the pool3 mean and covariance of `source` to a pytorch-fid-compatible .npz file.
 
     with_features=True also stores every image's features (N x 2048 float32), which KID needs.
@@ -270,7 +282,7 @@ def save_statistics(source: Any, path: str | Path, *, with_features: bool = Fals
     files skipped with on_error="skip" are in the returned `skipped_names`.
     """
     run = _Run(weights, batch_size, device, progress, max_pixels, fast, cache, cache_size, workers,
-               npz_key, value_range, layout, on_error)
+               npz_key, value_range, layout, on_error, sample_seed)
     run.check()
     group = join(distributed)
     writes = group is None or group.rank == 0
@@ -366,20 +378,18 @@ def _compute(sides: list[_Side], run: _Run, group: Group | None = None) -> str |
     for side in images:
         accumulator = MomentAccumulator() if "moments" in side.needs else None
 
-        def extract(start: int, stop: int | None, show_progress: bool):
-            samples = side.source.iterate(start, stop)
+        def extract(samples: Iterator[Any], total: int | None, show_progress: bool):
             return extract_features(
                 samples if group is None else group.watch(samples), model, batch_size=run.batch_size,
-                device=run.device or default_device(), progress=run.progress and show_progress,
-                total=None if stop is None else stop - start,
+                device=run.device or default_device(), progress=run.progress and show_progress, total=total,
                 max_pixels=run.max_pixels, workers=run.workers, fast=run.fast,
                 cache=FeatureCache(size_limit=run.cache_size) if run.cache else None, model_id=sha256,
                 keep_pool3="features" in side.needs, pool3_moments=accumulator, on_error=run.on_error)
+        samples, count = shard_of(group, side.source, sample_seed=run.sample_seed)
         if group is None:
-            features = extract(0, side.source.total, True)
+            features = extract(samples, count, True)
         else:
-            start, stop = shard_bounds(len(side.source), group.rank, group.world_size)
-            features = group.run(lambda: extract(start, stop, group.rank == 0))
+            features = group.run(lambda: extract(samples, count, group.rank == 0))
             features = group.gather_dataclass(features, skip=() if "logits" in side.needs else ("logits",))
             accumulator = group.reduce_moments(accumulator) if accumulator is not None else None
         if features is None:  # not rank 0: the gathered results live there

@@ -97,18 +97,19 @@ def is_main_process() -> bool:
 
 
 def score_sharded(group: Group | None, source: Any, extract: Callable[[Iterable[Any], int, bool], Any],
-                  finish: Callable[[Any], Result], *, skip: tuple[str, ...] = ()) -> Result:
+                  finish: Callable[[Any], Result], *, skip: tuple[str, ...] = (),
+                  sample_seed: int | None = None) -> Result:
     """finish(extract(samples, total, show_progress)), with the extraction split over the ranks.
 
     `source` is a Source; in one process it is read whole (its total may be unknown: a stream).
-    Under a process group its length must be known; each rank extracts its contiguous shard, the features
-    (a dataclass of rows) are gathered to rank 0 in input order, rank 0 runs `finish` and every
-    rank returns its result. `skip` names feature arrays finish does not need (not sent).
+    Under a process group its length must be known; each rank extracts its shard (see `shard_of`),
+    the features (a dataclass of rows) are gathered to rank 0 in rank order, rank 0 runs `finish`
+    and every rank returns its result. `skip` names feature arrays finish does not need (not sent).
     """
+    samples, count = shard_of(group, source, sample_seed=sample_seed)
     if group is None:
-        return finish(extract(source.iterate(), source.total, True))
-    start, stop = shard_bounds(len(source), group.rank, group.world_size)
-    features = group.run(lambda: extract(group.watch(source.iterate(start, stop)), stop - start, group.rank == 0))
+        return finish(extract(samples, count, True))
+    features = group.run(lambda: extract(group.watch(samples), count, group.rank == 0))
     gathered = group.gather_dataclass(features, skip=skip)
     return group.on_main(lambda: finish(gathered))
 
@@ -155,6 +156,34 @@ def check_same_inputs(group: Group | None, inputs: list[tuple[int | None, str]])
 def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
     """Rows [start, stop) of a contiguous shard; shards in rank order cover 0..count exactly once."""
     return rank * count // world_size, (rank + 1) * count // world_size
+
+
+def shard_of(group: Group | None, source: Any, *, sample_seed: int | None = None) -> tuple[Iterator[Any], int | None]:
+    """This process's samples of `source` and how many (None for a stream of unknown length).
+
+    Stored inputs: the contiguous rows `shard_bounds` gives (all of them in one process). A
+    callable (`source.kind == "sampler"`): this rank draws its `draw_bounds` count, with the global
+    generators seeded with `draw_seed(...) + rank` when there is a seed.
+    """
+    rank, world_size = (group.rank, group.world_size) if group is not None else (0, 1)
+    if getattr(source, "kind", "sequence") == "sampler":
+        start, stop = draw_bounds(len(source), rank, world_size)
+        seed = draw_seed(group, sample_seed)
+        samples = source.iterate(start, stop)
+        return (samples if seed is None else drawn_with_seed(samples, seed + rank)), stop - start
+    if group is None:
+        return source.iterate(), source.total
+    start, stop = shard_bounds(len(source), rank, world_size)
+    return source.iterate(start, stop), stop - start
+
+
+def draw_seed(group: Group | None, sample_seed: int | None) -> int | None:
+    """The base seed of a callable's draws (rank r draws with base + r): sample_seed if given; else 0
+    under torch.distributed, where the ranks must not draw the same images, and None (the global
+    generators left as they are) in one process."""
+    if sample_seed is not None:
+        return sample_seed
+    return 0 if group is not None else None
 
 
 def draw_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:

@@ -65,6 +65,7 @@ class ISResult:
     classifier: dict[str, Any] | None = None  # name, identity, input contract, logits (classifier.describe())
     skipped: int = 0  # undecodable files left out (on_error="skip")
     skipped_names: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # a callable's draws: global generators seeded with sample_seed + rank
     details: ScoreDetails | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -362,6 +363,7 @@ class FIDResult:
     pipeline_version: str | None = None
     warnings: list[str] = field(default_factory=list)
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
+    sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -389,6 +391,7 @@ class KIDResult:
     pipeline_version: str | None = None
     warnings: list[str] = field(default_factory=list)
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
+    sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
