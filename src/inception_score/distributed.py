@@ -194,16 +194,19 @@ def draw_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
 
 
 def drawn_with_seed(samples: Iterator[Any], seed: int) -> Iterator[Any]:
-    """`samples`, drawn with torch's, numpy's and Python's global generators seeded with `seed`.
+    """`samples`, drawn with torch's (CPU and, once CUDA is in use, the current device's), numpy's
+    and Python's global generators seeded with `seed`.
 
     The generators' previous states are restored when the samples end (the caller's training
-    loop keeps its own random sequence).
+    loop keeps its own random sequence). Other CUDA devices are left alone (no context is made).
     """
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    cuda = torch.cuda.is_initialized()
     try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+            torch.random.default_generator.manual_seed(seed)
+            if cuda:
+                torch.cuda.manual_seed(seed)
             np.random.seed(seed % 2**32)
             random.seed(seed)
             yield from samples
