@@ -315,17 +315,20 @@ def test_skip_bad_records_the_skipped_files(tmp_path, files, weights_path):
     assert any("2 undecodable files were skipped" in warning for warning in result.warnings)
 
 
-def test_streams_are_refused_under_torch_distributed_for_now(weights_path, pixels):
+def test_in_a_process_group_generators_are_refused_and_callables_drawn_per_rank(weights_path, pixels):
     import socket
 
     import torch.distributed as dist
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    options = dict(weights=weights_path, progress=False, splits=2, cache=False)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     try:
-        for stream, options in ((uneven_batches(pixels), {}), (lambda n: pixels[:n], {"num_samples": 8})):
-            with pytest.raises(InceptionScoreError, match="cannot be scored under torch.distributed yet"):
-                inception_score(stream, weights=weights_path, progress=False, **options)
+        with pytest.raises(InceptionScoreError, match="a generator or iterable cannot be split over torch.distributed"):
+            inception_score(uneven_batches(pixels), **options)
+        drawn = inception_score(lambda n: pixels[:n], num_samples=8, **options)
     finally:
         dist.destroy_process_group()
+    assert drawn.n == 8 and drawn.world_size == 1 and drawn.sample_seed == 0  # seeded by default in a group
+    assert drawn.mean == pytest.approx(inception_score(pixels[:8], **options).mean, rel=1e-6)
