@@ -82,7 +82,7 @@ def _case_files(tmp: Path, data: Path, case: str) -> tuple[list, list[str]]:
         "NaN": (np.stack([np.zeros((8, 8, 3)), np.full((8, 8, 3), np.nan)]), "[arr_0] index 1: NaN"),
         "out-of-range floats": (np.linspace(-1, 1, 2 * 8 * 8 * 3).reshape(2, 8, 8, 3),
                                 "values span [-1, 1], outside value_range (0, 1); pass value_range=(-1, 1) "
-                                "(CLI: --value-range=-1,1)"),
+                                "(CLI: --value-range -1,1)"),
         "wrong rank": (np.zeros((8, 8), np.uint8), "got 2 dimensions (8, 8)"),
         "wrong channel count": (np.zeros((2, 8, 8, 4), np.uint8), "channels on axis 3 (NHWC) or axis 1 (NCHW), "
                                                                   "got shape (2, 8, 8, 4)"),

@@ -57,7 +57,7 @@ def test_plain_flag_runs_the_reference_approach_with_the_same_numbers(api_result
     (["score", "/no/such/folder"], "/no/such/folder: no such file or folder"),
     (["score", "{mixed}", "--splits", "50", "--weights", "{weights}"], "28 images cannot be cut into 50 splits"),
     (["score", "{mixed}", "--weights", "/no/weights.pth"], "weights file /no/weights.pth"),
-    (["score", "{mixed}", "--splits", "0"], "expected a positive integer"),
+    (["score", "{mixed}", "--splits", "0"], "expected a whole number >= 1"),
     (["score", "{mixed}", "--order", "sorted"], "invalid choice"),
     (["score", "{mixed}", "--no-such-flag"], "unrecognized arguments"),
     (["score", "{mixed}", "--plain", "--fid", "{mixed}"], "--plain cannot be combined with --fid/--kid"),

@@ -72,22 +72,22 @@ def assert_same_score(got: dict, expected, world_size: int) -> None:
     assert got["world_size"] == world_size and expected.world_size == 1
 
 
-@pytest.fixture(scope="module")
-def subset_a(data, tmp_path_factory) -> Path:
-    """The first 12 images of images/a, a folder that 3 ranks split 4 + 4 + 4."""
-    folder = tmp_path_factory.mktemp("a12")
-    for path in sorted((data / "images" / "a").glob("*.png"))[:12]:
+def first_twelve(data: Path, name: str, tmp_path_factory) -> Path:
+    """A folder of the first 12 images of images/NAME, which 3 ranks split 4 + 4 + 4."""
+    folder = tmp_path_factory.mktemp(f"{name}12")
+    for path in sorted((data / "images" / name).glob("*.png"))[:12]:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+@pytest.fixture(scope="module")
+def subset_a(data, tmp_path_factory) -> Path:
+    return first_twelve(data, "a", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def subset_b(data, tmp_path_factory) -> Path:
-    """The first 12 images of images/b."""
-    folder = tmp_path_factory.mktemp("b12")
-    for path in sorted((data / "images" / "b").glob("*.png"))[:12]:
-        shutil.copy(path, folder / path.name)
-    return folder
+    return first_twelve(data, "b", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

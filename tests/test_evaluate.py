@@ -183,7 +183,7 @@ def test_cli_fid_and_kid_between_files(stats_b):
     (["kid", "{b}", "{nofeatures}", "--subset-size", "5"], "--with-features"),
     (["kid", "{b}", "{b}"], "use subset_size=6 (--subset-size 6)"),
     (["stats", "{small}/a", "-o", "{small}/out.txt"], "must end in .npz"),
-    (["score", "{small}/a", "--kid", "{b}", "--kid-subset-size", "0"], "expected a positive integer"),
+    (["score", "{small}/a", "--kid", "{b}", "--kid-subset-size", "0"], "expected a whole number >= 1"),
 ])
 def test_cli_mistakes_exit_2_with_one_clear_line(small, stats_b, tmp_path, args, message):
     (tmp_path / "bad.npz").write_bytes(b"not an npz")

@@ -35,7 +35,7 @@ def check_value_range(value_range: Any) -> tuple[float, float]:
         low = high = float("nan")
     if (low, high) not in VALUE_RANGES:
         raise InceptionScoreError(f"value_range must be one of (0, 1), (-1, 1), (0, 255); got {value_range!r} "
-                                  "(CLI: --value-range=0,1, =-1,1 or =0,255)")
+                                  "(CLI: --value-range 0,1, -1,1 or 0,255)")
     return low, high
 
 
@@ -134,7 +134,7 @@ def _suggest_range(smallest: float, largest: float) -> str:
     for low, high in VALUE_RANGES:
         margin = (high - low) / 255 / 2
         if smallest >= low - margin and largest <= high + margin:
-            return (f"pass value_range=({low:g}, {high:g}) (CLI: --value-range={low:g},{high:g}) if that is "
+            return (f"pass value_range=({low:g}, {high:g}) (CLI: --value-range {low:g},{high:g}) if that is "
                     "the images' range")
     return "rescale the images to (0, 1), (-1, 1) or (0, 255) and declare it with value_range"
 
