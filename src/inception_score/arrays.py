@@ -9,6 +9,7 @@ images at a time, never for the whole array at once.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -158,6 +159,12 @@ class ArrayImages:
             return
         for start in range(0, self.count, BLOCK):
             self.images(start, min(start + BLOCK, self.count))
+
+    def each(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Images start..stop one at a time (H x W x 3 uint8), converted BLOCK at a time."""
+        stop = self.count if stop is None else min(stop, self.count)
+        for block_start in range(start, stop, BLOCK):
+            yield from self.images(block_start, min(block_start + BLOCK, stop))
 
     def images(self, start: int, stop: int) -> np.ndarray:
         """Images start..stop as (stop - start) x H x W x 3 uint8."""

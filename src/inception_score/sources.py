@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .arrays import (BLOCK, DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array)
+from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 from .errors import InceptionScoreError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -250,11 +250,8 @@ def _array_source(array: Any, what: str, *, layout: Layout | None, value_range: 
     prefix = "" if what == "array" else f"{what} "  # in-memory arrays: "index 3"; files: "x.npz[arr_0] index 3"
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
-        stop = images.count if stop is None else stop
-        for block_start in range(start, stop, BLOCK):
-            block = images.images(block_start, min(block_start + BLOCK, stop))
-            for offset, image in enumerate(block):
-                yield Sample(f"{prefix}index {block_start + offset}", image)
+        for index, image in enumerate(images.each(start, stop), start):
+            yield Sample(f"{prefix}index {index}", image)
     shape = tuple(int(size) for size in array.shape)
     return Source(f"{what} {shape}", images.count, read)
 
@@ -293,12 +290,11 @@ def _stream_source(batches: Iterable, num_samples: int | None, arrays: dict, *, 
             if is_array(_images_in(batch)) and _images_in(batch).shape[:1] == (0,):
                 continue  # an empty batch adds nothing
             images = ArrayImages(_images_in(batch), what=f"{description}: batch {number}", **arrays)
-            for block_start in range(0, images.count, BLOCK):
-                for image in images.images(block_start, min(block_start + BLOCK, images.count)):
-                    if stop is not None and index >= stop:
-                        return
-                    yield Sample(f"image {index} (batch {number})", image)
-                    index += 1
+            for image in images.each():
+                if stop is not None and index >= stop:
+                    return
+                yield Sample(f"image {index} (batch {number})", image)
+                index += 1
         if index == 0:
             raise InceptionScoreError(f"{description}: gave no images (a generator can be read only once; "
                                       "make a new one for each call)")
@@ -318,11 +314,9 @@ def _sampler_source(sample: Callable[[int], Any], num_samples: int, batch_size: 
             with torch.no_grad():
                 batch = sample(wanted)
             images = ArrayImages(_images_in(batch), what=f"{name}({wanted}) at image {index}", **arrays)
-            count = min(images.count, wanted)
-            for block_start in range(0, count, BLOCK):
-                for image in images.images(block_start, min(block_start + BLOCK, count)):
-                    yield Sample(f"sample {index}", image)
-                    index += 1
+            for image in images.each(0, wanted):
+                yield Sample(f"sample {index}", image)
+                index += 1
     return Source(f"{name}() x {num_samples}", num_samples, read, kind="sampler", sampler=sample)
 
 
