@@ -6,7 +6,7 @@ Run under torchrun, e.g.
 Each rank holds its shard of N x 1008 float32 logits (and N x 2048 pool3 with --pool3); rank 0
 prints the bytes gathered and the seconds the gather took (the median of --repeats runs).
 With --moments, each rank instead accumulates the float64 moments of 2,100 random 2048-d rows
-(more than d, so only the sums are kept) and rank 0 prints how long Group.reduce_moments takes:
+(more than d, so only the sums are kept) and rank 0 prints how long engine.reduce_moments takes:
 what FID of images costs the network, whatever N.
 """
 import argparse
@@ -16,8 +16,10 @@ import time
 import numpy as np
 import torch.distributed as dist
 
-from inception_score.distributed import Group, shard_bounds
-from inception_score.metrics import MomentAccumulator
+from inception_score.engine import reduce_moments
+from inception_score.parallel.group import Group
+from inception_score.parallel.sharding import shard_bounds
+from inception_score.maths.frechet import MomentAccumulator
 
 MOMENT_ROWS = 2100
 
@@ -64,7 +66,7 @@ def time_moments(group: Group, repeats: int) -> None:
         accumulator.update(rows)
         dist.barrier()
         began = time.perf_counter()
-        merged = group.reduce_moments(accumulator)
+        merged = reduce_moments(group, accumulator)
         seconds.append(time.perf_counter() - began)
     if group.rank == 0:
         assert merged.n == MOMENT_ROWS * group.world_size

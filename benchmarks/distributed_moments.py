@@ -1,12 +1,13 @@
-"""FID from pool3 moments added up over K shards (what Group.reduce_moments does across ranks)
+"""FID from pool3 moments added up over K shards (what engine.reduce_moments does across ranks)
 against one accumulator of all rows, in one process; prints the relative differences.
 
     python benchmarks/distributed_moments.py
 """
 import numpy as np
 
-from inception_score.distributed import shard_bounds
-from inception_score.metrics import MomentAccumulator, fid_from_moments
+from inception_score.parallel.sharding import shard_bounds
+from inception_score.maths.frechet import MomentAccumulator
+from inception_score.results import fid_from_moments
 
 ROWS, DIMS, BATCH = 6000, 2048, 200
 

@@ -31,9 +31,9 @@ from PIL import Image
 
 import inception_score
 from inception_score import inception_score as score_api
-from inception_score.api import load_model
 from inception_score.errors import InceptionScoreWarning
-from inception_score.features import default_batch_size, preprocess
+from inception_score.pipeline.extract import default_batch_size, preprocess
+from inception_score.pipeline.extractors import load_classifier
 
 GFLOP_PER_IMAGE = 11.4
 SIZES = (32, 64, 256)
@@ -133,7 +133,7 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
 
 def network_images_per_second(weights: Path, *, plain: bool, batch_size: int, repeats: int, wait: float) -> float:
     """The forward pass alone on a preprocessed batch (best of `repeats`, after a warm-up pass)."""
-    model, _ = load_model(weights, progress=False, plain=plain)
+    model = load_classifier(weights=weights, progress=False, plain=plain).module
     pixels = np.random.default_rng(0).integers(0, 256, (batch_size, 64, 64, 3), dtype=np.uint8)
     batch = preprocess(list(pixels), "cpu", channels_last=not plain)
     with torch.inference_mode():

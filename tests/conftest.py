@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from inception_score.network import Inception2015
+from inception_score.pipeline.inception2015 import Inception2015
 
 DATA = Path(__file__).parent / "data"
 RECIPE_SHA256 = "9fa6f43b6dc7cfc148f0ecd505cc1256346125942aa78490c61b0f291fbb79c3"
@@ -66,7 +66,7 @@ def data() -> Path:
 
 @pytest.fixture(scope="session")
 def model(weights_path):
-    from inception_score.network import load_inception
+    from inception_score.pipeline.inception2015 import load_inception
     return load_inception(weights_path)
 
 
@@ -82,10 +82,10 @@ def folder_features(model, weights_path, session_cache):
 
     They are also written to `session_cache`, keyed as the API keys them for `weights_path`.
     """
-    from inception_score.cache import FORMAT, FeatureCache
-    from inception_score.features import extract_features
-    from inception_score.sources import open_source
-    from inception_score.weights import sha256_file
+    from inception_score.pipeline.cache import FORMAT, FeatureCache
+    from inception_score.pipeline.extract import extract_features
+    from inception_score.pipeline.sources import open_source
+    from inception_score.pipeline.weights import sha256_file
     computed = {}
 
     def features(name: str):
@@ -95,6 +95,32 @@ def folder_features(model, weights_path, session_cache):
                                               model_id=sha256_file(weights_path))
         return computed[name]
     return features
+
+
+# Test tiers by file (see README "Development"); the fast tier is `-m "not slow"`.
+TIERS = {"test_distributed.py": "distributed", "test_digits_example.py": "example", "test_benchmarks.py": "benchmark",
+         "test_knn_benchmark.py": "benchmark", "test_benchmark_extractors.py": "benchmark"}
+SLOW = ("distributed", "example", "benchmark", "browser")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        tier = TIERS.get(item.path.name)
+        if tier is not None:
+            item.add_marker(tier)
+        if any(item.get_closest_marker(name) for name in SLOW):
+            item.add_marker("slow")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_home(tmp_path_factory):
+    """The whole session runs with an empty home and cache folders of its own: nothing the user has is touched."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, folder in (("HOME", home), ("XDG_CACHE_HOME", home / ".cache"), ("TORCH_HOME", home / "torch"),
+                             ("INCEPTION_SCORE_CACHE", home / "inception-score")):
+            patch.setenv(name, str(folder))
+        yield home
 
 
 @pytest.fixture(autouse=True)

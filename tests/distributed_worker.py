@@ -16,8 +16,9 @@ from PIL import Image
 
 from inception_score import (InceptionScore, InceptionScoreError, MomentAccumulator, evaluate, fid, inception_score,
                              kid, save_statistics)
-from inception_score.distributed import Group
-from inception_score.metrics import moments_of
+from inception_score.engine import reduce_moments
+from inception_score.parallel.group import Group
+from inception_score.maths.frechet import moments_of
 
 BATCH = 5
 
@@ -95,13 +96,13 @@ def draw(count: int) -> torch.Tensor:
 
 def uneven_moments(rank: int, world_size: int) -> dict:
     """Moments of 40 random 8-d rows with a large offset, shards of uneven size (rank 0 empty) added up
-    by Group.reduce_moments, against the moments of all rows at once: largest relative differences."""
+    by engine.reduce_moments, against the moments of all rows at once: largest relative differences."""
     rows = np.random.RandomState(7).standard_normal((40, 8)) * 3 + 1000
     bounds = [0] + [40 * r // (world_size - 1) for r in range(world_size)]
     accumulator = MomentAccumulator()
     for first in range(bounds[rank], bounds[rank + 1], 3):
         accumulator.update(rows[first:min(first + 3, bounds[rank + 1])])
-    merged = Group().reduce_moments(accumulator)
+    merged = reduce_moments(Group(), accumulator)
     if merged is None:
         return {}
     got, expected = merged.moments(), moments_of(rows)

@@ -4,18 +4,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
-
-def run_cli(*args, prefix: tuple = ()):
-    return subprocess.run([*prefix, sys.executable, "-m", "inception_score", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
 
 
 def snapshot(folder: Path) -> dict:

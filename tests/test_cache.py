@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from inception_score import inception_score, inception_score_from_logits
-from inception_score.api import load_model
-from inception_score.cache import FeatureCache, features_dir, parse_size, sample_key
+from inception_score.pipeline.extractors import load_classifier
+from inception_score.pipeline.cache import FeatureCache, features_dir, parse_size, sample_key
 from inception_score.errors import InceptionScoreError
-from inception_score.sources import Sample
+from inception_score.pipeline.sources import Sample
 
 COUNT = 8
 
@@ -38,7 +38,7 @@ def first_run(data, weights_path, tmp_path_factory):
     folder = tmp_path_factory.mktemp("warm")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INCEPTION_SCORE_CACHE", str(folder))
-        model, _ = load_model(weights_path, progress=False)
+        model = load_classifier(weights=weights_path, progress=False).module
         sizes: list[int] = []
         handle = model.register_forward_hook(lambda module, inputs, outputs: sizes.append(inputs[0].shape[0]))
         try:
@@ -59,7 +59,7 @@ def warm(first_run, private_cache):
 @pytest.fixture
 def forward_sizes(weights_path):
     """Batch sizes of every forward call of the real network the API uses, via a forward hook."""
-    model, _ = load_model(weights_path, progress=False)
+    model = load_classifier(weights=weights_path, progress=False).module
     sizes: list[int] = []
     handle = model.register_forward_hook(lambda module, inputs, outputs: sizes.append(inputs[0].shape[0]))
     yield sizes
@@ -190,7 +190,7 @@ def test_entries_hold_any_feature_length_and_round_trip_exactly(tmp_path):
 WRITER = """
 import sys
 import numpy as np
-from inception_score.cache import FeatureCache
+from inception_score.pipeline.cache import FeatureCache
 cache = FeatureCache(sys.argv[1], size_limit=int(sys.argv[2]))
 for round in range(3):
     for i in range(60):

@@ -1,7 +1,5 @@
 """Custom classifiers (TorchScript, module:factory) against the formula by hand; the torchvision preset."""
 import json
-import os
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -9,13 +7,21 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 from PIL import Image
 
 from inception_score import InceptionScoreError, inception_score
-from inception_score.classifier import TORCHVISION_INPUT, InputContract, load_classifier
-from inception_score.network import load_inception
-from inception_score.torchvision_inception import TorchvisionInceptionV3, load_torchvision_inception
-from inception_score.weights import sha256_file
+from inception_score.pipeline.extractors import (
+    TORCHVISION_INPUT,
+    InputContract,
+    load_classifier,
+)
+from inception_score.pipeline.inception2015 import load_inception
+from inception_score.pipeline.torchvision_inception import (
+    TorchvisionInceptionV3,
+    load_torchvision_inception,
+)
+from inception_score.pipeline.weights import sha256_file
 
 # A small classifier: 1 or 3 channels in, 7 classes out, returning (logits, features).
 FACTORY_SOURCE = textwrap.dedent('''
@@ -57,15 +63,6 @@ def hand_inception_score(logits: np.ndarray, splits: int) -> tuple[float, float]
         marginal = part.mean(axis=0)
         scores.append(np.exp(np.mean(np.sum(part * (np.log(part) - np.log(marginal)), axis=1))))
     return float(np.mean(scores)), float(np.std(scores))
-
-
-def run_cli(*args, cwd=None):
-    env = dict(os.environ)
-    if cwd is not None:  # keep the tested code first on the path when running elsewhere
-        paths = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env["PYTHONPATH"] = os.pathsep.join([*paths, str(cwd)])
-    return subprocess.run([sys.executable, "-m", "inception_score", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

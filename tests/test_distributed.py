@@ -23,8 +23,8 @@ from PIL import Image
 
 import inception_score as package
 from inception_score import InceptionScore, InceptionScoreError, evaluate, inception_score, save_statistics
-from inception_score.distributed import draw_bounds, drawn_with_seed, shard_bounds
-from inception_score.stats import read_features, read_statistics
+from inception_score.parallel.sharding import draw_bounds, drawn_with_seed, shard_bounds
+from inception_score.pipeline.statistics import read_features, read_statistics
 
 SRC = Path(package.__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("distributed_worker.py")

@@ -2,23 +2,29 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
-from inception_score import InceptionScoreError, evaluate, fid, kid, read_statistics, save_statistics
-from inception_score.api import load_model
-from inception_score.features import PIPELINE_VERSION
-from inception_score.weights import sha256_file
+from inception_score import (
+    InceptionScoreError,
+    evaluate,
+    fid,
+    kid,
+    read_statistics,
+    save_statistics,
+)
+from inception_score.pipeline.extract import PIPELINE_VERSION
+from inception_score.pipeline.extractors import load_classifier
+from inception_score.pipeline.weights import sha256_file
 
 
 @contextmanager
 def counting_forward_images(weights_path):
     """Count the images that go through the real model's forward pass (a hook on the loaded network)."""
-    model, _ = load_model(weights_path, progress=False)
+    model = load_classifier(weights=weights_path, progress=False).module
     counted = [0]
     handle = model.register_forward_hook(lambda module, inputs, output: counted.__setitem__(
         0, counted[0] + inputs[0].shape[0]))
@@ -140,11 +146,6 @@ def test_mistakes_fail_before_any_forward_pass(small, stats_b, weights_path, cal
         with pytest.raises(InceptionScoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
             call(small, weights_path)
     assert counted[0] == 0
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "inception_score", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
 
 
 def test_cli_stats_then_score_with_fid_and_kid_against_the_file(small, fid_ab, weights_path):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from inception_score import InceptionScoreError
-from inception_score.metrics import (MomentAccumulator, Moments, fid_from_features, fid_from_moments,
-                                     frechet_distance, kernel_inception_distance, moments_of)
+from inception_score.maths.frechet import MomentAccumulator, Moments, frechet_distance, moments_of
+from inception_score.results import fid_from_features, fid_from_moments, kernel_inception_distance
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_streaming_moments_equal_numpy_for_any_batching():
 
 @pytest.mark.parametrize("sizes", [[20, 20], [0, 13, 27], [5, 5, 5, 5, 5, 5, 5, 5], [6, 2], [0, 2, 3]])
 def test_sums_of_shards_moved_to_one_shift_add_up_to_the_moments_of_all(sizes):
-    """What Group.reduce_moments does across ranks: recentre every shard on one shift, add the sums."""
+    """What engine.reduce_moments does across ranks: recentre every shard on one shift, add the sums."""
     rng = np.random.RandomState(5)
     features = rng.standard_normal((sum(sizes), 6)) * 2 + 1e4
     parts, start = [], 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from inception_score import inception_score, inception_score_from_logits
-from inception_score.weights import sha256_file
+from inception_score.pipeline.weights import sha256_file
 
 SETS = ["a", "b", "mixed"]
 

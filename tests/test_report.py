@@ -16,12 +16,13 @@ from headless_chromium import find_chromium, visit
 from inception_score import ISResult, InceptionScoreError, inception_score
 from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning
-from inception_score.compare import Evaluation
-from inception_score.features import PIPELINE_VERSION
-from inception_score.metrics import (MomentAccumulator, fid_from_features, inception_score_from_log_probabilities,
-                                     kernel_inception_distance, log_probabilities_from_logits)
-from inception_score.stats import write_statistics
-from inception_score.weights import sha256_file
+from inception_score.results import Evaluation
+from inception_score.pipeline.extract import PIPELINE_VERSION
+from inception_score.maths.frechet import MomentAccumulator
+from inception_score.maths.inception import log_probabilities_from_logits
+from inception_score.results import fid_from_features, inception_score_from_log_probabilities, kernel_inception_distance
+from inception_score.pipeline.statistics import write_statistics
+from inception_score.pipeline.weights import sha256_file
 from inception_score.report import render_report, save_report
 
 pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
@@ -81,6 +82,7 @@ def test_report_is_one_file_that_requests_nothing(cli_report):
     assert "Classes are shown by their index" in page  # no licensed names for the 2015 classes
 
 
+@pytest.mark.browser
 def test_report_opens_in_headless_chromium_without_errors_and_shows_the_result(cli_report, tmp_path):
     executable = find_chromium()
     if executable is None:
@@ -116,6 +118,7 @@ def test_report_opens_in_headless_chromium_without_errors_and_shows_the_result(c
         DOCS_SCREENSHOT.write_bytes(page.screenshot)
 
 
+@pytest.mark.browser
 def test_the_browser_check_catches_requests_and_errors(tmp_path):
     executable = find_chromium()
     if executable is None:
@@ -139,7 +142,7 @@ def mixed_result(data):
 
 
 def test_api_save_report_decodes_odd_images_for_thumbnails(mixed_result, data, tmp_path):
-    path = mixed_result.save_report(tmp_path / "mixed.html", source=data / "images" / "mixed")
+    path = save_report(mixed_result, tmp_path / "mixed.html", source=data / "images" / "mixed")
     page = path.read_text(encoding="utf-8")
     assert path == tmp_path / "mixed.html"
     assert page.count("<figure") == 16 + min(8, mixed_result.distinct_top1_classes)
@@ -151,17 +154,17 @@ def test_api_report_for_an_array_scored_through_the_network(weights_path, tmp_pa
     with pytest.warns(InceptionScoreWarning):
         result = inception_score(images, splits=1, weights=weights_path, progress=False, device="cpu")
     assert result.details.names == ["index 0", "index 1", "index 2"]
-    page = result.save_report(tmp_path / "array.html", source=images).read_text(encoding="utf-8")
+    page = save_report(result, tmp_path / "array.html", source=images).read_text(encoding="utf-8")
     assert page.count("<figure") == 3 + 3 + result.distinct_top1_classes
     assert "array (3, 40, 30, 3)" in page
 
 
 def test_report_refuses_a_source_that_was_not_scored(mixed_result, data, tmp_path):
     with pytest.raises(InceptionScoreError, match="has 120 images but the result scored 28"):
-        mixed_result.save_report(tmp_path / "r.html", source=data / "images" / "a")
+        save_report(mixed_result, tmp_path / "r.html", source=data / "images" / "a")
     reordered = sorted((data / "images" / "mixed").iterdir(), reverse=True)
     with pytest.raises(InceptionScoreError, match="does not match the result"):
-        mixed_result.save_report(tmp_path / "r.html", source=reordered)
+        save_report(mixed_result, tmp_path / "r.html", source=reordered)
     assert not list(tmp_path.iterdir())
 
 
@@ -180,12 +183,12 @@ def test_evaluation_report_carries_fid_kid_and_their_warnings(mixed_result, data
     kid = dataclasses.replace(kernel_inception_distance(pool3["mixed"], pool3["b"], subsets=5, subset_size=10),
                               b="statistics b.npz")
     evaluation = Evaluation(inception_score=mixed_result, fid=fid, kid=kid)
-    page = evaluation.save_report(tmp_path / "e.html", source=data / "images" / "mixed").read_text(encoding="utf-8")
+    page = save_report(evaluation, tmp_path / "e.html", source=data / "images" / "mixed").read_text(encoding="utf-8")
     assert f'data-metric="fid" data-value="{fid.fid!r}"' in page and "28 vs 120 images" in page
     assert f'data-metric="kid" data-value="{kid.mean!r}"' in page and "5 subsets of 10" in page
     assert "against statistics b.npz" in page and "FID from 28 vs 120 images: small" in page
     with pytest.raises(InceptionScoreError, match="include 'is' in metrics"):
-        Evaluation(fid=fid).save_report(tmp_path / "f.html")
+        save_report(Evaluation(fid=fid), tmp_path / "f.html")
 
 
 def test_report_labels_classes_with_given_names(mixed_result, data, tmp_path, capsys):
@@ -227,8 +230,14 @@ def test_report_of_a_custom_classifier_names_it_and_its_classes(tmp_path):
     result = inception_score(images, classifier=digits_like, input_size=8, normalize="0-1", splits=3,
                              progress=False, device="cpu")
     assert result.num_classes == 10 and not any("50,000" in w for w in result.warnings)
-    page = result.save_report(tmp_path / "digits.html", source=images,
+    page = save_report(result, tmp_path / "digits.html", source=images,
                               class_names=[f"digit {d}" for d in range(10)]).read_text(encoding="utf-8")
     assert "<th>Classifier</th>" in page and "input 3x8x8" in page
     assert "NOT the reference 2015 weights" not in page
     assert "digit " in page and "Classes are shown by their index" not in page
+
+
+def test_the_old_save_report_methods_still_work_and_say_they_are_deprecated(mixed_result, data, tmp_path):
+    with pytest.warns(DeprecationWarning, match="inception_score.save_report"):
+        path = mixed_result.save_report(tmp_path / "old.html", source=data / "images" / "mixed")
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from inception_score.resize import resize_tf1
+from inception_score.pipeline.resize import resize_tf1
 
 
 def tf1_loop(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:

@@ -14,9 +14,9 @@ from PIL import Image
 
 from inception_score import inception_score
 from inception_score.errors import InceptionScoreError
-from inception_score.features import extract_features, preprocess
-from inception_score.metrics import inception_score_from_logits
-from inception_score.sources import decode, open_source, rgb_of_image
+from inception_score.pipeline.extract import extract_features, preprocess
+from inception_score.results import inception_score_from_logits
+from inception_score.pipeline.sources import decode, open_source
 
 COUNT = 16  # images of fixture set a scored through each source
 SPLITS = 4
@@ -162,7 +162,7 @@ def png_16bit_rgb(values):
 
 
 def decoded(data):
-    from inception_score.sources import Sample
+    from inception_score.pipeline.sources import Sample
     return decode(Sample("test image", data))
 
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from inception_score import InceptionScoreError
-from inception_score.network import load_inception
-from inception_score.weights import (FILENAME, download_weights, install_weights, resolve_weights,
+from inception_score.pipeline.inception2015 import load_inception
+from inception_score.pipeline.weights import (FILENAME, download_weights, install_weights, resolve_weights,
                                      sha256_file)
 
 

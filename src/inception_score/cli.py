@@ -6,16 +6,17 @@ import json
 import sys
 import warnings
 
-from . import distributed
-from . import weights as weights_module
-from .api import inception_score
-from .cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
-from .classifier import NORMALIZATIONS, RESIZE_METHODS
-from .compare import evaluate, fid, kid, save_statistics
+from ._version import __version__
+from .api import evaluate, fid, inception_score, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .options import Options
+from .parallel import launch as distributed
+from .pipeline import weights as weights_module
+from .pipeline.cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
+from .pipeline.extractors import NORMALIZATIONS, RESIZE_METHODS
+from .pipeline.sources import DEFAULT_MAX_PIXELS, open_source
 from .report import read_class_names, save_report
-from .report_plots import require_matplotlib
-from .sources import DEFAULT_MAX_PIXELS, open_source
+from .report.plots import require_matplotlib
 
 
 def _int_at_least(minimum: int):
@@ -64,6 +65,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-score", description="Inception Score, the paper's protocol.")
+    parser.add_argument("--version", action="version", version=f"inception-score {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     score = commands.add_parser("score", help="score a folder, image file or array file")
@@ -73,33 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--order", choices=("shuffled", "given"), default="shuffled",
                        help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)")
     score.add_argument("--seed", type=int, default=2020, help="seed of the permutation (default 2020)")
-    score.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
-    score.add_argument("--classifier", metavar="SPEC",
-                       help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
-                            "a TorchScript FILE.pt, or package.module:factory")
-    score.add_argument("--input-size", type=_positive_int, metavar="N", help="custom classifier: input is N x N")
-    score.add_argument("--resize", choices=RESIZE_METHODS,
-                       help="custom classifier: resize method (default bilinear, half-pixel centres)")
-    score.add_argument("--normalize", metavar="NAME",
-                       help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255")
-    score.add_argument("--channels", type=int, choices=(1, 3), help="custom classifier: 1 (grayscale) or 3 (RGB)")
-    score.add_argument("--batch-size", type=_positive_int, help="images per forward pass (default: 8 on CPU, 200 on CUDA)")
-    score.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
-    score.add_argument("--fast", action="store_true",
-                       help="on CUDA allow TF32 and float16: faster, approximate (recorded in the result)")
-    score.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
-    score.add_argument("--plain", action="store_true",
-                       help="run the unoptimised reference approach (batch norm not folded, NCHW, decoding inline): "
-                            "same numbers, slower; for timing comparisons")
-    score.add_argument("--cache-size", type=_size, default=DEFAULT_SIZE_LIMIT, metavar="SIZE",
-                       help="feature cache limit, e.g. 500M or 10G (default 2G); least recently used go first")
-    score.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
-    score.add_argument("--json", action="store_true", help="print the full result as JSON")
-    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(score)
     score.add_argument("--fid", metavar="REF", help="also FID against REF (images or a statistics .npz), same pass")
     score.add_argument("--kid", metavar="REF", help="also KID against REF (images or a .npz with features), same pass")
     _add_kid_options(score, "--kid-")
-    _add_input_options(score)
 
     fid_command = commands.add_parser("fid", help="FID between A and B (images or statistics .npz files)")
     fid_command.add_argument("a", help="folder, image file, or statistics .npz")
@@ -145,8 +124,20 @@ def _add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) -> None:
-    """The network options of `score`, for the commands that may run images through it."""
+    """How images become features (the fields of `Options`), for every command that may run images."""
     parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
+    parser.add_argument("--classifier", metavar="SPEC",
+                        help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
+                             "a TorchScript FILE.pt, or package.module:factory")
+    parser.add_argument("--input-size", type=_positive_int, metavar="N", help="custom classifier: input is N x N")
+    parser.add_argument("--resize", choices=RESIZE_METHODS,
+                        help="custom classifier: resize method (default bilinear, half-pixel centres)")
+    parser.add_argument("--normalize", metavar="NAME",
+                        help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255")
+    parser.add_argument("--channels", type=int, choices=(1, 3), help="custom classifier: 1 (grayscale) or 3 (RGB)")
+    parser.add_argument("--plain", action="store_true",
+                        help="run the unoptimised reference approach (batch norm not folded, NCHW, decoding inline): "
+                             "same numbers, slower; for timing comparisons")
     parser.add_argument("--batch-size", type=_positive_int,
                         help="images per forward pass (default: 8 on CPU, 200 on CUDA)")
     parser.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
@@ -161,11 +152,14 @@ def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) 
     _add_input_options(parser)
 
 
-def _run_options(args: argparse.Namespace) -> dict:
-    return dict(weights=args.weights, batch_size=args.batch_size, device=args.device, progress=not args.quiet,
-                fast=args.fast, cache=not args.no_cache, cache_size=args.cache_size, workers=args.workers,
-                max_pixels=args.max_pixels, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout,
-                on_error="skip" if args.skip_bad else "stop")
+def _options(args: argparse.Namespace) -> Options:
+    """The command's options as the library's one options object."""
+    return Options(classifier=args.classifier, weights=args.weights, input_size=args.input_size, resize=args.resize,
+                   normalize=args.normalize, channels=args.channels, plain=args.plain, batch_size=args.batch_size,
+                   device=args.device, progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
+                   cache_size=args.cache_size, workers=args.workers, max_pixels=args.max_pixels,
+                   npz_key=args.npz_key, value_range=args.value_range, layout=args.layout,
+                   on_error="skip" if args.skip_bad else "stop")
 
 
 def _print_skipped(names) -> None:
@@ -183,18 +177,18 @@ def _print_result(result, json_document: dict, as_json: bool) -> int:
 
 
 def _fid(args: argparse.Namespace) -> int:
-    result = fid(args.a, args.b, **_run_options(args))
+    result = fid(args.a, args.b, options=_options(args))
     return _print_result(result, result.to_dict(), args.json)
 
 
 def _kid(args: argparse.Namespace) -> int:
     result = kid(args.a, args.b, subsets=args.subsets, subset_size=args.subset_size, seed=args.seed,
-                 **_run_options(args))
+                 options=_options(args))
     return _print_result(result, {"kid": result.to_dict()}, args.json)
 
 
 def _stats(args: argparse.Namespace) -> int:
-    written = save_statistics(args.source, args.output, with_features=args.with_features, **_run_options(args))
+    written = save_statistics(args.source, args.output, with_features=args.with_features, options=_options(args))
     if not distributed.is_main_process():
         return 0
     _print_skipped(written.skipped_names)
@@ -212,7 +206,7 @@ def _evaluate_with_references(args: argparse.Namespace):
     return evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
                     splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
                     kid_subset_size=args.kid_subset_size, kid_seed=args.kid_seed, bootstrap=args.bootstrap,
-                    **_run_options(args))
+                    options=_options(args))
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -220,14 +214,6 @@ def _score(args: argparse.Namespace) -> int:
     if args.report:
         require_matplotlib()  # before minutes of scoring, not after
     if args.fid or args.kid:
-        custom = [flag for flag, value in (("--classifier", args.classifier), ("--input-size", args.input_size),
-                                           ("--resize", args.resize), ("--normalize", args.normalize),
-                                           ("--channels", args.channels)) if value is not None]
-        if custom:
-            raise InceptionScoreError(f"{', '.join(custom)} cannot be combined with --fid/--kid yet: FID and KID "
-                                      "use the 2015 network; score IS with the classifier in a separate run")
-        if args.plain:
-            raise InceptionScoreError("--plain cannot be combined with --fid/--kid: it times the IS path alone")
         evaluation = _evaluate_with_references(args)
         if not distributed.is_main_process():
             return 0
@@ -235,9 +221,7 @@ def _score(args: argparse.Namespace) -> int:
         notes, document, summary = evaluation.warnings, evaluation.to_dict(), evaluation.summary()
     else:
         result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
-                                 bootstrap=args.bootstrap, classifier=args.classifier, input_size=args.input_size,
-                                 resize=args.resize, normalize=args.normalize, channels=args.channels,
-                                 plain=args.plain, **_run_options(args))
+                                 bootstrap=args.bootstrap, options=_options(args))
         if not distributed.is_main_process():
             return 0
         distances, notes, document, summary = {}, result.warnings, result.to_dict(), result.summary()

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 
 Layout = Literal["NHWC", "NCHW"]
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))

@@ -12,6 +12,7 @@ import importlib
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import InceptionScoreError
-from .network import INPUT_SIZE
+from ..errors import InceptionScoreError
+from .inception2015 import INPUT_SIZE, load_inception
 from .resize import resize_tf1
+from .weights import REFERENCE, TORCHVISION, WeightsFile, resolve_weights, sha256_file
 
 RESIZE_METHODS = ("tf1-bilinear", "bilinear", "nearest", "none")
 # name -> (scale applied to 0..255 values first, then (x - mean) / std per channel)
@@ -117,9 +119,16 @@ INCEPTION_2015_INPUT = InputContract(size=INPUT_SIZE, resize="tf1-bilinear", nor
 TORCHVISION_INPUT = InputContract(size=INPUT_SIZE, resize="bilinear", normalize="minus1-1")
 
 
+OUTPUTS = ("logits", "features")  # what an extractor can give: class logits (IS), feature vectors (FID, KID)
+
+
 @dataclass(frozen=True)
 class Classifier:
-    """A module whose forward gives (logits, features), its input contract, and what it is."""
+    """A module whose forward gives (logits, features), its input contract, and what it is.
+
+    `outputs` says which of the two are real: a module that returns only logits gives IS but not
+    FID or KID (its features are empty, N x 0).
+    """
 
     module: nn.Module
     contract: InputContract
@@ -129,43 +138,129 @@ class Classifier:
     reference: bool = False  # the paper's network and protocol
     weights_sha256: str | None = None
     cache_key: str | None = field(default=None, repr=False)  # None: not content-addressed, never cache
+    features: str = "the module's second output"  # what the feature vectors are
+    outputs: tuple[str, ...] = OUTPUTS
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary recorded in every result."""
         return {"name": self.name, "identity": self.identity, "input": self.contract.describe(),
                 "input_size": self.contract.size, "resize": self.contract.resize,
-                "normalize": self.contract.normalize, "channels": self.contract.channels, "logits": self.logits}
+                "normalize": self.contract.normalize, "channels": self.contract.channels, "logits": self.logits,
+                "features": self.features}
+
+
+@dataclass(frozen=True)
+class ExtractorEntry:
+    """A registry entry: a known network with its weights file, builder, input contract and outputs."""
+
+    name: str
+    weights: WeightsFile
+    build: Callable[[Path, bool], nn.Module]  # (weights file, plain) -> module in eval mode
+    contract: InputContract
+    logits: str
+    features: str
+    notes: str
+    outputs: tuple[str, ...] = OUTPUTS
+
+
+def _build_inception_2015(path: Path, plain: bool) -> nn.Module:
+    return load_inception(path, plain=plain)
+
+
+def _build_torchvision(path: Path, plain: bool) -> nn.Module:
+    from .torchvision_inception import load_torchvision_inception
+    return load_torchvision_inception(path, plain=plain)
+
+
+REGISTRY: dict[str, ExtractorEntry] = {entry.name: entry for entry in (
+    ExtractorEntry("inception-2015", REFERENCE, _build_inception_2015, INCEPTION_2015_INPUT,
+                   logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias", features="pool3, 2048",
+                   notes="the paper's network (TF graph of 2015-12-05): IS, FID and KID as published"),
+    ExtractorEntry("torchvision", TORCHVISION, _build_torchvision, TORCHVISION_INPUT,
+                   logits="fc(pool3), 1000 classes, with the fc bias", features="pool3, 2048",
+                   notes="torchvision's ImageNet Inception v3: matches PyTorch papers that used it (~9.7 on "
+                         "CIFAR-10), not the paper's protocol"),
+)}
+_loaded: dict[tuple[str, str, bool], nn.Module] = {}
+
+
+def registry_classifier(entry: ExtractorEntry, weights: str | Path | None = None, *, progress: bool = True,
+                        plain: bool = False) -> Classifier:
+    """The entry's network for the resolved weights file, loaded (and optimised) once per process."""
+    path = resolve_weights(weights, progress=progress, spec=entry.weights)
+    sha256 = sha256_file(path)
+    if (entry.name, sha256, plain) not in _loaded:
+        _loaded[entry.name, sha256, plain] = entry.build(path, plain)
+    reference = entry.name == "inception-2015" and entry.weights.matches(sha256)
+    cache_key = sha256 if entry.name == "inception-2015" else f"{entry.name} {sha256} input {entry.contract.describe()}"
+    return Classifier(_loaded[entry.name, sha256, plain], entry.contract, entry.name, f"sha256:{sha256}",
+                      logits=entry.logits, reference=reference, weights_sha256=sha256, cache_key=cache_key,
+                      features=entry.features, outputs=entry.outputs)
 
 
 def inception_2015_classifier(model: nn.Module, sha256: str, reference: bool) -> Classifier:
     """The paper's network: TF1 bilinear to 299, (x - 128) / 128, softmax over pool3 @ fc.weight.T."""
-    return Classifier(model, INCEPTION_2015_INPUT, "inception-2015", f"sha256:{sha256}",
-                      logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias", reference=reference,
-                      weights_sha256=sha256, cache_key=sha256)
+    entry = REGISTRY["inception-2015"]
+    return Classifier(model, INCEPTION_2015_INPUT, "inception-2015", f"sha256:{sha256}", logits=entry.logits,
+                      reference=reference, weights_sha256=sha256, cache_key=sha256, features=entry.features)
 
 
 class LogitsAndFeatures(nn.Module):
-    """Wrap a user's module so forward returns (logits N x C, features N x D) whatever it returned."""
+    """Wrap a user's module so forward returns (logits N x C, features N x D) whatever it returned.
+
+    The module may return logits alone (features are then N x 0), a tuple (logits, features), or
+    declare the order of its tuple in an `outputs` attribute, e.g. ("features", "logits").
+    """
 
     def __init__(self, module: nn.Module, name: str) -> None:
         super().__init__()
         self.module = module
         self.name = name
+        self.order = declared_outputs(module, name)
 
     def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         output = self.module(batch)
-        features = None
-        if isinstance(output, (tuple, list)) and output:
-            output, features = output[0], (output[1] if len(output) > 1 else None)
-        if not isinstance(output, torch.Tensor) or output.dim() != 2 or output.shape[0] != batch.shape[0] \
-                or output.shape[1] < 2:
-            got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        parts = dict(zip(self.order, output)) if isinstance(output, (tuple, list)) else {"logits": output}
+        logits, features = parts.get("logits"), parts.get("features")
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != batch.shape[0] \
+                or logits.shape[1] < 2:
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(output).__name__
             raise InceptionScoreError(
                 f"classifier {self.name} must return logits as N x C (C >= 2) for a batch of {batch.shape[0]}, "
                 f"or a tuple (logits, features); got {got}")
-        if not isinstance(features, torch.Tensor) or features.shape[0] != batch.shape[0]:
-            features = output
-        return output, features.flatten(1)
+        if features is None:
+            return logits, logits.new_zeros((batch.shape[0], 0))
+        if not isinstance(features, torch.Tensor) or features.dim() < 2 or features.shape[0] != batch.shape[0]:
+            got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
+            raise InceptionScoreError(f"classifier {self.name} must return features as N x D (or N x ...) for a "
+                                      f"batch of {batch.shape[0]}; got {got}")
+        return logits, features.flatten(1)
+
+
+def declared_outputs(module: Any, name: str) -> tuple[str, ...]:
+    """The order of a module's tuple output: its `outputs` attribute, else ("logits", "features")."""
+    declared = getattr(module, "outputs", None)
+    if declared is None:
+        return OUTPUTS
+    if isinstance(declared, str) or not isinstance(declared, (tuple, list)) or "logits" not in declared \
+            or not set(declared) <= set(OUTPUTS) or len(set(declared)) != len(declared):
+        raise InceptionScoreError(f"classifier {name}: its outputs attribute must name the tuple it returns, with "
+                                  f"'logits' and optionally 'features' (e.g. ('logits', 'features')); got {declared!r}")
+    return tuple(declared)
+
+
+def probed_outputs(wrapped: LogitsAndFeatures, contract: InputContract) -> tuple[str, ...]:
+    """What a module gives, found by running it once on one blank image of its input size."""
+    blank = torch.zeros((1, contract.channels, contract.size, contract.size))
+    try:
+        with torch.inference_mode():
+            _, features = wrapped(blank)
+    except InceptionScoreError:
+        raise
+    except Exception as error:  # the user's code: any exception, reported in one line
+        raise InceptionScoreError(f"classifier {wrapped.name} failed on a blank {contract.describe()} input: "
+                                  f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+    return wrapped.order if features.shape[1] else ("logits",)
 
 
 def declared_contract(module: Any) -> dict[str, Any]:
@@ -202,20 +297,27 @@ def build_contract(declared: dict[str, Any], name: str, *, input_size: int | Non
         raise InceptionScoreError(f"classifier {name}: bad input contract {merged!r}: {error}") from None
 
 
-def load_classifier(spec: Any, *, weights: str | Path | None = None, input_size: int | None = None,
+def load_classifier(spec: Any = None, *, weights: str | Path | None = None, input_size: int | None = None,
                     resize: str | None = None, normalize: str | None = None, channels: int | None = None,
-                    progress: bool = True) -> Classifier:
-    """A classifier from "torchvision", a TorchScript file, "package.module:factory" or an nn.Module.
+                    progress: bool = True, plain: bool = False) -> Classifier:
+    """The extractor to run: a REGISTRY name ("inception-2015", the default, or "torchvision"), a
+    TorchScript file, "package.module:factory", an nn.Module or a Classifier.
 
-    The 2015 Inception preset is built by the API (`api.load_model`); this handles everything else.
+    input_size, resize, normalize and channels give a custom module's input contract (unless it
+    declares one); plain=True (registry networks only) keeps the unoptimised modules.
     """
     options = {"input_size": input_size, "resize": resize, "normalize": normalize, "channels": channels}
+    name = "inception-2015" if spec is None else spec
+    if isinstance(name, str) and name in REGISTRY:
+        _no_options(options, "the inception-2015 classifier (the paper's protocol is fixed)" if name == "inception-2015"
+                    else f"the {name} preset (its protocol is fixed)")
+        return registry_classifier(REGISTRY[name], weights, progress=progress, plain=plain)
+    if plain:
+        raise InceptionScoreError("plain (--plain) applies to the registry's networks (inception-2015, torchvision) "
+                                  "only: other classifiers run as they are given")
     if isinstance(spec, Classifier):
         _no_options(options, "a Classifier object (its contract is fixed)")
         return spec
-    if spec == "torchvision":
-        _no_options(options, "the torchvision preset (its protocol is fixed)")
-        return torchvision_classifier(weights, progress=progress)
     if weights is not None:
         raise InceptionScoreError(
             "weights applies to the inception-2015 and torchvision classifiers only; a custom classifier "
@@ -237,7 +339,8 @@ def _no_options(options: dict[str, Any], what: str) -> None:
     given = [key for key, value in options.items() if value is not None]
     if given:
         flags = ", ".join("--" + key.replace("_", "-") for key in given)
-        raise InceptionScoreError(f"{flags} cannot be used with {what}; they are for custom classifiers")
+        raise InceptionScoreError(f"{flags} cannot be used with {what}; they are for custom classifiers "
+                                  "(--classifier FILE.pt or package.module:factory)")
 
 
 def _custom(module: nn.Module, name: str, identity: str, sha256: str | None,
@@ -246,14 +349,16 @@ def _custom(module: nn.Module, name: str, identity: str, sha256: str | None,
     module.eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)
-    cache_key = None if sha256 is None else f"torchscript {sha256} input {contract.describe()}"
-    return Classifier(LogitsAndFeatures(module, name), contract, "torchscript" if sha256 else "python",
-                      identity, logits="the module's output", weights_sha256=sha256, cache_key=cache_key)
+    wrapped = LogitsAndFeatures(module, name)
+    outputs = probed_outputs(wrapped, contract)
+    cache_key = None if sha256 is None else f"torchscript {sha256} input {contract.describe()} outputs {outputs}"
+    return Classifier(wrapped, contract, "torchscript" if sha256 else "python", identity,
+                      logits="the module's logits output", weights_sha256=sha256, cache_key=cache_key,
+                      features="the module's features output" if "features" in outputs else "none",
+                      outputs=outputs)
 
 
 def _torchscript(path: Path, options: dict[str, Any]) -> Classifier:
-    from .weights import sha256_file
-
     if not path.is_file():
         raise InceptionScoreError(
             f"classifier {path}: no such file (expected a TorchScript file, 'package.module:factory', "
@@ -289,19 +394,6 @@ def _call_factory(text: str) -> nn.Module:
     return module
 
 
-_torchvision_loaded: dict[str, nn.Module] = {}
-
-
 def torchvision_classifier(weights: str | Path | None = None, *, progress: bool = True) -> Classifier:
     """torchvision's ImageNet Inception v3: bilinear (half-pixel) to 299, [-1, 1], softmax over fc with bias."""
-    from .torchvision_inception import load_torchvision_inception
-    from .weights import TORCHVISION, resolve_weights, sha256_file
-
-    path = resolve_weights(weights, progress=progress, spec=TORCHVISION)
-    sha256 = sha256_file(path)
-    if sha256 not in _torchvision_loaded:
-        _torchvision_loaded[sha256] = load_torchvision_inception(path)
-    return Classifier(_torchvision_loaded[sha256], TORCHVISION_INPUT, "torchvision", f"sha256:{sha256}",
-                      logits="fc(pool3), 1000 classes, with the fc bias", weights_sha256=sha256,
-                      cache_key=f"torchvision {sha256} input {TORCHVISION_INPUT.describe()}")
-
+    return registry_classifier(REGISTRY["torchvision"], weights, progress=progress)

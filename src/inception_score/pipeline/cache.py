@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 from .sources import Sample
 from .weights import cache_dir
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 
 SCORE = "#4338ca"
 DIVERSITY = "#0f766e"

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 
 NUM_CLASSES = 1008
 INPUT_SIZE = 299

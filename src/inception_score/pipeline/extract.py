@@ -21,12 +21,12 @@ import torch
 from tqdm import tqdm
 
 from .cache import FeatureCache, sample_key
-from .classifier import INCEPTION_2015_INPUT, InputContract
-from .errors import InceptionScoreError
+from .extractors import INCEPTION_2015_INPUT, InputContract
+from ..errors import InceptionScoreError
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
 
 if TYPE_CHECKING:
-    from .metrics import MomentAccumulator
+    from ..maths.frechet import MomentAccumulator
 
 # Part of every cache key: bump it whenever any step changes the numbers an image produces.
 PIPELINE_VERSION = "inception-score pipeline 1: PIL RGB, TF1 bilinear 299, (x-128)/128, unbiased logits, pool3"
@@ -38,8 +38,8 @@ _HITS_PER_STEP = 256  # cache hits handed over at a time, so progress shows duri
 class Features:
     """Per-image outputs of the network, in input order."""
 
-    logits: np.ndarray  # N x 1008 float32, unbiased (no fc bias)
-    pool3: np.ndarray | None  # N x 2048 float32; None when extracted with keep_pool3=False
+    logits: np.ndarray | None  # N x C float32 (for the 2015 network: 1008, unbiased); None when not kept
+    pool3: np.ndarray | None  # N x D float32 feature vectors (2048 pool3); None when not kept
     names: list[str]
     computed: int = 0  # images that went through the network (the rest came from the cache)
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
@@ -248,22 +248,70 @@ def _decoded(work: _Work, on_error: str, skipped: list[str]) -> list[np.ndarray]
     return images
 
 
+class _Rows:
+    """Per-image outputs put in by input index and handed back in input order.
+
+    When the count is known, each output goes straight into one preallocated N x d array (no
+    second copy at the end unless images were skipped); otherwise batches are kept and joined once.
+    """
+
+    def __init__(self, total: int | None, kept: tuple[str, ...]) -> None:
+        self.total = total
+        self.names: dict[int, str] = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.batches: dict[str, list[tuple[list[int], np.ndarray]]] = {key: [] for key in kept}
+
+    def add(self, indices: list[int], names: list[str], outputs: dict[str, np.ndarray]) -> None:
+        if self.total is not None and indices and max(indices) >= self.total:
+            raise InceptionScoreError(f"the source gave more than the {self.total} images it announced")
+        self.names.update(zip(indices, names))
+        for key, rows in outputs.items():
+            if key not in self.batches:
+                continue
+            if self.total is None:
+                self.batches[key].append((indices, np.array(rows, np.float32)))
+                continue
+            if key not in self.arrays:
+                self.arrays[key] = np.empty((self.total, rows.shape[1]), np.float32)
+            self.arrays[key][indices] = rows
+
+    def order(self) -> list[int]:
+        return sorted(self.names)
+
+    def assemble(self, key: str) -> np.ndarray | None:
+        """The N x d array of output `key` in input order; None if it was not kept."""
+        if key not in self.batches:
+            return None
+        order = self.order()
+        if self.total is not None:
+            array = self.arrays.get(key, np.zeros((self.total, 0), np.float32))
+            return array if len(order) == self.total else array[order]
+        batches = self.batches.pop(key)
+        width = batches[0][1].shape[1] if batches else 0
+        joined = np.empty((len(order), width), np.float32)
+        position = {index: row for row, index in enumerate(order)}
+        for indices, rows in batches:
+            joined[[position[index] for index in indices]] = rows
+        return joined
+
+
 def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch_size: int | None = None,
                      device: torch.device | str | None = None, progress: bool = True,
                      total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                      workers: int | None = None, threads: int | None = None, fast: bool = False,
                      cache: FeatureCache | None = None, model_id: str = "", keep_pool3: bool = True,
-                     pool3_moments: MomentAccumulator | None = None,
+                     keep_logits: bool = True, pool3_moments: MomentAccumulator | None = None,
                      contract: InputContract = INCEPTION_2015_INPUT, on_error: str = "stop") -> Features:
-    """Run every sample through the network; returns logits and pool3 (features) in input order.
+    """Run every sample through the network; returns logits and features (pool3) in input order.
 
     workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
     fast: on CUDA, TF32 and float16 (approximate); cache + model_id (the weights' sha256):
     reuse and store per-image results keyed by content. pool3_moments receives every batch of
-    pool3 features (FID in O(d^2) memory); keep_pool3=False keeps no per-image pool3 (None).
-    contract: how images become the model's input (for another classifier, model_id must name
-    its contract too: `Classifier.cache_key`). on_error="skip": undecodable files are left out and
-    named in `Features.skipped` instead of stopping the run.
+    features (FID in O(d^2) memory); keep_pool3=False / keep_logits=False keep no per-image
+    features / logits (None). total: the number of samples, when known (outputs then go straight
+    into their final arrays). contract: how images become the model's input (for another
+    classifier, model_id must name its contract too: `Classifier.cache_key`). on_error="skip":
+    undecodable files are left out and named in `Features.skipped` instead of stopping the run.
     """
     if on_error not in ("stop", "skip"):
         raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
@@ -275,7 +323,7 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
     if cache is not None and not model_id:
         raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
     cache_context = f"{model_id}\0{PIPELINE_VERSION}\0{precision}"
-    results: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
+    rows = _Rows(total, tuple(key for key, kept in (("logits", keep_logits), ("pool3", keep_pool3)) if kept))
     computed = 0
     skipped: list[str] = []
     corrupt_before = cache.corrupt if cache is not None else 0
@@ -289,10 +337,12 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
         with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast, tqdm(
                 total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
             for work in work_items:
-                for index, name, logits, pool3 in work.hits:
-                    results[index] = (name, logits, pool3 if keep_pool3 else None)
-                if work.hits and pool3_moments is not None:
-                    pool3_moments.update(np.stack([hit[3] for hit in work.hits]))
+                if work.hits:
+                    hit_pool3 = np.stack([hit[3] for hit in work.hits])
+                    rows.add([hit[0] for hit in work.hits], [hit[1] for hit in work.hits],
+                             {"logits": np.stack([hit[2] for hit in work.hits]), "pool3": hit_pool3})
+                    if pool3_moments is not None:
+                        pool3_moments.update(hit_pool3)
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
@@ -300,15 +350,14 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 if not images:
                     continue
                 batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last,
-                                                                  contract=contract))
+                                                             contract=contract))
                 batch_logits = batch_logits.float().cpu().numpy()
                 batch_pool3 = batch_pool3.float().cpu().numpy()
                 if cache is not None:
                     cache.put_many(work.keys, batch_logits, batch_pool3)
                 if pool3_moments is not None:
                     pool3_moments.update(batch_pool3)
-                for row, (index, name) in enumerate(zip(work.indices, work.names)):
-                    results[index] = (name, batch_logits[row], batch_pool3[row] if keep_pool3 else None)
+                rows.add(work.indices, work.names, {"logits": batch_logits, "pool3": batch_pool3})
                 computed += len(work.indices)
                 bar.update(len(work.indices))
     finally:
@@ -316,18 +365,5 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
             stage.close()
     if cache is not None:
         cache.trim()
-    features = _assemble(results, computed, cache.corrupt - corrupt_before if cache is not None else 0, precision,
-                         keep_pool3)
-    features.skipped = skipped
-    return features
-
-
-def _assemble(results: dict[int, tuple[str, np.ndarray, np.ndarray | None]], computed: int, corrupt: int,
-              precision: str, keep_pool3: bool = True) -> Features:
-    if not results:
-        return Features(np.zeros((0, 1008), np.float32), np.zeros((0, 2048), np.float32) if keep_pool3 else None,
-                        [], computed, corrupt, precision)
-    order = sorted(results)
-    pool3 = np.stack([results[i][2] for i in order]) if keep_pool3 else None
-    return Features(np.stack([results[i][1] for i in order]), pool3,
-                    [results[i][0] for i in order], computed, corrupt, precision)
+    return Features(rows.assemble("logits"), rows.assemble("pool3"), [rows.names[i] for i in rows.order()],
+                    computed, cache.corrupt - corrupt_before if cache is not None else 0, precision, skipped)

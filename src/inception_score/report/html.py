@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import report_plots as plots
-from .errors import InceptionScoreError
-from .metrics import ISResult
-from .sources import decode, open_source
+from . import plots
+from ..errors import InceptionScoreError
+from ..results import Evaluation, ISResult
+from ..pipeline.sources import decode, open_source
 
 THUMBNAIL_PIXELS = 128
 GALLERY_SIZE = 8
@@ -48,15 +48,38 @@ class Thumbnail:
     small: bool  # shown enlarged with sharp pixels
 
 
-def save_report(result: ISResult, path: str | os.PathLike, *, source: Any = None, fid: Any = None,
+def save_report(result: ISResult | Evaluation, path: str | os.PathLike, *, source: Any = None, fid: Any = None,
                 kid: Any = None, compared_with: str | None = None,
                 class_names: Sequence[str] | None = None, title: str | None = None) -> Path:
-    """Write the report for `result` to `path` (written atomically) and return the path.
+    """Write the self-contained HTML report for `result` to `path` (atomically) and return the path.
 
-    `source`: what was scored (folder, paths, array...), for thumbnails. `fid` (a FIDResult or a
-    number) and `kid` (a KIDResult or (mean, std)) add FID/KID, against `compared_with` or the
-    reference the results name.
+    Parameters
+    ----------
+    result
+        An ISResult, or an Evaluation (its FID and KID are shown too).
+    path
+        The .html file to write; its folder must exist.
+    source
+        What was scored (folder, paths, array...), for thumbnails.
+    fid, kid
+        A FIDResult or a number, a KIDResult or (mean, std): shown beside the score, against
+        `compared_with` or the reference the results name.
+    class_names
+        One name per class index, for the class table.
+    title
+        The page title.
+
+    Returns
+    -------
+    Path
+        The written file. Needs matplotlib (``pip install 'inception-score[report]'``).
     """
+    if isinstance(result, Evaluation):
+        if result.inception_score is None:
+            raise InceptionScoreError("the report explains an Inception Score: include 'is' in metrics")
+        fid = result.fid if fid is None else fid
+        kid = result.kid if kid is None else kid
+        result = result.inception_score
     path = Path(path)
     if not path.parent.is_dir():
         raise InceptionScoreError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InceptionScoreError
-from .metrics import Moments
+from ..errors import InceptionScoreError
+from ..maths.frechet import Moments
 
 TEXT_KEYS = ("weights_sha256", "pipeline_version", "inception_score_version")
 
@@ -68,7 +68,7 @@ def check_output_path(path: str | Path) -> Path:
 def write_statistics(path: str | Path, moments: Moments, *, weights_sha256: str, pipeline_version: str,
                      features: np.ndarray | None = None) -> Path:
     """Write mu, sigma and our keys to `path` atomically (temporary file in the same folder, then rename)."""
-    from . import __version__
+    from .._version import __version__
 
     path = check_output_path(path)
     arrays = {"mu": np.asarray(moments.mean, np.float64), "sigma": np.asarray(moments.covariance, np.float64),

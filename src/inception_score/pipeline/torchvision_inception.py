@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .network import BasicConv2d, Inception2015, load_state_file, optimise_for_inference
+from .inception2015 import BasicConv2d, Inception2015, load_state_file, optimise_for_inference
 
 NUM_CLASSES = 1000
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 
 REFERENCE_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 REFERENCE_SIZE = 95_628_359

@@ -1,0 +1,457 @@
+"""The engine: plan -> extract -> reduce -> results, under every front (API, metric object, CLI).
+
+Plan: each requested metric says what it needs of each side (IS: class logits; FID: the mean
+and covariance of feature vectors; KID: the feature vectors themselves), and the extractor must
+provide it. Extract: one pass per distinct image side, asking the extractor for exactly that.
+Reduce: in one process, or over torch.distributed ranks, through the same code (rows gathered
+to rank 0 in input order, moments summed). Results: frozen dataclasses, built on rank 0 and
+given to every rank.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings as python_warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.frechet import MomentAccumulator, Moments
+from .maths.inception import LogProbabilities
+from .maths.kernel import check_kid_options
+from .options import Options
+from .parallel.group import Group
+from .parallel.launch import join
+from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main, shard_of
+from .pipeline.cache import FeatureCache
+from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
+from .pipeline.extractors import Classifier
+from .pipeline.sources import Source, open_source
+from .pipeline.statistics import (Statistics, check_output_path, is_statistics_path, moments_of_statistics,
+                                  provenance_warnings, read_features, read_statistics, require_features,
+                                  write_statistics)
+from .pipeline.weights import REFERENCE_SHA256, TORCHVISION
+from .results import (SMALL_N, Evaluation, ISResult, Order, announce, fid_from_moments,
+                      inception_score_from_log_probabilities, kernel_inception_distance, small_sample_warning)
+
+METRICS = ("is", "fid", "kid")
+NEEDS = {"is": "logits", "fid": "moments", "kid": "features"}  # what a metric needs of the side it reads
+OUTPUT_OF_NEED = {"logits": "logits", "moments": "features", "features": "features"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """Which metrics, against what, with which metric options."""
+
+    metrics: frozenset[str]
+    references: dict[str, Any] = field(default_factory=dict)  # metric -> reference side
+    splits: int = 10
+    order: Order = "shuffled"
+    seed: int = 2020
+    bootstrap: int = 0
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    kid_seed: int = 2020
+
+
+@dataclass
+class Side:
+    """One distinct input, what the metrics need from it, and what was extracted."""
+
+    value: Any
+    description: str
+    source: Source | None = None
+    statistics: Statistics | None = None
+    needs: set[str] = field(default_factory=set)  # "logits", "moments", "features"
+    logits: np.ndarray | None = None
+    moments: Moments | None = None
+    accumulator: MomentAccumulator | None = None
+    features: np.ndarray | None = None
+    cached: int = 0
+    precision: str | None = None
+    corrupt_cache_entries: int = 0
+    names: list[str] | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int | None:
+        """Number of images (for a statistics file: its stored n, or its number of stored features);
+        None for a stream not read yet."""
+        if self.source is not None:
+            return len(self.names) if self.names is not None else self.source.total
+        assert self.statistics is not None
+        if "features" in self.needs and self.statistics.has_features:
+            return self.statistics.features_shape[0]
+        return self.statistics.n
+
+
+def check_metrics(metrics: Any) -> frozenset[str]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
+    return frozenset(metrics)
+
+
+def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
+    """Every metric of `request` from one pass over each distinct image side."""
+    for metric in ("fid", "kid"):
+        if metric in request.metrics and request.references.get(metric) is None:
+            raise InceptionScoreError(f"{metric.upper()} needs a reference: pass reference=... (CLI: --{metric} REF), "
+                                      f"or leave {metric!r} out of metrics")
+    group = join(options.distributed)
+
+    def plan() -> tuple[dict[Any, Side], Side, Classifier | None]:
+        sides: dict[Any, Side] = {}
+        main = _side(sides, source, {NEEDS["is"]} if "is" in request.metrics else set(), options, group,
+                     num_samples=options.num_samples)
+        for metric in ("fid", "kid"):
+            if metric in request.metrics:
+                main.needs.add(NEEDS[metric])
+                _side(sides, request.references[metric], {NEEDS[metric]}, options, group)
+        _check_before_pass(main, sides, request)
+        classifier = _extractor(list(sides.values()), options) if group is None else None
+        return sides, main, classifier
+
+    sides, main, classifier = everywhere(group, plan)
+    if group is not None:  # rank 0 loads (and downloads) first, then the others
+        classifier = everywhere(group, lambda: _extractor(list(sides.values()), options), main_first=True)
+    check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
+    _extract(list(sides.values()), classifier, options, group)
+    drawn = main.source is not None and main.source.kind == "sampler"
+    sampling = dict(world_size=group.world_size if group is not None else 1,
+                    sample_seed=draw_seed(group, options.sample_seed) if drawn else None)
+    return on_main(group, lambda: _results(list(sides.values()), main, classifier, request, options, sampling))
+
+
+def summarise(source: Any, path: str | Path, *, with_features: bool, options: Options) -> Statistics:
+    """Write the feature mean and covariance of `source` (and its features) to a statistics file."""
+    group = join(options.distributed)
+    writes = group is None or group.rank == 0
+    output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
+
+    def plan() -> Side:
+        side = _side({}, source, {"moments", "features"} if with_features else {"moments"}, options, group,
+                     num_samples=options.num_samples)
+        if side.statistics is not None:
+            raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
+        return side
+
+    side = everywhere(group, plan)
+    classifier = everywhere(group, lambda: _extractor([side], options), main_first=True)
+    check_same_inputs(group, [(side.count, side.description)])
+    _extract([side], classifier, options, group)
+
+    def write() -> Statistics:
+        _fill_moments([side])
+        assert side.moments is not None and classifier is not None
+        write_statistics(output, side.moments, weights_sha256=classifier.weights_sha256 or classifier.identity,
+                         pipeline_version=_pipeline(options, classifier),
+                         features=side.features if with_features else None)
+        return dataclasses.replace(read_statistics(output), skipped_names=tuple(side.skipped))
+    return on_main(group, write)
+
+
+def result_from_logits(logits: np.ndarray, sha256: str | None, *, splits: int, order: Order, seed: int,
+                       warnings: list[str] | None = None, world_size: int = 1,
+                       classifier: Classifier | None = None, bootstrap: int = 0,
+                       names: list[str] | None = None) -> ISResult:
+    """The IS of the classifier's logits (default: the 2015 network), with its identity and the warnings that apply.
+
+    The warnings are also emitted as InceptionScoreWarning.
+    """
+    result = inception_score_from_log_probabilities(LogProbabilities.of_logits(logits), splits=splits,
+                                                    order=order, seed=seed, bootstrap=bootstrap)
+    name = classifier.name if classifier is not None else "inception-2015"
+    reference = sha256 == REFERENCE_SHA256 if name == "inception-2015" else False
+    notes = list(warnings or [])
+    if name == "inception-2015":
+        notes += weights_warnings(sha256 or "")
+    elif name == "torchvision":
+        known = "" if TORCHVISION.matches(sha256 or "") else f" (weights {(sha256 or '')[:12]}... are not torchvision's file)"
+        notes.append(f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
+                     "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)")
+    if name not in ("inception-2015", "torchvision"):  # no published 50k-image scores to compare with
+        notes += [note for note in result.warnings if note != small_sample_warning(result.n)]
+    else:
+        notes += result.warnings
+    assert result.details is not None
+    details = dataclasses.replace(result.details, names=list(names) if names is not None else None)
+    return announce(dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=notes,
+                                        world_size=world_size, details=details,
+                                        classifier=classifier.describe() if classifier is not None else None))
+
+
+def weights_warnings(sha256: str) -> list[str]:
+    """A warning when the weights are not the reference 2015 Inception weights."""
+    if sha256 == REFERENCE_SHA256:
+        return []
+    return [f"weights {sha256[:12]}... are not the reference 2015 Inception weights: "
+            "scores are not comparable to published ones"]
+
+
+def _key(value: Any) -> Any:
+    """Equal keys for the same input given twice (same path, or the same object)."""
+    if isinstance(value, (str, os.PathLike)):
+        return ("path", str(Path(value).resolve()))
+    return ("object", id(value))
+
+
+def _side(sides: dict[Any, Side], value: Any, needs: set[str], options: Options, group: Group | None, *,
+          num_samples: int | None = None) -> Side:
+    key = _key(value)
+    if key not in sides:
+        if is_statistics_path(value):
+            statistics = read_statistics(value)
+            sides[key] = Side(value, f"statistics {statistics.path}", statistics=statistics)
+        else:
+            source = _open(value, options, num_samples=num_samples, distributed=group is not None)
+            sides[key] = Side(value, source.description, source=source)
+    side = sides[key]
+    side.needs |= needs
+    if side.statistics is not None and "logits" in side.needs:
+        raise InceptionScoreError(f"{side.description} holds statistics, not images: it gives FID and KID but not IS")
+    return side
+
+
+def _open(value: Any, options: Options, *, num_samples: int | None, distributed: bool) -> Source:
+    """An image side opened with the input options; under torch.distributed, streams are refused.
+
+    A callable source (kind "sampler") can draw any count: each rank draws its share with its own
+    seed (sharding.shard_of). A stream can only be read whole, by one process.
+    """
+    source = open_source(value, npz_key=options.npz_key, value_range=options.value_range, layout=options.layout,
+                         num_samples=num_samples, batch_size=options.batch_size)
+    if distributed and source.kind == "stream":
+        raise InceptionScoreError(
+            f"{source.description}: a generator or iterable cannot be split over torch.distributed ranks (every "
+            "rank would read the same images); give a callable sample(batch_size) with num_samples (each rank "
+            "draws its share with seed sample_seed + rank), score in one process (distributed=False), or save "
+            "the images and score the files")
+    return source
+
+
+def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> None:
+    """Errors that need no features are raised before the (long) forward pass."""
+    count = main.source.total if main.source is not None else None
+    splits = request.splits
+    if "is" in request.metrics and isinstance(splits, int) and count is not None and count < splits:
+        raise InceptionScoreError(
+            f"{main.description}: {count} images cannot be cut into {splits} splits; "
+            f"use --splits {count} or fewer, or score more images (50,000 is the convention)")
+    if "kid" not in request.metrics:
+        return
+    kid_side = sides[_key(request.references["kid"])]
+    for side in (main, kid_side):
+        if side.statistics is not None:
+            require_features(side.statistics)
+    if main.count is not None and kid_side.count is not None:  # else a stream: checked once read
+        check_kid_options(main.count, kid_side.count, subsets=request.kid_subsets,
+                          subset_size=request.kid_subset_size)
+
+
+def _extractor(sides: list[Side], options: Options) -> Classifier | None:
+    """The extractor for the image sides (None if every side is a statistics file), checked to give what they need."""
+    images = [side for side in sides if side.source is not None]
+    if not images:
+        return None
+    classifier = options.load_extractor()
+    needed = {OUTPUT_OF_NEED[need] for side in images for need in side.needs}
+    missing = sorted(needed - set(classifier.outputs))
+    if missing:
+        raise InceptionScoreError(
+            f"classifier {classifier.identity} gives {' and '.join(classifier.outputs)} but not {', '.join(missing)}: "
+            + ("FID and KID need feature vectors: return (logits, features) from forward, or declare the order "
+               "with an `outputs` attribute such as ('logits', 'features')" if "features" in missing else
+               "the Inception Score needs class logits"))
+    return classifier
+
+
+def _extract(sides: list[Side], classifier: Classifier | None, options: Options, group: Group | None) -> None:
+    """Fill in what each side needs: one forward pass per image source.
+
+    Under torch.distributed every rank extracts a contiguous shard of each image source; logits
+    and features are gathered to rank 0 in input order and the feature moments summed there, so
+    only rank 0's sides are filled in. Statistics files are read on rank 0 alone.
+    """
+    def read_files() -> None:
+        for side in sides:
+            if side.statistics is not None and "moments" in side.needs:
+                side.moments = moments_of_statistics(side.statistics)
+            if side.statistics is not None and "features" in side.needs:
+                side.features = read_features(side.statistics)
+    everywhere(group, lambda: read_files() if group is None or group.rank == 0 else None)
+    for side in sides:
+        if side.source is None:
+            continue
+        assert classifier is not None
+        accumulator = MomentAccumulator() if "moments" in side.needs else None
+        samples, count = shard_of(group, side.source, sample_seed=options.sample_seed)
+        cache = (FeatureCache(size_limit=options.cache_size)
+                 if options.cache and classifier.cache_key is not None else None)
+
+        def extract(show_progress: bool) -> Features:
+            return extract_features(
+                samples if group is None else group.watch(samples), classifier.module,
+                batch_size=options.batch_size, device=options.torch_device,
+                progress=options.progress and show_progress, total=count, max_pixels=options.max_pixels,
+                workers=0 if options.plain else options.workers, fast=options.fast, cache=cache,
+                model_id=classifier.cache_key or "", contract=classifier.contract, on_error=options.on_error,
+                keep_logits="logits" in side.needs, keep_pool3="features" in side.needs,
+                pool3_moments=accumulator)
+        if group is None:
+            features: Features | None = extract(True)
+        else:
+            local = group.run(lambda: extract(group.rank == 0))
+            features = group.gather_dataclass(local)
+            accumulator = reduce_moments(group, accumulator) if accumulator is not None else None
+        if features is None:  # not rank 0: the gathered results live there
+            continue
+        side.logits, side.features = features.logits, features.pool3
+        side.cached, side.precision = len(features.names) - features.computed, features.precision
+        side.corrupt_cache_entries = features.corrupt_cache_entries
+        side.names = features.names
+        side.skipped = features.skipped
+        side.accumulator = accumulator
+
+
+def reduce_moments(group: Group, accumulator: MomentAccumulator) -> MomentAccumulator | None:
+    """Every rank's streaming feature moments added up on rank 0 (None elsewhere).
+
+    Sums are moved to a common shift (the first non-empty rank's, i.e. the first batch of the
+    input) and summed in float64: d + d^2 numbers per rank, whatever N. While the total is at
+    most d the rows themselves are gathered too, for the exact low-rank factor.
+    """
+    seen = group.all_gather_object((accumulator.n, accumulator.shift))
+    counts = [count for count, _ in seen]
+    shifts = [shift for count, shift in seen if count]
+    if not shifts:
+        return accumulator if group.rank == 0 else None
+    accumulator.recentre(shifts[0])
+    total, outer, rows = accumulator.sums()
+    total, outer = group.reduce_sum(total), group.reduce_sum(outer)
+    keep_rows = sum(counts) <= len(shifts[0])
+    rows = group.gather_rows(rows) if keep_rows and rows is not None else None
+    if group.rank != 0:
+        return None
+    return MomentAccumulator.from_sums(sum(counts), shifts[0], total, outer, rows)
+
+
+def _fill_moments(sides: list[Side]) -> None:
+    """Mean and covariance of the image sides whose feature moments were accumulated."""
+    for side in sides:
+        if side.moments is None and side.accumulator is not None:
+            side.moments = side.accumulator.moments()
+
+
+def _pipeline(options: Options, classifier: Classifier | None) -> str:
+    """The pipeline version (with the extractor when it is not the 2015 network, and the precision
+    when it is not exact float32)."""
+    version = PIPELINE_VERSION
+    if classifier is not None and classifier.name != "inception-2015":
+        version += f"; extractor {classifier.name} {classifier.identity}"
+    precision = precision_name(options.torch_device, options.fast)
+    return version if precision == "float32" else f"{version}; {precision}"
+
+
+def _results(sides: list[Side], main: Side, classifier: Classifier | None, request: Request, options: Options,
+             sampling: dict[str, Any]) -> Evaluation:
+    """The results from what `_extract` filled in (on rank 0 under torch.distributed).
+
+    `sampling`: world_size and sample_seed, recorded in every result.
+    """
+    _fill_moments(sides)
+    sha256 = classifier.weights_sha256 if classifier is not None else None
+    pipeline = _pipeline(options, classifier) if classifier is not None else None
+    sha256, pipeline, file_warnings = _provenance(sides, sha256, pipeline)
+    file_warnings = _run_warnings(sides, options) + file_warnings
+    evaluation = Evaluation()
+    if "is" in request.metrics:
+        assert main.logits is not None
+        result = result_from_logits(main.logits, sha256, splits=request.splits, order=request.order,
+                                    seed=request.seed, warnings=_run_warnings([main], options),
+                                    bootstrap=request.bootstrap, names=main.names, classifier=classifier,
+                                    world_size=sampling["world_size"])
+        evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
+            result, precision=main.precision, cached=main.cached, skipped=len(main.skipped),
+            skipped_names=list(main.skipped), sample_seed=sampling["sample_seed"]))
+    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, **sampling,
+                   reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256)
+    named = _names_weights(classifier)
+    if "fid" in request.metrics:
+        fid_side = next(side for side in sides if _key(side.value) == _key(request.references["fid"]))
+        assert main.moments is not None and fid_side.moments is not None
+        fid = fid_from_moments(main.moments, fid_side.moments)
+        notes = _fid_warnings(fid.n_a, fid.n_b)
+        evaluation = dataclasses.replace(evaluation, fid=dataclasses.replace(
+            fid, b=fid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context))
+    if "kid" in request.metrics:
+        kid_side = next(side for side in sides if _key(side.value) == _key(request.references["kid"]))
+        kid = kernel_inception_distance(main.features, kid_side.features, subsets=request.kid_subsets,
+                                        subset_size=request.kid_subset_size, seed=request.kid_seed)
+        notes = _kid_warnings(request.kid_subsets, request.kid_subset_size)
+        evaluation = dataclasses.replace(evaluation, kid=dataclasses.replace(
+            kid, b=kid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context))
+    return evaluation
+
+
+def _names_weights(classifier: Classifier | None) -> bool:
+    """Whether the distances' weights warning applies (it is about the 2015 network's weights)."""
+    return classifier is None or classifier.name == "inception-2015"
+
+
+def _provenance(sides: list[Side], sha256: str | None,
+                pipeline: str | None) -> tuple[str | None, str | None, list[str]]:
+    """The weights and pipeline of this comparison, and warnings for files made otherwise."""
+    files = [side.statistics for side in sides if side.statistics is not None]
+    if sha256 is None and pipeline is None:
+        described = [s for s in files if s.weights_sha256 is not None and s.pipeline_version is not None]
+        if described:
+            sha256, pipeline = described[0].weights_sha256, described[0].pipeline_version
+    messages = [message for statistics in files for message in provenance_warnings(statistics, sha256, pipeline)]
+    for message in messages:
+        python_warnings.warn(message, InceptionScoreWarning, stacklevel=7)
+    return sha256, pipeline, messages
+
+
+def _run_warnings(sides: list[Side], options: Options) -> list[str]:
+    """What a result says about the run: fast mode off CUDA, damaged cache entries, skipped files."""
+    warnings = []
+    if options.fast and options.torch_device.type != "cuda" and any(side.source is not None for side in sides):
+        warnings.append("fast has no effect on this device: the network ran in exact float32")
+    corrupt = sum(side.corrupt_cache_entries for side in sides)
+    if corrupt:
+        warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
+    return warnings + skipped_warnings([name for side in sides for name in side.skipped])
+
+
+def skipped_warnings(skipped: list[str]) -> list[str]:
+    """The warning for files left out with on_error="skip"."""
+    if not skipped:
+        return []
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return [f"{len(skipped)} undecodable file{'s were' if len(skipped) > 1 else ' was'} skipped (--skip-bad): "
+            f"{shown}; the score is of the other images"]
+
+
+def _warnings(sha256: str | None, named: bool, file_warnings: list[str], notes: list[str]) -> list[str]:
+    return (weights_warnings(sha256) if sha256 and named else []) + file_warnings + notes
+
+
+def _fid_warnings(n_a: int | None, n_b: int | None) -> list[str]:
+    sizes = [n for n in (n_a, n_b) if n is not None]
+    if sizes and min(sizes) < SMALL_N:
+        return [f"FID from {n_a if n_a is not None else '?'} vs {n_b if n_b is not None else '?'} images: FID is "
+                "biased upwards for small sets; compare only numbers computed with the same numbers of images "
+                "(50,000 is the convention)"]
+    return []
+
+
+def _kid_warnings(subsets: int, subset_size: int) -> list[str]:
+    if (subsets, subset_size) == (100, 1000):
+        return []
+    return [f"KID with {subsets} subsets of {subset_size}: published KIDs use 100 subsets of 1000"]

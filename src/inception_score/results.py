@@ -1,0 +1,347 @@
+"""Results: frozen dataclasses that say what was computed, from what, and how to compare it.
+
+The entry points on arrays (`inception_score_from_logits`, `fid_from_features`,
+`kernel_inception_distance`...) wrap the pure maths of `maths/` into these results.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.frechet import Moments, frechet_of_moments, moments_of
+from .maths.inception import (LogProbabilities, check_matrix, count_non_finite, entropy_with_logs, bootstrap_interval,
+                              distinct_classes, looks_class_sorted, marginal_of, split_scores_of, top_classes,
+                              top_share)
+from .maths.kernel import kid_subset_values
+
+Order = Literal["shuffled", "given"]
+
+ORDERS = ("shuffled", "given")
+
+SMALL_N = 5000  # below this a score is flagged as not comparable to published 50k-image scores
+
+
+@dataclass(frozen=True)
+class ScoreDetails:
+    """Arrays behind the diagnostics, in input order; kept out of to_dict() so 50k images stay small in JSON."""
+
+    marginal: np.ndarray  # C: p(y), the mean of p(y|x) over all images
+    top1_class: np.ndarray  # N: argmax_y p(y|x), the lowest class on ties
+    max_probability: np.ndarray  # N: max_y p(y|x)
+    names: list[str] | None = None  # N: where each image came from, when known
+
+
+@dataclass(frozen=True)
+class ISResult:
+    """An Inception Score with everything needed to reproduce, compare and explain it."""
+
+    mean: float
+    std: float
+    split_scores: list[float]
+    n: int
+    splits: int
+    order: str
+    seed: int | None
+    marginal_entropy: float  # H(y) in nats, all images
+    mean_conditional_entropy: float  # E_x H(y|x) in nats
+    effective_classes_covered: float = field(init=False)  # exp H(y): diversity
+    effective_classes_per_image: float = field(init=False)  # exp E H(y|x): 1 = fully confident
+    one_split_score: float = field(init=False)  # exp(H(y) - E H(y|x)): IS of all images as one split
+    num_classes: int = 0
+    distinct_top1_classes: int = 0  # classes that are the top-1 of at least one image
+    top10_share: float = 0.0  # share of p(y) held by its 10 largest classes
+    top_classes: list[dict[str, Any]] = field(default_factory=list)
+    one_split_interval: list[float] | None = None  # bootstrap 95% interval of one_split_score
+    bootstrap_resamples: int = 0
+    bootstrap_seed: int | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
+    warnings: list[str] = field(default_factory=list)
+    precision: str | None = None  # "float32" (exact), or "float16+tf32" when fast mode ran on CUDA
+    cached: int | None = None  # images whose features came from the feature cache
+    classifier: dict[str, Any] | None = None  # name, identity, input contract, logits (classifier.describe())
+    skipped: int = 0  # undecodable files left out (on_error="skip")
+    skipped_names: list[str] = field(default_factory=list)
+    sample_seed: int | None = None  # a callable's draws: global generators seeded with sample_seed + rank
+    details: ScoreDetails | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "effective_classes_covered", float(np.exp(self.marginal_entropy)))
+        object.__setattr__(self, "effective_classes_per_image", float(np.exp(self.mean_conditional_entropy)))
+        object.__setattr__(self, "one_split_score",
+                           float(np.exp(self.marginal_entropy - self.mean_conditional_entropy)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes; the per-image `details` are left out."""
+        data = dataclasses.asdict(dataclasses.replace(self, details=None))
+        del data["details"]
+        return data
+
+    def summary(self) -> str:
+        """One human line, e.g. `IS = 11.24 ± 0.12 (50000 images, 10 splits, shuffled, reference weights)`."""
+        if self.classifier is not None and self.classifier.get("name") != "inception-2015":
+            identity = str(self.classifier.get("identity"))
+            weights = (f"classifier {identity[len('python:'):]}" if identity.startswith("python:")
+                       else f"classifier {self.classifier['name']} {identity[:15]}")
+        elif self.reference_weights is None:
+            weights = "given logits"
+        elif self.reference_weights:
+            weights = "reference weights"
+        else:
+            weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
+        approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return (f"IS = {self.mean:.4f} ± {self.std:.4f} "
+                f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})")
+
+    def explain(self) -> str:
+        """A few lines that split the score into diversity and confidence."""
+        interval = ""
+        if self.one_split_interval is not None:
+            low, high = self.one_split_interval
+            interval = f", 95% bootstrap interval {low:.4f} to {high:.4f} ({self.bootstrap_resamples} resamples)"
+        return "\n".join([
+            f"diversity:  H(y) = {self.marginal_entropy:.4f} nats, {self.effective_classes_covered:.2f} "
+            f"effective classes covered of {self.num_classes}; {self.distinct_top1_classes} classes are the "
+            f"top-1 of some image; the 10 largest hold {100 * self.top10_share:.1f}% of p(y)",
+            f"confidence: E H(y|x) = {self.mean_conditional_entropy:.4f} nats, "
+            f"{self.effective_classes_per_image:.2f} effective classes per image (1 = certain)",
+            f"one split:  IS = exp(H(y) - E H(y|x)) = {self.effective_classes_covered:.2f} / "
+            f"{self.effective_classes_per_image:.2f} = {self.one_split_score:.4f}{interval}",
+        ])
+
+    def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
+        """Deprecated: use ``inception_score.save_report(result, path, source=...)``, which this calls."""
+        return _forward_to_report(self, path, source=source, **options)
+
+
+def small_sample_warning(n: int) -> str | None:
+    """The warning for scores from fewer than SMALL_N images, or None."""
+    if n >= SMALL_N:
+        return None
+    return (f"only {n} images: scores from fewer than 50,000 images are biased low "
+            "and not comparable to published 50k-image scores")
+
+
+def sorted_order_warning(given_scores: list[float], shuffled_scores: list[float], one_split: float) -> str:
+    return (f"split scores in the given order (mean {np.mean(given_scores):.4f}) are far below those of a "
+            f"shuffled order (mean {np.mean(shuffled_scores):.4f}; all images as one split: {one_split:.4f}): "
+            "the images look sorted by class; use order='shuffled' (--order shuffled)")
+
+
+def announce(result: ISResult, stacklevel: int = 3) -> ISResult:
+    """Emit each of the result's warnings as an InceptionScoreWarning (printed on stderr by default)."""
+    for message in result.warnings:
+        warnings.warn(message, InceptionScoreWarning, stacklevel=stacklevel)
+    return result
+
+
+def _check_options(n: int, splits: int, order: str, bootstrap: int) -> None:
+    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or splits < 1:
+        raise InceptionScoreError(f"splits must be a positive integer, got {splits!r}")
+    if order not in ORDERS:
+        raise InceptionScoreError(f"order must be 'shuffled' or 'given', got {order!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise InceptionScoreError(f"bootstrap must be a number of resamples >= 0 (e.g. 1000), got {bootstrap!r}")
+    if n < splits:
+        raise InceptionScoreError(
+            f"{n} images cannot be cut into {splits} splits: use splits <= {n} "
+            f"(--splits {max(n, 1)}), or score more images (50,000 is the convention)")
+
+
+def inception_score_from_log_probabilities(log_probs: np.ndarray | LogProbabilities, *, splits: int = 10,
+                                           order: Order = "shuffled", seed: int = 2020,
+                                           bootstrap: int = 0) -> ISResult:
+    """IS and its diagnostics from N x C log p(y|x) (an array, or LogProbabilities made from logits).
+
+    The other entry points normalise to this. Warnings are returned in the result, not emitted
+    (the other entry points emit them). Memory: float64 values of one split (or one block of rows)
+    at a time, except for the bootstrap, which resamples all N x C probabilities.
+    """
+    if not isinstance(log_probs, LogProbabilities):
+        log_probs = LogProbabilities(np.asarray(log_probs, dtype=np.float64), from_logits=False)
+    n, num_classes = log_probs.shape
+    _check_options(n, splits, order, bootstrap)
+    permutation = np.random.RandomState(seed).permutation(n)
+    scores = split_scores_of(log_probs, permutation if order == "shuffled" else np.arange(n), splits)
+    summary = marginal_of(log_probs)
+    marginal = np.exp(summary.log_marginal)
+    interval = None
+    if bootstrap:
+        interval = bootstrap_interval(np.exp(log_probs.rows(slice(None))), resamples=bootstrap, seed=seed)
+    result = ISResult(
+        mean=float(np.mean(scores)), std=float(np.std(scores)),
+        split_scores=scores, n=n, splits=int(splits), order=order,
+        seed=int(seed) if order == "shuffled" else None,
+        marginal_entropy=float(entropy_with_logs(marginal, summary.log_marginal)),
+        mean_conditional_entropy=float(np.mean(summary.image_entropies)),
+        num_classes=int(num_classes), distinct_top1_classes=distinct_classes(summary.top1),
+        top10_share=top_share(marginal), top_classes=top_classes(marginal, summary.top1),
+        one_split_interval=interval, bootstrap_resamples=int(bootstrap),
+        bootstrap_seed=int(seed) if bootstrap else None,
+        details=ScoreDetails(marginal=marginal, top1_class=summary.top1, max_probability=summary.max_probability))
+    notes = [small_sample_warning(n)]
+    if order == "given" and splits > 1:
+        shuffled = split_scores_of(log_probs, permutation, splits)
+        if looks_class_sorted(scores, shuffled):
+            notes.append(sorted_order_warning(scores, shuffled, result.one_split_score))
+    return dataclasses.replace(result, warnings=[note for note in notes if note])
+
+
+def inception_score_from_logits(logits: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
+                                seed: int = 2020, bootstrap: int = 0) -> ISResult:
+    """IS from N x C logits (for the 2015 network: pool3 @ fc.weight.T, no bias).
+
+    Notes: softmax is taken in float64 over all classes; the paper's protocol is splits=10
+    on 50,000 images; order="given" splits in input order like the paper's code, "shuffled"
+    first permutes rows with RandomState(seed) like torch-fidelity. bootstrap=1000 adds a
+    seeded 95% interval for the 1-split score. Warnings go to the result and to `warnings`.
+    """
+    return announce(inception_score_from_log_probabilities(
+        LogProbabilities.of_logits(logits), splits=splits, order=order, seed=seed, bootstrap=bootstrap))
+
+
+def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
+                                       seed: int = 2020, bootstrap: int = 0) -> ISResult:
+    """IS from N x C class probabilities; each row must be finite, non-negative and sum to 1."""
+    probs = np.asarray(probs, dtype=np.float64)
+    check_matrix(probs, "probabilities")
+    if not np.all(np.isfinite(probs)):
+        raise InceptionScoreError(f"probabilities contain {count_non_finite(probs)} NaN or infinite values")
+    if np.any(probs < 0):
+        raise InceptionScoreError(f"probabilities contain negative values (min {probs.min():.3g})")
+    row_sums = probs.sum(axis=1)
+    worst = int(np.argmax(np.abs(row_sums - 1)))
+    if abs(row_sums[worst] - 1) > 1e-4:
+        raise InceptionScoreError(
+            f"probabilities must sum to 1 per image; row {worst} sums to {row_sums[worst]:.6g} "
+            "(pass logits to inception_score_from_logits instead)")
+    with np.errstate(divide="ignore"):
+        log_probs = np.log(probs / row_sums[:, None])
+    return announce(inception_score_from_log_probabilities(
+        log_probs, splits=splits, order=order, seed=seed, bootstrap=bootstrap))
+
+
+@dataclass(frozen=True)
+class FIDResult:
+    """A Fréchet Inception Distance, with the size and origin of both sides."""
+
+    fid: float
+    n_a: int | None
+    n_b: int | None
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
+    sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        return f"FID = {self.fid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images)"
+
+
+@dataclass(frozen=True)
+class KIDResult:
+    """A Kernel Inception Distance: mean and population std over random subsets."""
+
+    mean: float
+    std: float
+    subsets: int
+    subset_size: int
+    seed: int
+    n_a: int
+    n_b: int
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
+    sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        return (f"KID = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
+                f"seed {self.seed}; {self.n_a} vs {self.n_b} images)")
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
+
+
+def fid_from_moments(a: Moments, b: Moments) -> FIDResult:
+    """FID between two sets summarised by their moments (see `frechet_distance`)."""
+    return FIDResult(fid=frechet_of_moments(a, b), n_a=a.n, n_b=b.n)
+
+
+def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> FIDResult:
+    """FID between two N x d arrays of feature vectors (pool3 for the standard FID)."""
+    return fid_from_moments(moments_of(features_a), moments_of(features_b))
+
+
+def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100,
+                              subset_size: int = 1000, seed: int = 2020) -> KIDResult:
+    """KID: unbiased MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, over random subsets, in float64.
+
+    Each round draws `subset_size` rows of a, then of b, without replacement, from one
+    numpy.random.RandomState(seed) (torch-fidelity's order); the result is the mean and
+    population std over `subsets` rounds. Notes: torch-fidelity's defaults are 100 subsets of 1000.
+    """
+    values = kid_subset_values(features_a, features_b, subsets=subsets, subset_size=subset_size, seed=seed)
+    return KIDResult(mean=float(np.mean(values)), std=float(np.std(values)), subsets=int(subsets),
+                     subset_size=int(subset_size), seed=int(seed), n_a=len(features_a), n_b=len(features_b))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The metrics computed together by `evaluate`; those not asked for are None."""
+
+    inception_score: ISResult | None = None
+    fid: FIDResult | None = None
+    kid: KIDResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """IS fields at the top level (as `inception-score score --json`), FID and KID under "fid" and "kid"."""
+        out = self.inception_score.to_dict() if self.inception_score else {}
+        for name, result in (("fid", self.fid), ("kid", self.kid)):
+            if result is not None:
+                out[name] = result.to_dict()
+        return out
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of every result, once."""
+        results = (self.inception_score, self.fid, self.kid)
+        return list(dict.fromkeys(w for result in results if result is not None for w in result.warnings))
+
+    def summary(self) -> str:
+        return "\n".join(result.summary() for result in (self.inception_score, self.fid, self.kid) if result)
+
+    def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
+        """Deprecated: use ``inception_score.save_report(evaluation, path, source=...)``, which this calls."""
+        return _forward_to_report(self, path, source=source, **options)
+
+
+def _forward_to_report(result: ISResult | Evaluation, path: str | Path, **options: Any) -> Path:
+    """The results' old `save_report` methods: a deprecated shortcut to the report layer above this one."""
+    warnings.warn("result.save_report(path) is deprecated: use inception_score.save_report(result, path)",
+                  DeprecationWarning, stacklevel=3)
+    from .report import save_report  # layering: the one allowed upward import (see tests/test_layers.py)
+    return save_report(result, path, **options)

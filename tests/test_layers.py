@@ -1,0 +1,89 @@
+"""The layer rule, read from the package's own imports: every import points down, never up.
+
+    errors, _version  <  maths  <  results | pipeline | parallel  <  options  <  engine
+                      <  api, streaming  <  report  <  cli, the package itself
+
+Modules of one subpackage may import each other; modules side by side on one level (results,
+pipeline, parallel) may not. The maths are pure: no torch, no files.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "inception_score"
+RANKS = {"errors": 0, "_version": 0, "maths": 1, "results": 2, "pipeline": 2, "parallel": 2, "options": 3,
+         "engine": 4, "api": 5, "streaming": 5, "report": 6, "cli": 7, "__main__": 8, "__init__": 8}
+# The results' deprecated save_report methods forward to the report (a function-level import).
+ALLOWED = {("results", "report")}
+IMPURE = ("torch", "PIL", "os", "pathlib", "io", "tempfile", "shutil", "zipfile", "tarfile", "urllib")
+
+
+def group_of(module: str) -> str:
+    """'pipeline.sources' -> 'pipeline'; 'engine' -> 'engine'."""
+    return module.split(".")[0]
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(parts[:-1]) if parts[-1] == "__init__" and len(parts) > 1 else ".".join(parts)
+        found[name] = path
+    return found
+
+
+def imports_of(name: str, path: Path) -> list[tuple[str, int]]:
+    """(imported module inside the package, line) for every relative import, at any depth of the file."""
+    package_parts = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package_parts[:len(package_parts) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+            if node.module is None:  # from . import x
+                found += [(".".join(base + [alias.name]), node.lineno) for alias in node.names]
+            else:
+                found.append((target, node.lineno))
+    return found
+
+
+def test_every_module_has_a_layer():
+    unknown = sorted(name for name in modules() if group_of(name) not in RANKS)
+    assert not unknown, f"give these modules a layer in RANKS: {unknown}"
+
+
+def test_imports_only_point_down():
+    wrong = []
+    for name, path in modules().items():
+        for target, line in imports_of(name, path):
+            if not target or group_of(target) == group_of(name) or (group_of(name), group_of(target)) in ALLOWED:
+                continue
+            if RANKS[group_of(target)] >= RANKS[group_of(name)]:
+                wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
+    assert not wrong, "imports that run back up (or sideways):\n" + "\n".join(wrong)
+
+
+def test_maths_is_pure_numpy():
+    impure = []
+    for name, path in modules().items():
+        if group_of(name) != "maths":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            impure += [f"{name} imports {n}" for n in names if n.split(".")[0] in IMPURE]
+    assert not impure, impure
+
+
+def test_the_rule_catches_an_upward_import(tmp_path):
+    """The checker itself: a results module that imported the engine would be reported."""
+    fake = tmp_path / "results.py"
+    fake.write_text("from .engine import evaluate\nfrom .maths import inception\n")
+    targets = [target for target, _ in imports_of("results", fake)]
+    assert targets == ["engine", "maths"]
+    assert RANKS[group_of("engine")] > RANKS[group_of("results")]
