@@ -9,6 +9,7 @@ With --moments, each rank instead accumulates the float64 moments of 2,100 rando
 (more than d, so only the sums are kept) and rank 0 prints how long engine.reduce_moments takes:
 what FID of images costs the network, whatever N.
 """
+
 import argparse
 import statistics
 import time
@@ -17,9 +18,9 @@ import numpy as np
 import torch.distributed as dist
 
 from inception_score.engine import reduce_moments
+from inception_score.maths.frechet import MomentAccumulator
 from inception_score.parallel.group import Group
 from inception_score.parallel.sharding import shard_bounds
-from inception_score.maths.frechet import MomentAccumulator
 
 MOMENT_ROWS = 2100
 
@@ -54,8 +55,10 @@ def time_gather(group: Group, images: int, pool3: bool, repeats: int) -> None:
         assert gathered.shape == (images, width)
         megabytes = gathered.nbytes / 1e6
         median = statistics.median(seconds)
-        print(f"{group.world_size} ranks, {images} images x {width} float32 = {megabytes:.0f} MB "
-              f"gathered to rank 0 in {median:.2f} s ({megabytes / median:.0f} MB/s, gloo)")
+        print(
+            f"{group.world_size} ranks, {images} images x {width} float32 = {megabytes:.0f} MB "
+            f"gathered to rank 0 in {median:.2f} s ({megabytes / median:.0f} MB/s, gloo)"
+        )
 
 
 def time_moments(group: Group, repeats: int) -> None:
@@ -71,8 +74,10 @@ def time_moments(group: Group, repeats: int) -> None:
     if group.rank == 0:
         assert merged.n == MOMENT_ROWS * group.world_size
         megabytes = (2048 + 2048 * 2048) * 8 / 1e6
-        print(f"{group.world_size} ranks: pool3 moments ({megabytes:.1f} MB of float64 sums per rank) added up on "
-              f"rank 0 in {statistics.median(seconds):.2f} s (gloo)")
+        print(
+            f"{group.world_size} ranks: pool3 moments ({megabytes:.1f} MB of float64 sums per rank) added up on "
+            f"rank 0 in {statistics.median(seconds):.2f} s (gloo)"
+        )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@ against one accumulator of all rows, in one process; prints the relative differe
 
     python benchmarks/distributed_moments.py
 """
+
 import numpy as np
 
-from inception_score.parallel.sharding import shard_bounds
 from inception_score.maths.frechet import MomentAccumulator
+from inception_score.parallel.sharding import shard_bounds
 from inception_score.results import fid_from_moments
 
 ROWS, DIMS, BATCH = 6000, 2048, 200
@@ -15,7 +16,7 @@ ROWS, DIMS, BATCH = 6000, 2048, 200
 def accumulate(rows: np.ndarray) -> MomentAccumulator:
     accumulator = MomentAccumulator()
     for first in range(0, len(rows), BATCH):
-        accumulator.update(rows[first:first + BATCH])
+        accumulator.update(rows[first : first + BATCH])
     return accumulator
 
 
@@ -23,8 +24,9 @@ def summed_over_shards(rows: np.ndarray, shards: int) -> MomentAccumulator:
     parts = [accumulate(rows[slice(*shard_bounds(len(rows), rank, shards))]) for rank in range(shards)]
     for part in parts:
         part.recentre(parts[0].shift)
-    return MomentAccumulator.from_sums(len(rows), parts[0].shift, sum(part.sums()[0] for part in parts),
-                                       sum(part.sums()[1] for part in parts))
+    return MomentAccumulator.from_sums(
+        len(rows), parts[0].shift, sum(part.sums()[0] for part in parts), sum(part.sums()[1] for part in parts)
+    )
 
 
 def main() -> None:
@@ -37,8 +39,10 @@ def main() -> None:
         many_a, many_b = summed_over_shards(a, shards).moments(), summed_over_shards(b, shards).moments()
         fid = fid_from_moments(many_a, many_b).fid
         covariance = np.max(np.abs(many_a.covariance - one_a.covariance)) / np.max(np.abs(one_a.covariance))
-        print(f"{shards} shards: FID {fid:.10f}, one accumulator {one:.10f}, relative difference "
-              f"{abs(fid - one) / one:.1e}; covariance {covariance:.1e}")
+        print(
+            f"{shards} shards: FID {fid:.10f}, one accumulator {one:.10f}, relative difference "
+            f"{abs(fid - one) / one:.1e}; covariance {covariance:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ callable, so neither the images nor the network take memory: what grows with N i
 engine keeps per image. The run happens in a fresh subprocess, which reports its peak resident
 memory (ru_maxrss) and its resident memory after importing the package (the start-up cost).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,10 +46,23 @@ def run(images: int, batch: int) -> dict:
         return rng.integers(0, 256, (count, SIZE, SIZE, 3), dtype=np.uint8)
 
     began = time.perf_counter()
-    result = inception_score(sample, num_samples=images, classifier=Tiny(), splits=10, progress=False,
-                             cache=False, batch_size=batch, device="cpu")
-    return {"images": images, "mean": result.mean, "seconds": time.perf_counter() - began, "start_mb": start_mb,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = inception_score(
+        sample,
+        num_samples=images,
+        classifier=Tiny(),
+        splits=10,
+        progress=False,
+        cache=False,
+        batch_size=batch,
+        device="cpu",
+    )
+    return {
+        "images": images,
+        "mean": result.mean,
+        "seconds": time.perf_counter() - began,
+        "start_mb": start_mb,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -64,10 +78,12 @@ def main() -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     grown = figures["peak_mb"] - figures["start_mb"]
-    print(f"{figures['images']} images, {CLASSES} classes, stand-in classifier: peak RSS {figures['peak_mb']:.0f} MiB "
-          f"({figures['start_mb']:.0f} MiB after import, +{grown:.0f} MiB = "
-          f"{grown * 2**20 / figures['images'] / 1024:.1f} KiB per image; logits are "
-          f"{CLASSES * 4 / 1024:.1f} KiB), {figures['seconds']:.1f} s, IS {figures['mean']:.6f}")
+    print(
+        f"{figures['images']} images, {CLASSES} classes, stand-in classifier: peak RSS {figures['peak_mb']:.0f} MiB "
+        f"({figures['start_mb']:.0f} MiB after import, +{grown:.0f} MiB = "
+        f"{grown * 2**20 / figures['images'] / 1024:.1f} KiB per image; logits are "
+        f"{CLASSES * 4 / 1024:.1f} KiB), {figures['seconds']:.1f} s, IS {figures['mean']:.6f}"
+    )
 
 
 if __name__ == "__main__":

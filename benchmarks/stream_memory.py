@@ -9,6 +9,7 @@ images are random uint8 (seeded per batch, so both modes score the same pixels).
 5,000 images take seconds on a CPU; the sources and the pipeline are the same as with the 2015
 network, whose fixed cost (~100 MB of weights, activations per batch) adds to both modes alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ class Tiny(torch.nn.Module):
 
 def run_one(mode: str, images: int, size: int, weights: str | None) -> dict:
     from inception_score import inception_score
+
     model = dict(weights=weights) if weights else dict(classifier=Tiny())
     began = time.perf_counter()
     if mode == "callable":
@@ -53,18 +55,27 @@ def run_one(mode: str, images: int, size: int, weights: str | None) -> dict:
         def sample(count: int) -> np.ndarray:
             start = drawn[0]
             drawn[0] += count
-            return np.concatenate([batch_of(s, min(BATCH, start + count - s), size)
-                                   for s in range(start, start + count, BATCH)])
+            return np.concatenate(
+                [batch_of(s, min(BATCH, start + count - s), size) for s in range(start, start + count, BATCH)]
+            )
+
         source, options = sample, dict(num_samples=images)
     else:
         source = np.empty((images, size, size, 3), np.uint8)  # filled in place: no second copy
         for start in range(0, images, BATCH):
-            source[start:start + BATCH] = batch_of(start, min(BATCH, images - start), size)
+            source[start : start + BATCH] = batch_of(start, min(BATCH, images - start), size)
         options = {}
-    result = inception_score(source, splits=10, progress=False, cache=False, batch_size=BATCH, device="cpu",
-                             **options, **model)
-    return {"mode": mode, "images": images, "size": size, "mean": result.mean, "seconds": time.perf_counter() - began,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = inception_score(
+        source, splits=10, progress=False, cache=False, batch_size=BATCH, device="cpu", **options, **model
+    )
+    return {
+        "mode": mode,
+        "images": images,
+        "size": size,
+        "mean": result.mean,
+        "seconds": time.perf_counter() - began,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -78,8 +89,10 @@ def main() -> None:
         print(json.dumps(run_one(args.mode, args.images, args.size, args.weights)))
         return
     held_mb = args.images * args.size * args.size * 3 / 2**20
-    print(f"{args.images} images of {args.size}x{args.size} uint8 ({held_mb:.0f} MiB as one array), "
-          f"{'2015 network' if args.weights else 'stand-in classifier'}, batches of {BATCH}")
+    print(
+        f"{args.images} images of {args.size}x{args.size} uint8 ({held_mb:.0f} MiB as one array), "
+        f"{'2015 network' if args.weights else 'stand-in classifier'}, batches of {BATCH}"
+    )
     results = []
     for mode in ("callable", "array"):
         command = [sys.executable, __file__, "--mode", mode, "--images", str(args.images), "--size", str(args.size)]

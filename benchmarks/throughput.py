@@ -12,6 +12,7 @@ network can do: Inception v3 at 299 x 299 is about 11.4 GFLOP per image. torch-f
 timed too when it is importable (same images, same weights). Without --weights it uses the
 tests' random weights in the real file's layout, so it runs offline; the speed is the same.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,29 +50,43 @@ def main() -> None:
     parser.add_argument("--weights", help="weights file (default: the tests' random weights, built here)")
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--matmul-size", type=int, default=4096, help="square matrices for torch.mm (default 4096)")
-    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                        help="on a shared machine, wait up to this long before each timing for the CPUs to be idle")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="on a shared machine, wait up to this long before each timing for the CPUs to be idle",
+    )
     args = parser.parse_args()
     if args.images < args.splits:
         parser.error(f"--images must be at least --splits ({args.splits})")
     warnings.simplefilter("ignore", InceptionScoreWarning)  # few images, test weights: expected here
     batch_size = args.batch_size or default_batch_size("cpu")
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} torch threads, batch size {batch_size}, load average {_load()}")
+    print(
+        f"machine: {_cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} torch threads, batch size {batch_size}, load average {_load()}"
+    )
     with tempfile.TemporaryDirectory(prefix="is-throughput-") as folder:
         folder = Path(folder)
         weights = Path(args.weights) if args.weights else _test_weights(folder / "weights.pth")
         wait_idle(args.wait_idle)
         gflops = matmul_gflops(args.matmul_size)
         bound = gflops / GFLOP_PER_IMAGE
-        print(f"fp32 matmul (torch.mm {args.matmul_size} x {args.matmul_size}, best of 5): {gflops:.1f} GFLOP/s "
-              f"-> upper bound {bound:.2f} images/s at {GFLOP_PER_IMAGE} GFLOP per image")
-        network = {plain: network_images_per_second(weights, plain=plain, batch_size=batch_size,
-                                                    repeats=max(2, args.repeats), wait=args.wait_idle)
-                   for plain in (False, True)}
-        print(f"network only, batch of {batch_size} at 299 x 299: optimised {network[False]:.2f} images/s "
-              f"({network[False] / bound:.0%} of the matmul bound), plain {network[True]:.2f} images/s "
-              f"({network[True] / bound:.0%}); optimised / plain = {network[False] / network[True]:.2f}x")
+        print(
+            f"fp32 matmul (torch.mm {args.matmul_size} x {args.matmul_size}, best of 5): {gflops:.1f} GFLOP/s "
+            f"-> upper bound {bound:.2f} images/s at {GFLOP_PER_IMAGE} GFLOP per image"
+        )
+        network = {
+            plain: network_images_per_second(
+                weights, plain=plain, batch_size=batch_size, repeats=max(2, args.repeats), wait=args.wait_idle
+            )
+            for plain in (False, True)
+        }
+        print(
+            f"network only, batch of {batch_size} at 299 x 299: optimised {network[False]:.2f} images/s "
+            f"({network[False] / bound:.0%} of the matmul bound), plain {network[True]:.2f} images/s "
+            f"({network[True] / bound:.0%}); optimised / plain = {network[False] / network[True]:.2f}x"
+        )
         rows = [time_size(size, folder, weights, args) for size in args.sizes]
     print_table(rows, args.images)
     print(f"load average at the end: {_load()}")
@@ -83,12 +98,14 @@ def time_size(size: int, folder: Path, weights: Path, args: argparse.Namespace) 
     row: dict[str, float | str] = {"size": size}
     scores = {}
     for label, plain in (("optimised", False), ("plain", True)):
-        seconds, scores[label] = best_of(args.repeats, lambda: score_api(images, plain=plain, **options).mean,
-                                           args.wait_idle)
+        seconds, scores[label] = best_of(
+            args.repeats, lambda plain=plain: score_api(images, plain=plain, **options).mean, args.wait_idle
+        )
         row[label] = args.images / seconds
     for label, extra in (("cli", []), ("cli_plain", ["--plain"])):
-        seconds, scores[label] = best_of(args.repeats, lambda: run_cli(images, weights, args, extra),
-                                           args.wait_idle)
+        seconds, scores[label] = best_of(
+            args.repeats, lambda extra=extra: run_cli(images, weights, args, extra), args.wait_idle
+        )
         row[label] = args.images / seconds
     fidelity = time_torch_fidelity(images, weights, args)
     if fidelity is not None:
@@ -96,9 +113,13 @@ def time_size(size: int, folder: Path, weights: Path, args: argparse.Namespace) 
         row["torch-fidelity"] = args.images / seconds
     spread = max(scores.values()) / min(scores.values()) - 1
     row["agreement"] = f"{spread:.1e}"
-    print(f"  {size} x {size}: " + ", ".join(f"{key} {value:.2f}/s" for key, value in row.items()
-                                              if isinstance(value, float)) + f"; IS spread {spread:.1e}; "
-          f"load average {_load()}", flush=True)
+    print(
+        f"  {size} x {size}: "
+        + ", ".join(f"{key} {value:.2f}/s" for key, value in row.items() if isinstance(value, float))
+        + f"; IS spread {spread:.1e}; "
+        f"load average {_load()}",
+        flush=True,
+    )
     return row
 
 
@@ -111,9 +132,15 @@ def print_table(rows: list[dict[str, float | str]], images: int) -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
     for row in rows:
-        cells = [f"{row['size']} x {row['size']}", f"{row['optimised']:.2f}", f"{row['plain']:.2f}",
-                 f"{row['optimised'] / row['plain']:.2f}x", f"{row['cli']:.2f}", f"{row['cli_plain']:.2f}",
-                 f"{row['cli'] / row['cli_plain']:.2f}x"]
+        cells = [
+            f"{row['size']} x {row['size']}",
+            f"{row['optimised']:.2f}",
+            f"{row['plain']:.2f}",
+            f"{row['optimised'] / row['plain']:.2f}x",
+            f"{row['cli']:.2f}",
+            f"{row['cli_plain']:.2f}",
+            f"{row['cli'] / row['cli_plain']:.2f}x",
+        ]
         if fidelity:
             theirs = row.get("torch-fidelity")
             cells += [f"{theirs:.2f}", f"{row['cli'] / theirs:.2f}x"] if theirs else ["-", "-"]
@@ -128,7 +155,7 @@ def matmul_gflops(size: int = 4096, repeats: int = 5) -> float:
     left, right = torch.randn(size, size), torch.randn(size, size)
     torch.mm(left, right)
     seconds, _ = best_of(repeats, lambda: torch.mm(left, right))
-    return 2 * size ** 3 / seconds / 1e9
+    return 2 * size**3 / seconds / 1e9
 
 
 def network_images_per_second(weights: Path, *, plain: bool, batch_size: int, repeats: int, wait: float) -> float:
@@ -143,8 +170,21 @@ def network_images_per_second(weights: Path, *, plain: bool, batch_size: int, re
 
 
 def run_cli(images: Path, weights: Path, args: argparse.Namespace, extra: list[str]) -> float:
-    command = [sys.executable, "-m", "inception_score", "score", str(images), "--weights", str(weights),
-               "--splits", str(args.splits), "--no-cache", "--quiet", "--json", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "inception_score",
+        "score",
+        str(images),
+        "--weights",
+        str(weights),
+        "--splits",
+        str(args.splits),
+        "--no-cache",
+        "--quiet",
+        "--json",
+        *extra,
+    ]
     if args.batch_size:
         command += ["--batch-size", str(args.batch_size)]
     package_root = str(Path(inception_score.__file__).resolve().parent.parent)
@@ -164,9 +204,17 @@ def time_torch_fidelity(images: Path, weights: Path, args: argparse.Namespace) -
 
     def run() -> float:
         metrics = torch_fidelity.calculate_metrics(
-            input1=str(images), isc=True, isc_splits=args.splits, cuda=False, cache=False, verbose=False,
-            batch_size=args.batch_size or default_batch_size("cpu"), feature_extractor_weights_path=str(weights))
+            input1=str(images),
+            isc=True,
+            isc_splits=args.splits,
+            cuda=False,
+            cache=False,
+            verbose=False,
+            batch_size=args.batch_size or default_batch_size("cpu"),
+            feature_extractor_weights_path=str(weights),
+        )
         return float(metrics["inception_score_mean"])
+
     return best_of(args.repeats, run, args.wait_idle)
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: random weights in the real 2015 layout (fixture recipe v1) and the data folder."""
+
 from __future__ import annotations
 
 import hashlib
@@ -67,6 +68,7 @@ def data() -> Path:
 @pytest.fixture(scope="session")
 def model(weights_path):
     from inception_score.pipeline.inception2015 import load_inception
+
     return load_inception(weights_path)
 
 
@@ -86,20 +88,33 @@ def folder_features(model, weights_path, session_cache):
     from inception_score.pipeline.extract import extract_features
     from inception_score.pipeline.sources import open_source
     from inception_score.pipeline.weights import sha256_file
+
     computed = {}
 
     def features(name: str):
         if name not in computed:
-            computed[name] = extract_features(open_source(DATA / "images" / name), model, batch_size=32,
-                                              device="cpu", progress=False, cache=FeatureCache(session_cache / "features" / FORMAT),
-                                              model_id=sha256_file(weights_path))
+            computed[name] = extract_features(
+                open_source(DATA / "images" / name),
+                model,
+                batch_size=32,
+                device="cpu",
+                progress=False,
+                cache=FeatureCache(session_cache / "features" / FORMAT),
+                model_id=sha256_file(weights_path),
+            )
         return computed[name]
+
     return features
 
 
 # Test tiers by file (see README "Development"); the fast tier is `-m "not slow"`.
-TIERS = {"test_distributed.py": "distributed", "test_digits_example.py": "example", "test_benchmarks.py": "benchmark",
-         "test_knn_benchmark.py": "benchmark", "test_benchmark_extractors.py": "benchmark"}
+TIERS = {
+    "test_distributed.py": "distributed",
+    "test_digits_example.py": "example",
+    "test_benchmarks.py": "benchmark",
+    "test_knn_benchmark.py": "benchmark",
+    "test_benchmark_extractors.py": "benchmark",
+}
 SLOW = ("distributed", "example", "benchmark", "browser")
 
 
@@ -117,8 +132,12 @@ def private_home(tmp_path_factory):
     """The whole session runs with an empty home and cache folders of its own: nothing the user has is touched."""
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
-        for name, folder in (("HOME", home), ("XDG_CACHE_HOME", home / ".cache"), ("TORCH_HOME", home / "torch"),
-                             ("INCEPTION_SCORE_CACHE", home / "inception-score")):
+        for name, folder in (
+            ("HOME", home),
+            ("XDG_CACHE_HOME", home / ".cache"),
+            ("TORCH_HOME", home / "torch"),
+            ("INCEPTION_SCORE_CACHE", home / "inception-score"),
+        ):
             patch.setenv(name, str(folder))
         yield home
 

@@ -4,6 +4,7 @@ and writes what this rank got as JSON. Mode "mistakes" instead makes calls that 
 ranks only, and records what each rank raised. Mode "compare" calls fid, kid, evaluate and
 save_statistics inside the group, scores a callable source drawn on every rank, and adds up
 uneven shards of pool3 moments."""
+
 import json
 import os
 import sys
@@ -14,11 +15,19 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
-from inception_score import (InceptionScore, InceptionScoreError, MomentAccumulator, evaluate, fid, inception_score,
-                             kid, save_statistics)
+from inception_score import (
+    InceptionScore,
+    InceptionScoreError,
+    MomentAccumulator,
+    evaluate,
+    fid,
+    inception_score,
+    kid,
+    save_statistics,
+)
 from inception_score.engine import reduce_moments
-from inception_score.parallel.group import Group
 from inception_score.maths.frechet import moments_of
+from inception_score.parallel.group import Group
 
 BATCH = 5
 
@@ -31,10 +40,11 @@ def main(weights: str, folder: str, count: int, out: str) -> None:
     start, stop = rank * count // world_size, (rank + 1) * count // world_size
     metric = InceptionScore(weights=weights, splits=4, batch_size=BATCH, device="cpu")
     for first in range(start, stop, BATCH):
-        metric.update(torch.from_numpy(images[first:min(first + BATCH, stop)]).permute(0, 3, 1, 2))
+        metric.update(torch.from_numpy(images[first : min(first + BATCH, stop)]).permute(0, 3, 1, 2))
     from_metric = metric.compute()
-    from_api = inception_score(images, splits=4, batch_size=BATCH, weights=weights, device="cpu", progress=False,
-                               cache=False)
+    from_api = inception_score(
+        images, splits=4, batch_size=BATCH, weights=weights, device="cpu", progress=False, cache=False
+    )
     Path(out, f"rank{rank}.json").write_text(json.dumps({"metric": from_metric.to_dict(), "api": from_api.to_dict()}))
     dist.destroy_process_group()
 
@@ -46,7 +56,7 @@ def mistakes(weights: str, folder: str, out: str) -> None:
     images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in sorted(Path(folder).glob("*.png"))[:6]])
     calls = {
         "missing": lambda: inception_score(folder if rank == 0 else "/no/such/folder", splits=2, weights=weights),
-        "different": lambda: inception_score(images[:4 + rank], splits=2, weights=weights),
+        "different": lambda: inception_score(images[: 4 + rank], splits=2, weights=weights),
         "weights": lambda: inception_score(images, splits=2, weights=weights if rank == 0 else "/no/weights.pth"),
         "stream": lambda: inception_score(iter([images]), splits=2, weights=weights),
     }
@@ -73,16 +83,24 @@ def compare(weights: str, folder_a: str, folder_b: str, out: str) -> None:
     got = {
         "fid": fid(folder_a, folder_b, **options).to_dict(),
         "kid": kid(folder_a, folder_b, subsets=5, subset_size=6, **options).to_dict(),
-        "evaluate": evaluate(folder_a, reference=folder_b, splits=3, kid_subsets=5, kid_subset_size=6,
-                             **options).to_dict(),
+        "evaluate": evaluate(
+            folder_a, reference=folder_b, splits=3, kid_subsets=5, kid_subset_size=6, **options
+        ).to_dict(),
     }
     os.chdir(Path(out, f"rank{rank}"))
     written = save_statistics(folder_a, "stats/a.npz", with_features=True, **options)
     got["stats"] = {"path": str(written.path), "n": written.n, "features_shape": list(written.features_shape)}
     got["fid_against_file"] = fid(folder_b, Path(out, "rank0", "stats", "a.npz"), **options).to_dict()
     torch.manual_seed(1000 + rank)  # the training loop's own random state, which scoring must not disturb
-    got["sampler"] = evaluate(draw, reference=folder_b, metrics=("is", "fid"), num_samples=10, sample_seed=100,
-                              splits=2, **dict(options, batch_size=1)).to_dict()
+    got["sampler"] = evaluate(
+        draw,
+        reference=folder_b,
+        metrics=("is", "fid"),
+        num_samples=10,
+        sample_seed=100,
+        splits=2,
+        **dict(options, batch_size=1),
+    ).to_dict()
     got["after_sampler"] = torch.rand(1).item()
     got["moments"] = uneven_moments(rank, dist.get_world_size())
     Path(out, f"rank{rank}.json").write_text(json.dumps(got))
@@ -101,14 +119,16 @@ def uneven_moments(rank: int, world_size: int) -> dict:
     bounds = [0] + [40 * r // (world_size - 1) for r in range(world_size)]
     accumulator = MomentAccumulator()
     for first in range(bounds[rank], bounds[rank + 1], 3):
-        accumulator.update(rows[first:min(first + 3, bounds[rank + 1])])
+        accumulator.update(rows[first : min(first + 3, bounds[rank + 1])])
     merged = reduce_moments(Group(), accumulator)
     if merged is None:
         return {}
     got, expected = merged.moments(), moments_of(rows)
-    return {"n": got.n, "mean": float(np.max(np.abs(got.mean - expected.mean) / np.abs(expected.mean))),
-            "covariance": float(np.max(np.abs(got.covariance - expected.covariance))
-                                / np.max(np.abs(expected.covariance)))}
+    return {
+        "n": got.n,
+        "mean": float(np.max(np.abs(got.mean - expected.mean) / np.abs(expected.mean))),
+        "covariance": float(np.max(np.abs(got.covariance - expected.covariance)) / np.max(np.abs(expected.covariance))),
+    }
 
 
 if __name__ == "__main__":

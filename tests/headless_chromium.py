@@ -3,6 +3,7 @@
 Talks the DevTools protocol over the pipe Chromium offers with --remote-debugging-pipe
 (commands on its fd 3, replies on its fd 4, messages ended by NUL), so no extra package is needed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,17 +54,35 @@ class Chromium:
         child_in, child_out = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5) for fd in (command_read, reply_write))
         os.close(command_read)
         os.close(reply_write)
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--remote-debugging-pipe",
-                 "--no-first-run", "--no-default-browser-check", "--mute-audio", "--disable-extensions",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={self._profile}", "about:blank"]
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--remote-debugging-pipe",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--mute-audio",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={self._profile}",
+            "about:blank",
+        ]
 
         def pipes_to_fds_3_and_4() -> None:
             os.dup2(child_in, 3)
             os.dup2(child_out, 4)
 
-        self._process = subprocess.Popen([executable, *flags], preexec_fn=pipes_to_fds_3_and_4, close_fds=False,
-                                         stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        self._process = subprocess.Popen(
+            [executable, *flags],
+            preexec_fn=pipes_to_fds_3_and_4,
+            close_fds=False,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
         os.close(child_in)
         os.close(child_out)
         self._buffer = b""
@@ -153,20 +172,31 @@ def visit(executable: str, page: Path) -> PageVisit:
         session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Network", "Log"):
             browser.call(f"{domain}.enable", session)
-        browser.call("Emulation.setDeviceMetricsOverride", session, width=WIDTH, height=900, deviceScaleFactor=1,
-                     mobile=False)
+        browser.call(
+            "Emulation.setDeviceMetricsOverride", session, width=WIDTH, height=900, deviceScaleFactor=1, mobile=False
+        )
         browser.call("Page.navigate", session, url=page.resolve().as_uri())
         browser.wait_for("Page.loadEventFired")
-        settled = browser.call("Runtime.evaluate", session, awaitPromise=True, returnByValue=True,
-                               expression="document.fonts.ready.then(() => new Promise(r => "
-                                          "requestAnimationFrame(() => requestAnimationFrame(() => r(1)))))")
+        settled = browser.call(
+            "Runtime.evaluate",
+            session,
+            awaitPromise=True,
+            returnByValue=True,
+            expression="document.fonts.ready.then(() => new Promise(r => "
+            "requestAnimationFrame(() => requestAnimationFrame(() => r(1)))))",
+        )
         assert settled["result"]["value"] == 1
         metrics = browser.call("Runtime.evaluate", session, expression=METRICS_SCRIPT, returnByValue=True)
         result.metrics = json.loads(metrics["result"]["value"])
         layout = browser.call("Page.getLayoutMetrics", session)
         result.height = math.ceil(layout["cssContentSize"]["height"])
-        shot = browser.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
-                            clip={"x": 0, "y": 0, "width": WIDTH, "height": result.height, "scale": 1})
+        shot = browser.call(
+            "Page.captureScreenshot",
+            session,
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": WIDTH, "height": result.height, "scale": 1},
+        )
         result.screenshot = base64.b64decode(shot["data"])
         _collect(browser.events, result)
     return result
@@ -182,8 +212,9 @@ def _collect(events: list[dict[str, Any]], result: PageVisit) -> None:
         elif method == "Network.responseReceived" and params["response"].get("status", 200) >= 400:
             result.failed_requests.append(f"{params['response']['url']}: HTTP {params['response']['status']}")
         elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
-            result.console_errors.append(" ".join(str(arg.get("value", arg.get("description")))
-                                                  for arg in params["args"]))
+            result.console_errors.append(
+                " ".join(str(arg.get("value", arg.get("description"))) for arg in params["args"])
+            )
         elif method == "Runtime.exceptionThrown":
             result.console_errors.append(params["exceptionDetails"].get("text", "exception"))
         elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):

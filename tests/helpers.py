@@ -1,4 +1,5 @@
 """Helpers shared by the test modules (imported as `from helpers import ...`)."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,9 @@ import sys
 from pathlib import Path
 
 
-def run_cli(*args, prefix: tuple = (), command: tuple | None = None, cwd: str | Path | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args, prefix: tuple = (), command: tuple | None = None, cwd: str | Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the command line (`python -m inception_score ARGS`, or `command ARGS`) in a real process.
 
     prefix: words before the interpreter (e.g. a `ulimit` wrapper); cwd: run there, with the

@@ -1,4 +1,5 @@
 """Bad input through the real CLI: one clear line naming the item, exit 2, no traceback, no output, no changes."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ def png(data: Path) -> bytes:
 def corrupt_png(data: Path) -> bytes:
     raw = bytearray(png(data))
     start = raw.index(b"IDAT") + 8
-    raw[start:start + 40] = bytes(40)  # zeroed compressed data: the decoder fails, the chunk CRC too
+    raw[start : start + 40] = bytes(40)  # zeroed compressed data: the decoder fails, the chunk CRC too
     return bytes(raw)
 
 
@@ -64,23 +65,31 @@ def _case_files(tmp: Path, data: Path, case: str) -> tuple[list, list[str]]:
         return [tmp / "cut.tar.gz"], [f"{tmp / 'cut.tar.gz'}: cannot read the archive"]
     if case in ("truncated image", "corrupt image", "text file named .png"):
         good_images(images, data)
-        content = {"truncated image": png(data)[:70], "corrupt image": corrupt_png(data),
-                   "text file named .png": b"this is not an image\n"}[case]
+        content = {
+            "truncated image": png(data)[:70],
+            "corrupt image": corrupt_png(data),
+            "text file named .png": b"this is not an image\n",
+        }[case]
         (images / "zz-bad.png").write_bytes(content)
         return [images, "--splits", 3], [f"{images / 'zz-bad.png'}: cannot decode image", "--skip-bad"]
     if case == "image over max_pixels":
         good_images(images, data)
         return [images, "--splits", 2, "--max-pixels", 1000], [
-            f"{images / '00000.png'}: 32 x 32 = 1024 pixels is over the limit of 1000", "--max-pixels"]
+            f"{images / '00000.png'}: 32 x 32 = 1024 pixels is over the limit of 1000",
+            "--max-pixels",
+        ]
     arrays = {
         "N < splits": (np.zeros((3, 8, 8, 3), np.uint8), "3 images cannot be cut into 10 splits"),
         "NaN": (np.stack([np.zeros((8, 8, 3)), np.full((8, 8, 3), np.nan)]), "[arr_0] index 1: NaN"),
-        "out-of-range floats": (np.linspace(-1, 1, 2 * 8 * 8 * 3).reshape(2, 8, 8, 3),
-                                "values span [-1, 1], outside value_range (0, 1); pass value_range=(-1, 1) "
-                                "(CLI: --value-range -1,1)"),
+        "out-of-range floats": (
+            np.linspace(-1, 1, 2 * 8 * 8 * 3).reshape(2, 8, 8, 3),
+            "values span [-1, 1], outside value_range (0, 1); pass value_range=(-1, 1) (CLI: --value-range -1,1)",
+        ),
         "wrong rank": (np.zeros((8, 8), np.uint8), "got 2 dimensions (8, 8)"),
-        "wrong channel count": (np.zeros((2, 8, 8, 4), np.uint8), "channels on axis 3 (NHWC) or axis 1 (NCHW), "
-                                                                  "got shape (2, 8, 8, 4)"),
+        "wrong channel count": (
+            np.zeros((2, 8, 8, 4), np.uint8),
+            "channels on axis 3 (NHWC) or axis 1 (NCHW), got shape (2, 8, 8, 4)",
+        ),
         "ambiguous layout": (np.zeros((2, 3, 8, 3), np.uint8), "pass layout='NHWC' or layout='NCHW' (CLI: --layout)"),
     }
     array, message = arrays[case]
@@ -88,9 +97,23 @@ def _case_files(tmp: Path, data: Path, case: str) -> tuple[list, list[str]]:
     return [tmp / "samples.npz", "--splits", 10 if case == "N < splits" else 2], [str(tmp / "samples.npz"), message]
 
 
-CASES = ["missing path", "empty folder", "folder without images", "empty archive", "damaged archive",
-         "truncated image", "corrupt image", "text file named .png", "image over max_pixels", "N < splits", "NaN",
-         "out-of-range floats", "wrong rank", "wrong channel count", "ambiguous layout"]
+CASES = [
+    "missing path",
+    "empty folder",
+    "folder without images",
+    "empty archive",
+    "damaged archive",
+    "truncated image",
+    "corrupt image",
+    "text file named .png",
+    "image over max_pixels",
+    "N < splits",
+    "NaN",
+    "out-of-range floats",
+    "wrong rank",
+    "wrong channel count",
+    "ambiguous layout",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -115,8 +138,9 @@ def test_unreadable_file_is_named(tmp_path, data, weights_path):
             pytest.skip("running as root and setpriv (util-linux) is missing: cannot make a file unreadable")
         prefix = (setpriv, "--bounding-set", "-dac_override,-dac_read_search")
     try:
-        done = run_cli("score", images, "--splits", 2, "--weights", weights_path, "--quiet", "--workers", 0,
-                       prefix=prefix)
+        done = run_cli(
+            "score", images, "--splits", 2, "--weights", weights_path, "--quiet", "--workers", 0, prefix=prefix
+        )
     finally:
         os.chmod(images / "locked.png", 0o644)
     assert_user_error(done, f"{images / 'locked.png'}: cannot read the file (Permission denied)", "--skip-bad")
@@ -163,11 +187,23 @@ def test_stats_and_fid_take_arrays_and_archives(tmp_path, data, weights_path):
     with zipfile.ZipFile(tmp_path / "images.zip", "w") as writer:
         for path in files:
             writer.write(path, path.name)
-    done = run_cli("stats", tmp_path / "samples.npz", "-o", tmp_path / "stats.npz", "--npz-key", "images",
-                   "--value-range", "-1,1", "--weights", weights_path, "--quiet")
+    done = run_cli(
+        "stats",
+        tmp_path / "samples.npz",
+        "-o",
+        tmp_path / "stats.npz",
+        "--npz-key",
+        "images",
+        "--value-range",
+        "-1,1",
+        "--weights",
+        weights_path,
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert "4 images" in done.stdout
-    done = run_cli("fid", tmp_path / "images.zip", tmp_path / "stats.npz", "--weights", weights_path, "--json",
-                   "--quiet")
+    done = run_cli(
+        "fid", tmp_path / "images.zip", tmp_path / "stats.npz", "--weights", weights_path, "--json", "--quiet"
+    )
     assert done.returncode == 0, done.stderr
     assert abs(json.loads(done.stdout)["fid"]) < 1e-3

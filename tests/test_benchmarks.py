@@ -1,4 +1,5 @@
 """Smoke runs of the benchmarks: they run end to end and print their figures (no timing or memory is checked)."""
+
 import os
 import subprocess
 import sys
@@ -8,9 +9,28 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "throughput.py"
 
 
 def test_throughput_benchmark_prints_its_table(weights_path):
-    done = subprocess.run([sys.executable, str(SCRIPT), "--images", "2", "--splits", "2", "--sizes", "32",
-                           "--batch-size", "2", "--matmul-size", "256", "--weights", str(weights_path)],
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--images",
+            "2",
+            "--splits",
+            "2",
+            "--sizes",
+            "32",
+            "--batch-size",
+            "2",
+            "--matmul-size",
+            "256",
+            "--weights",
+            str(weights_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stderr
     assert "GFLOP/s" in done.stdout and "of the matmul bound" in done.stdout
     assert "| size | optimised API | plain API | API ratio | CLI | CLI --plain | CLI ratio |" in done.stdout
@@ -19,7 +39,12 @@ def test_throughput_benchmark_prints_its_table(weights_path):
 
 def test_stream_memory_benchmark_prints_both_modes():
     script = SCRIPT.parent / "stream_memory.py"
-    done = subprocess.run([sys.executable, str(script), "--images", "40", "--size", "16"],
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, str(script), "--images", "40", "--size", "16"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stderr
     assert "callable: peak RSS" in done.stdout and "array   : peak RSS" in done.stdout

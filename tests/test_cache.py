@@ -1,4 +1,5 @@
 """The feature cache: re-runs do no forward pass, changes recompute exactly what changed, damage is caught."""
+
 from __future__ import annotations
 
 import os
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
 
 from inception_score import inception_score, inception_score_from_logits
-from inception_score.pipeline.extractors import load_classifier
-from inception_score.pipeline.cache import FeatureCache, features_dir, parse_size, sample_key
 from inception_score.errors import InceptionScoreError
+from inception_score.pipeline.cache import FeatureCache, features_dir, parse_size, sample_key
+from inception_score.pipeline.extractors import load_classifier
 from inception_score.pipeline.sources import Sample
 
 COUNT = 8
@@ -75,7 +77,8 @@ def entry_files() -> list[Path]:
 
 
 def test_cached_rerun_makes_no_forward_calls_and_gives_identical_numbers(
-        first_run, warm, images, weights_path, forward_sizes, data):
+    first_run, warm, images, weights_path, forward_sizes, data
+):
     first, first_sizes, _ = first_run
     assert sum(first_sizes) == COUNT and first.cached == 0
     assert len(entry_files()) == COUNT
@@ -132,8 +135,22 @@ def test_interrupted_run_resumes_where_it_stopped(data, tmp_path, weights_path, 
     folder.mkdir()
     for path in sorted((data / "images" / "a").glob("*.png"))[:total]:
         shutil.copy(path, folder / path.name)
-    command = [sys.executable, "-m", "inception_score", "score", str(folder), "--weights", str(weights_path),
-               "--batch-size", "2", "--workers", "1", "--splits", "2", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "inception_score",
+        "score",
+        str(folder),
+        "--weights",
+        str(weights_path),
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "--splits",
+        "2",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while len(entry_files()) < 4 and process.poll() is None and time.monotonic() < deadline:
@@ -207,8 +224,15 @@ assert cache.corrupt == 0, cache.corrupt
 def test_two_processes_share_one_cache(tmp_path):
     folder = tmp_path / "features"
     entry_size = 13_000
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(folder), str(40 * entry_size)],
-                                env=dict(os.environ), stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(folder), str(40 * entry_size)],
+            env=dict(os.environ),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for writer in writers:
         assert writer.wait(timeout=120) == 0, writer.communicate()[1]
     cache = FeatureCache(folder)
@@ -223,8 +247,10 @@ def test_two_processes_share_one_cache(tmp_path):
 def test_cache_info_and_clear_from_the_command_line(warm, private_cache):
     weights_copy = private_cache / "pretend-weights.pth"
     weights_copy.write_bytes(b"left alone")
-    run = lambda *args: subprocess.run([sys.executable, "-m", "inception_score", "cache", *args],
-                                       capture_output=True, text=True, env=dict(os.environ), timeout=120)
+
+    def run(*args):
+        return run_cli("cache", *args)
+
     info = run("info")
     assert info.returncode == 0 and f"{COUNT} cached images" in info.stdout and str(features_dir()) in info.stdout
     cleared = run("clear")

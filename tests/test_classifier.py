@@ -1,4 +1,5 @@
 """Custom classifiers (TorchScript, module:factory) against the formula by hand; the torchvision preset."""
+
 import json
 import sys
 import textwrap
@@ -24,7 +25,7 @@ from inception_score.pipeline.torchvision_inception import (
 from inception_score.pipeline.weights import sha256_file
 
 # A small classifier: 1 or 3 channels in, 7 classes out, returning (logits, features).
-FACTORY_SOURCE = textwrap.dedent('''
+FACTORY_SOURCE = textwrap.dedent("""
     import torch
     from torch import nn
 
@@ -50,7 +51,7 @@ FACTORY_SOURCE = textwrap.dedent('''
         model = Tiny(1)
         model.input_contract = {"input_size": "16", "resize": "nearest", "normalize": "0.5,0.25", "channels": "1"}
         return model
-''')
+""")
 
 
 def hand_inception_score(logits: np.ndarray, splits: int) -> tuple[float, float]:
@@ -86,6 +87,7 @@ def images(data):
 @pytest.fixture(scope="module")
 def torchscript_file(factory_dir, tmp_path_factory):
     import tiny_classifiers
+
     path = tmp_path_factory.mktemp("script") / "tiny.pt"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -100,29 +102,56 @@ def logits_of(model, inputs: np.ndarray) -> np.ndarray:
 
 def test_torchscript_classifier_through_the_cli_equals_the_formula_by_hand(factory_dir, torchscript_file, images):
     import tiny_classifiers
+
     pixels, folder = images
     # Contract: no resize (the images are 32x32 already), values scaled to [-1, 1].
     expected_logits = logits_of(tiny_classifiers.make_rgb().eval(), (pixels / 255 - 0.5) / 0.5)
-    done = run_cli("score", folder, "--classifier", torchscript_file, "--input-size", 32, "--resize", "none",
-                   "--normalize", "minus1-1", "--splits", 4, "--order", "given", "--json", "--quiet")
+    done = run_cli(
+        "score",
+        folder,
+        "--classifier",
+        torchscript_file,
+        "--input-size",
+        32,
+        "--resize",
+        "none",
+        "--normalize",
+        "minus1-1",
+        "--splits",
+        4,
+        "--order",
+        "given",
+        "--json",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     mean, std = hand_inception_score(expected_logits, 4)
     assert result["mean"] == pytest.approx(mean, rel=1e-5) and result["std"] == pytest.approx(std, abs=1e-5)
     assert result["classifier"]["identity"] == f"sha256:{sha256_file(torchscript_file)}"
     assert result["classifier"]["name"] == "torchscript" and result["weights_sha256"] == sha256_file(torchscript_file)
-    assert result["reference_weights"] is False and result["classifier"]["input"] == "3x32x32, resize none, normalize minus1-1"
+    assert (
+        result["reference_weights"] is False
+        and result["classifier"]["input"] == "3x32x32, resize none, normalize minus1-1"
+    )
 
 
 def test_factory_classifier_with_declared_contract_equals_the_formula_by_hand(factory_dir, images):
     import tiny_classifiers
+
     pixels, folder = images
     # Declared contract: gray (ITU-R 601 weights), nearest 32 -> 16 (every second pixel), (x/255 - 0.5) / 0.25.
     gray = (pixels[:, 0:1] * 0.299 + pixels[:, 1:2] * 0.587 + pixels[:, 2:3] * 0.114)[:, :, ::2, ::2]
     expected_logits = logits_of(tiny_classifiers.make_gray_declared().eval(), (gray / 255 - 0.5) / 0.25)
     for splits, order in ((5, "given"), (1, "given")):
-        result = inception_score(folder, classifier="tiny_classifiers:make_gray_declared", splits=splits,
-                                 order=order, progress=False, device="cpu")
+        result = inception_score(
+            folder,
+            classifier="tiny_classifiers:make_gray_declared",
+            splits=splits,
+            order=order,
+            progress=False,
+            device="cpu",
+        )
         mean, std = hand_inception_score(expected_logits, splits)
         assert result.mean == pytest.approx(mean, rel=1e-5) and result.std == pytest.approx(std, abs=1e-5)
     assert result.classifier["identity"] == "python:tiny_classifiers:make_gray_declared"
@@ -133,41 +162,77 @@ def test_factory_classifier_with_declared_contract_equals_the_formula_by_hand(fa
 
 def test_factory_through_the_cli_matches_the_api_and_options_override_the_declared_contract(factory_dir, images):
     _, folder = images
-    args = ("score", folder, "--classifier", "tiny_classifiers:make_gray_declared", "--splits", 3, "--json",
-            "--quiet", "--resize", "bilinear")
+    args = (
+        "score",
+        folder,
+        "--classifier",
+        "tiny_classifiers:make_gray_declared",
+        "--splits",
+        3,
+        "--json",
+        "--quiet",
+        "--resize",
+        "bilinear",
+    )
     done = run_cli(*args, cwd=factory_dir)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    api = inception_score(folder, classifier="tiny_classifiers:make_gray_declared", resize="bilinear", splits=3,
-                          progress=False, device="cpu")
+    api = inception_score(
+        folder,
+        classifier="tiny_classifiers:make_gray_declared",
+        resize="bilinear",
+        splits=3,
+        progress=False,
+        device="cpu",
+    )
     assert printed["mean"] == pytest.approx(api.mean, rel=1e-6)
     assert printed["classifier"]["resize"] == "bilinear" and printed["classifier"]["normalize"] == "0.5,0.25"
 
 
 def test_an_nn_module_object_is_a_classifier_and_any_batch_size_gives_the_same_score(factory_dir, images):
     import tiny_classifiers
+
     pixels, folder = images
     expected = hand_inception_score(logits_of(tiny_classifiers.make_rgb().eval(), pixels / 255), 2)
     for batch_size in (7, 64):
-        result = inception_score(folder, classifier=tiny_classifiers.make_rgb(), input_size=32, normalize="0-1",
-                                 splits=2, order="given", batch_size=batch_size, progress=False, device="cpu")
+        result = inception_score(
+            folder,
+            classifier=tiny_classifiers.make_rgb(),
+            input_size=32,
+            normalize="0-1",
+            splits=2,
+            order="given",
+            batch_size=batch_size,
+            progress=False,
+            device="cpu",
+        )
         assert result.mean == pytest.approx(expected[0], rel=1e-5)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--input-size", "8"], "--input-size cannot be used with the inception-2015 classifier"),
-    (["--classifier", "torchvision", "--normalize", "0-1"], "--normalize cannot be used with the torchvision preset"),
-    (["--classifier", "{script}"], "does not declare its input size: pass --input-size N"),
-    (["--classifier", "{script}", "--input-size", "8"], "does not declare its normalize"),
-    (["--classifier", "{script}", "--input-size", "8", "--normalize", "0-9"], "normalize must be one of"),
-    (["--classifier", "{weights}", "--input-size", "8", "--normalize", "0-1"], "cannot load classifier"),
-    (["--classifier", "no_such_module_xyz:make"], "cannot import classifier factory no_such_module_xyz:make"),
-    (["--classifier", "/no/such/model.pt"], "/no/such/model.pt: no such file"),
-    (["--classifier", "{script}", "--input-size", "8", "--normalize", "0-1", "--resize", "none"],
-     "takes 8x8 and resize is 'none'"),
-    (["--classifier", "{script}", "--input-size", "8", "--normalize", "0-1", "--weights", "{weights}"],
-     "weights applies to the inception-2015 and torchvision classifiers only"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--input-size", "8"], "--input-size cannot be used with the inception-2015 classifier"),
+        (
+            ["--classifier", "torchvision", "--normalize", "0-1"],
+            "--normalize cannot be used with the torchvision preset",
+        ),
+        (["--classifier", "{script}"], "does not declare its input size: pass --input-size N"),
+        (["--classifier", "{script}", "--input-size", "8"], "does not declare its normalize"),
+        (["--classifier", "{script}", "--input-size", "8", "--normalize", "0-9"], "normalize must be one of"),
+        (["--classifier", "{weights}", "--input-size", "8", "--normalize", "0-1"], "cannot load classifier"),
+        (["--classifier", "no_such_module_xyz:make"], "cannot import classifier factory no_such_module_xyz:make"),
+        (["--classifier", "/no/such/model.pt"], "/no/such/model.pt: no such file"),
+        (
+            ["--classifier", "{script}", "--input-size", "8", "--normalize", "0-1", "--resize", "none"],
+            "takes 8x8 and resize is 'none'",
+        ),
+        (
+            ["--classifier", "{script}", "--input-size", "8", "--normalize", "0-1", "--weights", "{weights}"],
+            "weights applies to the inception-2015 and torchvision classifiers only",
+        ),
+    ],
+)
 def test_classifier_mistakes_exit_2_with_one_clear_line(torchscript_file, weights_path, data, args, message):
     args = [a.format(script=torchscript_file, weights=weights_path) for a in args]
     done = run_cli("score", data / "images" / "a", "--quiet", *args)
@@ -178,8 +243,15 @@ def test_classifier_mistakes_exit_2_with_one_clear_line(torchscript_file, weight
 def test_a_module_returning_the_wrong_shape_is_named_in_the_error(images):
     _, folder = images
     with pytest.raises(InceptionScoreError, match=r"must return logits as N x C .* got \(\d+,\)"):
-        inception_score(folder, classifier=torch.nn.Flatten(0), input_size=4, normalize="0-1", splits=1,
-                        progress=False, device="cpu")
+        inception_score(
+            folder,
+            classifier=torch.nn.Flatten(0),
+            input_size=4,
+            normalize="0-1",
+            splits=1,
+            progress=False,
+            device="cpu",
+        )
 
 
 # torchvision's published parameter count for Inception_V3_Weights.IMAGENET1K_V1 (aux head included).
@@ -245,8 +317,9 @@ def test_torchvision_file_loads_strictly_and_gives_biased_logits_with_count_incl
     assert model.Mixed_7c.pooling == "avg" and model.Mixed_7b.pooling == "avg"
 
 
-def test_torchvision_loader_rejects_a_2015_file_and_a_file_without_the_aux_head(weights_path, torchvision_file,
-                                                                                  tmp_path):
+def test_torchvision_loader_rejects_a_2015_file_and_a_file_without_the_aux_head(
+    weights_path, torchvision_file, tmp_path
+):
     with pytest.raises(InceptionScoreError, match="does not have torchvision's Inception v3 layout"):
         load_torchvision_inception(weights_path)
     _, state = torchvision_file
@@ -284,7 +357,10 @@ def test_torchvision_transform_input_path_feeds_the_same_values():
     # torchvision's pretrained default (transform_input=True) takes ImageNet-normalised input and maps it back
     # to (x - 0.5) / 0.5 per channel; the preset feeds that directly (sbarratt's transform_input=False path).
     pixels = torch.from_numpy(np.random.RandomState(6).randint(0, 256, (2, 3, 299, 299)).astype(np.float32))
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
     imagenet = InputContract(size=299, resize="bilinear", normalize="imagenet").prepare(pixels)
     transformed = imagenet * (std / 0.5) + (mean - 0.5) / 0.5
     torch.testing.assert_close(transformed, TORCHVISION_INPUT.prepare(pixels), rtol=0, atol=1e-5)
@@ -294,8 +370,15 @@ def test_torchvision_preset_scores_through_the_api_with_its_contract(torchvision
     path, state = torchvision_file
     classifier = load_classifier("torchvision", weights=path, progress=False)
     assert classifier.contract == InputContract(size=299, resize="bilinear", normalize="minus1-1", channels=3)
-    result = inception_score(data / "images" / "mixed", classifier="torchvision", weights=path, splits=2,
-                             progress=False, device="cpu", batch_size=14)
+    result = inception_score(
+        data / "images" / "mixed",
+        classifier="torchvision",
+        weights=path,
+        splits=2,
+        progress=False,
+        device="cpu",
+        batch_size=14,
+    )
     assert result.classifier["name"] == "torchvision" and result.classifier["logits"].startswith("fc(pool3)")
     assert result.weights_sha256 == sha256_file(path) and result.reference_weights is False
     assert any("not torchvision's file" in warning for warning in result.warnings)

@@ -1,4 +1,5 @@
 """The CLI, `python -m inception_score` and the API give the same numbers; user mistakes exit 2."""
+
 import json
 import shutil
 
@@ -15,8 +16,19 @@ def api_result(weights_path, data):
 
 
 def test_json_output_is_exactly_to_dict(api_result, weights_path, data):
-    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given",
-                   "--weights", weights_path, "--json", "--batch-size", 5)
+    done = run_cli(
+        "score",
+        data / "images" / "mixed",
+        "--splits",
+        4,
+        "--order",
+        "given",
+        "--weights",
+        weights_path,
+        "--json",
+        "--batch-size",
+        5,
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed.keys() == api_result.to_dict().keys()
@@ -29,16 +41,38 @@ def test_console_script_prints_the_summary_line_and_the_explanation(api_result, 
     script = shutil.which("inception-score")
     if script is None:
         pytest.skip("the inception-score console script is not installed (pip install -e .)")
-    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given",
-                   "--weights", weights_path, "--quiet", command=(script,))
+    done = run_cli(
+        "score",
+        data / "images" / "mixed",
+        "--splits",
+        4,
+        "--order",
+        "given",
+        "--weights",
+        weights_path,
+        "--quiet",
+        command=(script,),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{api_result.summary()}\n{api_result.explain()}"
     assert done.stdout.startswith(f"IS = {api_result.mean:.4f} ± {api_result.std:.4f} (28 images, 4 splits, given")
 
 
 def test_plain_flag_runs_the_reference_approach_with_the_same_numbers(api_result, weights_path, data):
-    done = run_cli("score", data / "images" / "mixed", "--splits", 4, "--order", "given", "--weights", weights_path,
-                   "--json", "--quiet", "--no-cache", "--plain")
+    done = run_cli(
+        "score",
+        data / "images" / "mixed",
+        "--splits",
+        4,
+        "--order",
+        "given",
+        "--weights",
+        weights_path,
+        "--json",
+        "--quiet",
+        "--no-cache",
+        "--plain",
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["n"] == 28 and printed["cached"] == 0
@@ -46,16 +80,21 @@ def test_plain_flag_runs_the_reference_approach_with_the_same_numbers(api_result
     np.testing.assert_allclose(printed["split_scores"], api_result.split_scores, rtol=1e-5)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["score", "/no/such/folder"], "/no/such/folder: no such file or folder"),
-    (["score", "{mixed}", "--splits", "50", "--weights", "{weights}"], "28 images cannot be cut into 50 splits"),
-    (["score", "{mixed}", "--weights", "/no/weights.pth"], "weights file /no/weights.pth"),
-    (["score", "{mixed}", "--splits", "0"], "expected a whole number >= 1"),
-    (["score", "{mixed}", "--order", "sorted"], "invalid choice"),
-    (["score", "{mixed}", "--no-such-flag"], "unrecognized arguments"),
-    (["score", "{mixed}", "--plain", "--classifier", "no_such_module:build"],
-     "applies to the registry's networks (inception-2015, torchvision) only"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["score", "/no/such/folder"], "/no/such/folder: no such file or folder"),
+        (["score", "{mixed}", "--splits", "50", "--weights", "{weights}"], "28 images cannot be cut into 50 splits"),
+        (["score", "{mixed}", "--weights", "/no/weights.pth"], "weights file /no/weights.pth"),
+        (["score", "{mixed}", "--splits", "0"], "expected a whole number >= 1"),
+        (["score", "{mixed}", "--order", "sorted"], "invalid choice"),
+        (["score", "{mixed}", "--no-such-flag"], "unrecognized arguments"),
+        (
+            ["score", "{mixed}", "--plain", "--classifier", "no_such_module:build"],
+            "applies to the registry's networks (inception-2015, torchvision) only",
+        ),
+    ],
+)
 def test_user_mistakes_exit_2_with_one_clear_line(weights_path, data, args, message):
     args = [a.format(mixed=data / "images" / "mixed", weights=weights_path) for a in args]
     done = run_cli(*args)

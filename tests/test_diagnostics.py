@@ -1,4 +1,5 @@
 """Diagnostics behind the score, against toy cases computed by hand, and the bootstrap against a plain loop."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from inception_score import ISResult, InceptionScoreError, inception_score_from_probabilities
+from inception_score import InceptionScoreError, ISResult, inception_score_from_probabilities
 from inception_score.errors import InceptionScoreWarning
 from inception_score.maths.inception import bootstrap_interval, distinct_classes, entropy, looks_class_sorted, top_share
 from inception_score.results import SMALL_N, inception_score_from_log_probabilities
@@ -102,9 +103,19 @@ def test_to_dict_is_json_safe_and_leaves_the_per_image_arrays_out():
     data = result.to_dict()
     assert "details" not in data
     assert json.loads(json.dumps(data, allow_nan=False)) == data
-    for key in ("effective_classes_covered", "effective_classes_per_image", "one_split_score",
-                "distinct_top1_classes", "top10_share", "top_classes", "one_split_interval",
-                "bootstrap_resamples", "bootstrap_seed", "split_scores", "warnings"):
+    for key in (
+        "effective_classes_covered",
+        "effective_classes_per_image",
+        "one_split_score",
+        "distinct_top1_classes",
+        "top10_share",
+        "top_classes",
+        "one_split_interval",
+        "bootstrap_resamples",
+        "bootstrap_seed",
+        "split_scores",
+        "warnings",
+    ):
         assert key in data
     assert data["effective_classes_covered"] == result.effective_classes_covered
 
@@ -122,8 +133,9 @@ def naive_bootstrap(probs: np.ndarray, resamples: int, seed: int) -> list[float]
 @pytest.mark.parametrize("n, classes", [(60, 9), (70_000, 4)])  # the second spans several chunks
 def test_bootstrap_matches_the_plain_resampling_loop(n, classes):
     probs = np.random.RandomState(3).dirichlet(np.full(classes, 0.5), size=n)
-    np.testing.assert_allclose(bootstrap_interval(probs, resamples=150, seed=7),
-                               naive_bootstrap(probs, 150, 7), rtol=1e-10)
+    np.testing.assert_allclose(
+        bootstrap_interval(probs, resamples=150, seed=7), naive_bootstrap(probs, 150, 7), rtol=1e-10
+    )
 
 
 def test_bootstrap_is_deterministic_for_a_seed_and_moves_with_it():

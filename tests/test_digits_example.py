@@ -1,4 +1,5 @@
 """examples/digits end to end: train a digit CNN, score real and degraded digits through the CLI."""
+
 import json
 import os
 import subprocess
@@ -17,8 +18,9 @@ def table(tmp_path_factory):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)
     env["INCEPTION_SCORE_CACHE"] = str(out / "cache")  # never the user's feature cache
-    done = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(out)], capture_output=True, text=True,
-                          timeout=600, env=env)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--out", str(out)], capture_output=True, text=True, timeout=600, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return {row["set"]: row for row in json.loads((out / "results.json").read_text())}, done.stdout
 
@@ -34,7 +36,8 @@ def test_real_digits_score_close_to_ten_and_above_every_degraded_set(table):
 
 def test_mode_collapse_lowers_the_score_step_by_step(table):
     rows, _ = table
-    five, two, one = (rows[name]["mean"] for name in
-                      ("five digits only (0-4)", "two digits only (0, 1)", "one digit only (0)"))
+    five, two, one = (
+        rows[name]["mean"] for name in ("five digits only (0-4)", "two digits only (0, 1)", "one digit only (0)")
+    )
     # Misclassified images leak a little probability to other classes, so k digits score near, not at, k.
     assert 4.0 < five < 6.0 and 1.7 < two < 2.5 and one < 1.1 and five > two > one

@@ -6,6 +6,7 @@ uses a batch size that divides each rank's shard and one CPU thread (as torchrun
 have): the batches, and so the logits, are then the same as in the single-process run, and the
 scores agree to 1e-6 relative. The feature cache is off on both sides, so every number is computed.
 """
+
 import contextlib
 import json
 import os
@@ -39,11 +40,23 @@ def free_port() -> int:
 
 def torchrun(nproc: int, *args, log_dir: Path | None = None) -> subprocess.CompletedProcess:
     """`torchrun --nproc-per-node nproc ARGS` with this checkout's code and one thread per process."""
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+    )
     logs = ["--log-dir", str(log_dir), "--redirects", "3"] if log_dir is not None else []
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
-               "--master-port", str(free_port()), *logs, *map(str, args)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        str(nproc),
+        "--master-port",
+        str(free_port()),
+        *logs,
+        *map(str, args),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
 
 
@@ -159,6 +172,7 @@ def test_seeded_draws_repeat_and_leave_the_callers_random_state_alone():
         torch.manual_seed(123)
         np.random.seed(5)
         random.seed(7)
+
     reseed()
     untouched = next(draws())
     reseed()
@@ -170,8 +184,25 @@ def test_seeded_draws_repeat_and_leave_the_callers_random_state_alone():
 def test_two_ranks_score_the_mixed_folder_like_one_process(weights_path, data):
     folder = data / "images" / "mixed"  # 28 images of odd sizes and modes: 14 per rank, 2 batches of 7
     expected = single_process(folder, splits=4, order="given", weights=weights_path, batch_size=7)
-    done = torchrun(2, "-m", "inception_score", "score", folder, "--splits", 4, "--order", "given",
-                    "--weights", weights_path, "--batch-size", 7, "--device", "cpu", "--json", "--no-cache")
+    done = torchrun(
+        2,
+        "-m",
+        "inception_score",
+        "score",
+        folder,
+        "--splits",
+        4,
+        "--order",
+        "given",
+        "--weights",
+        weights_path,
+        "--batch-size",
+        7,
+        "--device",
+        "cpu",
+        "--json",
+        "--no-cache",
+    )
     assert done.returncode == 0, done.stderr
     assert_same_score(json.loads(done.stdout), expected, world_size=2)  # one JSON document: rank 0 alone prints
     assert "distributed: 2 ranks (gloo), collective timeout 1800 s" in done.stderr
@@ -180,8 +211,24 @@ def test_two_ranks_score_the_mixed_folder_like_one_process(weights_path, data):
 
 def test_three_ranks_score_like_one_process(weights_path, subset_a):
     expected = single_process(subset_a, splits=3, weights=weights_path, batch_size=4)
-    done = torchrun(3, "-m", "inception_score", "score", subset_a, "--splits", 3, "--weights", weights_path,
-                    "--batch-size", 4, "--device", "cpu", "--json", "--quiet", "--no-cache")
+    done = torchrun(
+        3,
+        "-m",
+        "inception_score",
+        "score",
+        subset_a,
+        "--splits",
+        3,
+        "--weights",
+        weights_path,
+        "--batch-size",
+        4,
+        "--device",
+        "cpu",
+        "--json",
+        "--quiet",
+        "--no-cache",
+    )
     assert done.returncode == 0, done.stderr
     assert_same_score(json.loads(done.stdout), expected, world_size=3)
 
@@ -195,8 +242,22 @@ def test_a_bad_file_on_one_rank_stops_every_rank_with_its_message(command, weigh
     (folder / "00004x.png").write_text("not an image")  # index 5 of 10: the first image of rank 1's shard
     logs = tmp_path / "logs"
     arguments = [subset_b if word == "{b}" else word for word in command[1:]]
-    done = torchrun(2, "-m", "inception_score", command[0], folder, *arguments, "--weights", weights_path,
-                    "--batch-size", 1, "--device", "cpu", "--quiet", log_dir=logs)
+    done = torchrun(
+        2,
+        "-m",
+        "inception_score",
+        command[0],
+        folder,
+        *arguments,
+        "--weights",
+        weights_path,
+        "--batch-size",
+        1,
+        "--device",
+        "cpu",
+        "--quiet",
+        log_dir=logs,
+    )
     assert done.returncode != 0 and done.stdout == ""
     message = f"inception-score: error: {folder / '00004x.png'}: cannot decode image"
     rank_logs = sorted(logs.rglob("stderr.log"), key=lambda path: path.parent.name)
@@ -218,14 +279,13 @@ def test_metric_object_matches_the_api_in_one_process(weights_path, data, expect
         with pytest.raises(InceptionScoreError, match="before any update"):
             metric.compute()
         for first in range(0, 20, 5):
-            metric.update(images[first:first + 5])
+            metric.update(images[first : first + 5])
         got = metric.compute()
     assert_same_score(got.to_dict(), expected, world_size=1)
     assert got.weights_sha256 == expected.weights_sha256 and got.warnings == expected.warnings
 
 
-def test_metric_object_and_api_inside_a_process_group_match_one_process(weights_path, data, tmp_path,
-                                                                       expected_a20):
+def test_metric_object_and_api_inside_a_process_group_match_one_process(weights_path, data, tmp_path, expected_a20):
     expected = expected_a20
     done = torchrun(2, WORKER, weights_path, data / "images" / "a", 20, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -247,8 +307,9 @@ def test_a_mistake_on_one_rank_is_raised_on_every_rank(weights_path, data, tmp_p
 
 
 @pytest.mark.parametrize("nproc", [2, 3])
-def test_fid_kid_and_statistics_inside_a_process_group_match_one_process(nproc, weights_path, subset_a, subset_b,
-                                                                         expected_pair, tmp_path):
+def test_fid_kid_and_statistics_inside_a_process_group_match_one_process(
+    nproc, weights_path, subset_a, subset_b, expected_pair, tmp_path
+):
     evaluation, statistics = expected_pair
     for rank in range(nproc):
         (tmp_path / f"rank{rank}").mkdir()
@@ -282,21 +343,54 @@ def drawn_like_the_ranks(nproc: int, weights_path: Path, reference: Path):
     """IS and FID in one process of the images the ranks draw from distributed_worker.draw:
     rank r's draw_bounds(10, r, nproc) share, one image per call, seeded with 100 + r."""
     from distributed_worker import draw
+
     images = []
     for rank in range(nproc):
         start, stop = draw_bounds(10, rank, nproc)
         torch.manual_seed(100 + rank)
         images += [draw(1) for _ in range(stop - start)]
     with one_thread():
-        return evaluate(torch.cat(images), reference=reference, metrics=("is", "fid"), splits=2, weights=weights_path,
-                        batch_size=1, device="cpu", progress=False, cache=False)
+        return evaluate(
+            torch.cat(images),
+            reference=reference,
+            metrics=("is", "fid"),
+            splits=2,
+            weights=weights_path,
+            batch_size=1,
+            device="cpu",
+            progress=False,
+            cache=False,
+        )
 
 
 def test_score_with_fid_and_kid_under_torchrun_matches_one_process(weights_path, subset_a, subset_b, expected_pair):
     evaluation, _ = expected_pair
-    done = torchrun(3, "-m", "inception_score", "score", subset_a, "--fid", subset_b, "--kid", subset_b,
-                    "--splits", 3, "--kid-subsets", 5, "--kid-subset-size", 6, "--weights", weights_path,
-                    "--batch-size", 2, "--device", "cpu", "--json", "--quiet", "--no-cache")
+    done = torchrun(
+        3,
+        "-m",
+        "inception_score",
+        "score",
+        subset_a,
+        "--fid",
+        subset_b,
+        "--kid",
+        subset_b,
+        "--splits",
+        3,
+        "--kid-subsets",
+        5,
+        "--kid-subset-size",
+        6,
+        "--weights",
+        weights_path,
+        "--batch-size",
+        2,
+        "--device",
+        "cpu",
+        "--json",
+        "--quiet",
+        "--no-cache",
+    )
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)  # one JSON document: rank 0 alone prints
     assert_same_score(got, evaluation.inception_score, world_size=3)
@@ -307,8 +401,23 @@ def test_score_with_fid_and_kid_under_torchrun_matches_one_process(weights_path,
 def test_stats_under_torchrun_writes_the_single_process_file(weights_path, subset_a, expected_pair, tmp_path):
     _, statistics = expected_pair
     output = tmp_path / "a.npz"
-    done = torchrun(2, "-m", "inception_score", "stats", subset_a, "-o", output, "--weights", weights_path,
-                    "--batch-size", 2, "--device", "cpu", "--quiet", "--no-cache")
+    done = torchrun(
+        2,
+        "-m",
+        "inception_score",
+        "stats",
+        subset_a,
+        "-o",
+        output,
+        "--weights",
+        weights_path,
+        "--batch-size",
+        2,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-cache",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"wrote {output}: 12 images, mu 2048, sigma 2048 x 2048"]
     assert_same_statistics(output, statistics, features=False)

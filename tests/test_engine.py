@@ -1,5 +1,6 @@
 """One engine under every front: custom classifiers give FID/KID from their own features, options are one
 object, and the IS maths keep memory bounded without changing a number."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def hand_weight() -> np.ndarray:
 
 def hand_features(folder) -> np.ndarray:
     """Channel means of each image in sorted file order, float64, straight from PIL."""
-    return np.stack([np.asarray(Image.open(path).convert("RGB"), np.float64).mean(axis=(0, 1))
-                     for path in sorted(folder.iterdir())])
+    return np.stack(
+        [np.asarray(Image.open(path).convert("RGB"), np.float64).mean(axis=(0, 1)) for path in sorted(folder.iterdir())]
+    )
 
 
 def hand_fid(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -60,8 +62,21 @@ def torchscript_file(tmp_path_factory):
 
 def test_fid_command_with_a_torchscript_classifier_matches_a_hand_computation(torchscript_file, data):
     a, b = data / "images" / "a", data / "images" / "b"
-    done = run_cli("fid", a, b, "--classifier", torchscript_file, "--input-size", 32, "--resize", "none",
-                   "--normalize", "0-255", "--json", "--quiet")
+    done = run_cli(
+        "fid",
+        a,
+        b,
+        "--classifier",
+        torchscript_file,
+        "--input-size",
+        32,
+        "--resize",
+        "none",
+        "--normalize",
+        "0-255",
+        "--json",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["fid"] == pytest.approx(hand_fid(hand_features(a), hand_features(b)), rel=1e-4)
@@ -70,8 +85,9 @@ def test_fid_command_with_a_torchscript_classifier_matches_a_hand_computation(to
 
 def test_evaluate_with_a_module_gives_is_fid_and_kid_from_its_own_outputs(data):
     a, b = data / "images" / "a", data / "images" / "b"
-    evaluation = evaluate(a, reference=b, classifier=ChannelMeans(), kid_subsets=5, kid_subset_size=50,
-                          progress=False, splits=4)
+    evaluation = evaluate(
+        a, reference=b, classifier=ChannelMeans(), kid_subsets=5, kid_subset_size=50, progress=False, splits=4
+    )
     features_a, features_b = hand_features(a), hand_features(b)
     assert evaluation.fid is not None and evaluation.kid is not None and evaluation.inception_score is not None
     assert evaluation.fid.fid == pytest.approx(hand_fid(features_a, features_b), rel=1e-4)

@@ -1,4 +1,5 @@
 """IS + FID + KID through the real network: torch-fidelity's numbers, one forward pass per image, files, CLI."""
+
 import json
 import os
 import shutil
@@ -26,8 +27,9 @@ def counting_forward_images(weights_path):
     """Count the images that go through the real model's forward pass (a hook on the loaded network)."""
     model = load_classifier(weights=weights_path, progress=False).module
     counted = [0]
-    handle = model.register_forward_hook(lambda module, inputs, output: counted.__setitem__(
-        0, counted[0] + inputs[0].shape[0]))
+    handle = model.register_forward_hook(
+        lambda module, inputs, output: counted.__setitem__(0, counted[0] + inputs[0].shape[0])
+    )
     try:
         yield counted
     finally:
@@ -42,8 +44,15 @@ def full(weights_path, data, folder_features, session_cache):
     os.environ["INCEPTION_SCORE_CACHE"] = str(session_cache)
     try:
         with counting_forward_images(weights_path) as counted:
-            result = evaluate(data / "images" / "a", reference=data / "images" / "b", kid_subsets=10,
-                              kid_subset_size=50, weights=weights_path, batch_size=40, progress=False)
+            result = evaluate(
+                data / "images" / "a",
+                reference=data / "images" / "b",
+                kid_subsets=10,
+                kid_subset_size=50,
+                weights=weights_path,
+                batch_size=40,
+                progress=False,
+            )
     finally:
         os.environ.pop("INCEPTION_SCORE_CACHE") if saved is None else os.environ.update(INCEPTION_SCORE_CACHE=saved)
     return result, counted[0]
@@ -83,8 +92,9 @@ def small(data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def stats_b(small, weights_path):
     with counting_forward_images(weights_path) as counted:
-        statistics = save_statistics(small / "b", small / "b.npz", with_features=True, weights=weights_path,
-                                     progress=False, cache=False)
+        statistics = save_statistics(
+            small / "b", small / "b.npz", with_features=True, weights=weights_path, progress=False, cache=False
+        )
     assert counted[0] == 6
     return statistics
 
@@ -111,36 +121,58 @@ def test_fid_against_statistics_of_b_equals_fid_against_b_and_uses_the_cache(sma
 
 def test_all_metrics_against_a_statistics_file_cost_one_pass_of_the_source(small, stats_b, weights_path):
     with counting_forward_images(weights_path) as counted:
-        result = evaluate(small / "a", reference=stats_b.path, splits=2, kid_subsets=3, kid_subset_size=5,
-                          weights=weights_path, progress=False, cache=False)
+        result = evaluate(
+            small / "a",
+            reference=stats_b.path,
+            splits=2,
+            kid_subsets=3,
+            kid_subset_size=5,
+            weights=weights_path,
+            progress=False,
+            cache=False,
+        )
     assert counted[0] == 6
     assert result.inception_score.n == 6 and result.fid.n_b == 6 and result.kid.subset_size == 5
 
 
 def test_is_fid_and_kid_of_two_image_sets_cost_one_pass_per_image(small, weights_path):
     with counting_forward_images(weights_path) as counted:
-        result = evaluate(small / "a", reference=small / "b", splits=2, kid_subsets=3, kid_subset_size=5,
-                          weights=weights_path, progress=False, cache=False)
+        result = evaluate(
+            small / "a",
+            reference=small / "b",
+            splits=2,
+            kid_subsets=3,
+            kid_subset_size=5,
+            weights=weights_path,
+            progress=False,
+            cache=False,
+        )
     assert counted[0] == 12  # 6 + 6 images, each through the network once, for all three metrics
     assert (result.inception_score.n, result.fid.n_a, result.fid.n_b, result.kid.n_b) == (6, 6, 6, 6)
 
 
 def test_the_same_side_twice_is_computed_once_and_gives_zero(small, weights_path):
     with counting_forward_images(weights_path) as counted:
-        result = fid(small / "a", small / "a", weights=weights_path, progress=False, cache=False, fast=True,
-                     device="cpu")
+        result = fid(
+            small / "a", small / "a", weights=weights_path, progress=False, cache=False, fast=True, device="cpu"
+        )
     assert counted[0] == 6 and 0 <= result.fid < 1e-6
     assert "fast has no effect on this device: the network ran in exact float32" in result.warnings
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda s, w: evaluate(s / "a", weights=w), "FID needs a reference"),
-    (lambda s, w: evaluate(s / "a", reference=s / "b", splits=2, weights=w),
-     "KID subsets of 1000 need at least 1000 images on each side, but side a has 6: use subset_size=6"),
-    (lambda s, w: evaluate(s / "b.npz", metrics=("is",), weights=w), "holds statistics, not images"),
-    (lambda s, w: evaluate(s / "a", reference=s / "b", metrics=("fid", "lpips"), weights=w), "metrics must be"),
-    (lambda s, w: save_statistics(s / "a", s / "a.txt", weights=w), "must end in .npz"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda s, w: evaluate(s / "a", weights=w), "FID needs a reference"),
+        (
+            lambda s, w: evaluate(s / "a", reference=s / "b", splits=2, weights=w),
+            "KID subsets of 1000 need at least 1000 images on each side, but side a has 6: use subset_size=6",
+        ),
+        (lambda s, w: evaluate(s / "b.npz", metrics=("is",), weights=w), "holds statistics, not images"),
+        (lambda s, w: evaluate(s / "a", reference=s / "b", metrics=("fid", "lpips"), weights=w), "metrics must be"),
+        (lambda s, w: save_statistics(s / "a", s / "a.txt", weights=w), "must end in .npz"),
+    ],
+)
 def test_mistakes_fail_before_any_forward_pass(small, stats_b, weights_path, call, message):
     with counting_forward_images(weights_path) as counted:
         with pytest.raises(InceptionScoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -149,13 +181,30 @@ def test_mistakes_fail_before_any_forward_pass(small, stats_b, weights_path, cal
 
 
 def test_cli_stats_then_score_with_fid_and_kid_against_the_file(small, fid_ab, weights_path):
-    done = run_cli("stats", small / "a", "-o", small / "a-cli.npz", "--with-features", "--weights", weights_path,
-                   "--quiet")
+    done = run_cli(
+        "stats", small / "a", "-o", small / "a-cli.npz", "--with-features", "--weights", weights_path, "--quiet"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {small / 'a-cli.npz'}: 6 images") and "features 6 x 2048" in done.stdout
     assert read_statistics(small / "a-cli.npz").has_features
-    done = run_cli("score", small / "b", "--fid", small / "a-cli.npz", "--kid", small / "a-cli.npz", "--splits", 2,
-                   "--kid-subsets", 3, "--kid-subset-size", 5, "--weights", weights_path, "--json", "--quiet")
+    done = run_cli(
+        "score",
+        small / "b",
+        "--fid",
+        small / "a-cli.npz",
+        "--kid",
+        small / "a-cli.npz",
+        "--splits",
+        2,
+        "--kid-subsets",
+        3,
+        "--kid-subset-size",
+        5,
+        "--weights",
+        weights_path,
+        "--json",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["n"] == 6 and printed["splits"] == 2
@@ -179,19 +228,24 @@ def test_cli_fid_and_kid_between_files(stats_b):
     assert done.returncode == 0 and done.stdout.startswith("FID = 0.0000 (6 vs 6 images)")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["fid", "{bad}", "{b}"], "cannot read it as a .npz statistics file"),
-    (["kid", "{b}", "{nofeatures}", "--subset-size", "5"], "--with-features"),
-    (["kid", "{b}", "{b}"], "use subset_size=6 (--subset-size 6)"),
-    (["stats", "{small}/a", "-o", "{small}/out.txt"], "must end in .npz"),
-    (["score", "{small}/a", "--kid", "{b}", "--kid-subset-size", "0"], "expected a whole number >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fid", "{bad}", "{b}"], "cannot read it as a .npz statistics file"),
+        (["kid", "{b}", "{nofeatures}", "--subset-size", "5"], "--with-features"),
+        (["kid", "{b}", "{b}"], "use subset_size=6 (--subset-size 6)"),
+        (["stats", "{small}/a", "-o", "{small}/out.txt"], "must end in .npz"),
+        (["score", "{small}/a", "--kid", "{b}", "--kid-subset-size", "0"], "expected a whole number >= 1"),
+    ],
+)
 def test_cli_mistakes_exit_2_with_one_clear_line(small, stats_b, tmp_path, args, message):
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
     with np.load(stats_b.path) as npz:
         np.savez(tmp_path / "nofeatures.npz", mu=npz["mu"], sigma=npz["sigma"])
-    args = [a.format(bad=tmp_path / "bad.npz", b=stats_b.path, nofeatures=tmp_path / "nofeatures.npz", small=small)
-            for a in args]
+    args = [
+        a.format(bad=tmp_path / "bad.npz", b=stats_b.path, nofeatures=tmp_path / "nofeatures.npz", small=small)
+        for a in args
+    ]
     done = run_cli(*args)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""

@@ -1,4 +1,5 @@
 """FID and KID as pure float64 functions: torch-fidelity's numbers, closed forms, hard cases, errors."""
+
 import json
 
 import numpy as np
@@ -30,7 +31,7 @@ def test_fid_equals_the_exact_nuclear_norm_form(pool3):
     a, b = (pool3[name].astype(np.float64) for name in "ab")
     a_c, b_c = a - a.mean(0), b - b.mean(0)
     trace_sqrt = np.linalg.svd(a_c @ b_c.T, compute_uv=False).sum() / 119
-    exact = np.sum((a.mean(0) - b.mean(0)) ** 2) + (np.sum(a_c ** 2) + np.sum(b_c ** 2)) / 119 - 2 * trace_sqrt
+    exact = np.sum((a.mean(0) - b.mean(0)) ** 2) + (np.sum(a_c**2) + np.sum(b_c**2)) / 119 - 2 * trace_sqrt
     assert fid_from_features(a, b).fid == pytest.approx(exact, rel=1e-10)
 
 
@@ -38,7 +39,8 @@ def test_fid_from_mu_sigma_alone_rank_deficient_is_exact_and_zero_for_identical_
     # 120 images, 2048 dimensions: covariances of rank 119, the eigendecomposition route.
     a, b = moments_of(pool3["a"]), moments_of(pool3["b"])
     assert frechet_distance(a.mean, a.covariance, b.mean, b.covariance) == pytest.approx(
-        fid_from_features(pool3["a"], pool3["b"]).fid, rel=1e-9)
+        fid_from_features(pool3["a"], pool3["b"]).fid, rel=1e-9
+    )
     same = frechet_distance(a.mean, a.covariance, a.mean, a.covariance)
     assert isinstance(same, float) and 0 <= same < 1e-6
 
@@ -81,17 +83,19 @@ def test_fid_for_commuting_rank_deficient_covariances():
     assert got == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("features_a, features_b", [
-    (np.ones((5, 8)), np.ones((5, 8))),                       # zero covariance on both sides
-    (np.ones((5, 8)), np.arange(40.0).reshape(5, 8)),         # zero against rank 1
-    (np.random.RandomState(1).rand(2, 300), np.random.RandomState(2).rand(2, 300)),  # N = 2
-])
+@pytest.mark.parametrize(
+    "features_a, features_b",
+    [
+        (np.ones((5, 8)), np.ones((5, 8))),  # zero covariance on both sides
+        (np.ones((5, 8)), np.arange(40.0).reshape(5, 8)),  # zero against rank 1
+        (np.random.RandomState(1).rand(2, 300), np.random.RandomState(2).rand(2, 300)),  # N = 2
+    ],
+)
 def test_fid_degenerate_sets_are_finite_and_non_negative(features_a, features_b):
     result = fid_from_features(features_a, features_b)
     assert np.isfinite(result.fid) and result.fid >= 0
     a, b = moments_of(features_a), moments_of(features_b)
-    assert frechet_distance(a.mean, a.covariance, b.mean, b.covariance) == pytest.approx(result.fid, rel=1e-9,
-                                                                                         abs=1e-9)
+    assert frechet_distance(a.mean, a.covariance, b.mean, b.covariance) == pytest.approx(result.fid, rel=1e-9, abs=1e-9)
 
 
 def test_streaming_moments_equal_numpy_for_any_batching():
@@ -101,7 +105,7 @@ def test_streaming_moments_equal_numpy_for_any_batching():
         accumulator = MomentAccumulator()
         start = 0
         for size in cuts:
-            accumulator.update(features[start:start + size])
+            accumulator.update(features[start : start + size])
             start += size
         moments = accumulator.moments()
         assert moments.n == 40 and moments.centered is None  # n > d: only the d x d sums are kept
@@ -118,7 +122,7 @@ def test_sums_of_shards_moved_to_one_shift_add_up_to_the_moments_of_all(sizes):
     for size in sizes:
         part = MomentAccumulator()
         for first in range(start, start + size, 3):
-            part.update(features[first:min(first + 3, start + size)])
+            part.update(features[first : min(first + 3, start + size)])
         parts.append(part)
         start += size
     shift = next(part.shift for part in parts if part.n)
@@ -144,17 +148,24 @@ def test_small_sets_keep_their_rows_and_both_routes_agree():
     assert fid_from_moments(small_a, small_b).fid == pytest.approx(fid_from_moments(*without_rows).fid, rel=1e-9)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: fid_from_features(np.ones((5, 3)), np.ones((5, 4))), "cannot compare 3-d features (a) with 4-d"),
-    (lambda: fid_from_features(np.full((5, 3), np.nan), np.ones((5, 3))), "NaN or infinite"),
-    (lambda: fid_from_features(np.ones((1, 3)), np.ones((5, 3))), "at least 2 images"),
-    (lambda: fid_from_features(np.ones(5), np.ones((5, 3))), "expected features as N x d"),
-    (lambda: frechet_distance(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2)),
-     "not symmetric"),
-    (lambda: frechet_distance(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2)),
-     "not positive semidefinite"),
-    (lambda: frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3)), "expected a mean of shape (d,)"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: fid_from_features(np.ones((5, 3)), np.ones((5, 4))), "cannot compare 3-d features (a) with 4-d"),
+        (lambda: fid_from_features(np.full((5, 3), np.nan), np.ones((5, 3))), "NaN or infinite"),
+        (lambda: fid_from_features(np.ones((1, 3)), np.ones((5, 3))), "at least 2 images"),
+        (lambda: fid_from_features(np.ones(5), np.ones((5, 3))), "expected features as N x d"),
+        (
+            lambda: frechet_distance(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2)),
+            "not symmetric",
+        ),
+        (
+            lambda: frechet_distance(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2)),
+            "not positive semidefinite",
+        ),
+        (lambda: frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3)), "expected a mean of shape (d,)"),
+    ],
+)
 def test_fid_bad_input_is_a_clear_error(make, message):
     with pytest.raises(InceptionScoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make()
@@ -179,7 +190,7 @@ def _naive_kid(x, y, subsets, size, seed):
         kernel = lambda u, v: (u @ v / len(u) + 1) ** 3  # noqa: E731
         same = sum(kernel(xs[i], xs[j]) + kernel(ys[i], ys[j]) for i in range(size) for j in range(size) if i != j)
         cross = sum(kernel(xs[i], ys[j]) for i in range(size) for j in range(size))
-        values.append(same / (size * (size - 1)) - 2 * cross / size ** 2)
+        values.append(same / (size * (size - 1)) - 2 * cross / size**2)
     return np.mean(values), np.std(values)
 
 
@@ -190,12 +201,18 @@ def test_kid_equals_the_pairwise_definition():
     assert (result.mean, result.std) == pytest.approx(_naive_kid(x, y, 4, 6, 9), rel=1e-10)
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(subset_size=1000), "KID subsets of 1000 need at least 1000 images on each side, but side b has 80: "
-                             "use subset_size=80 (--subset-size 80)"),
-    (dict(subsets=0), "subsets must be an integer >= 1"),
-    (dict(subset_size=1), "subset_size must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            dict(subset_size=1000),
+            "KID subsets of 1000 need at least 1000 images on each side, but side b has 80: "
+            "use subset_size=80 (--subset-size 80)",
+        ),
+        (dict(subsets=0), "subsets must be an integer >= 1"),
+        (dict(subset_size=1), "subset_size must be an integer >= 2"),
+    ],
+)
 def test_kid_bad_options_are_clear_errors(pool3, options, message):
     with pytest.raises(InceptionScoreError) as error:
         kernel_inception_distance(pool3["a"], pool3["b"][:80], **options)

@@ -6,6 +6,7 @@
 Modules of one subpackage may import each other; modules side by side on one level (results,
 pipeline, parallel) may not. The maths are pure: no torch, no files.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,22 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "inception_score"
-RANKS = {"errors": 0, "_version": 0, "maths": 1, "results": 2, "pipeline": 2, "parallel": 2, "options": 3,
-         "engine": 4, "api": 5, "streaming": 5, "report": 6, "cli": 7, "__main__": 8, "__init__": 8}
+RANKS = {
+    "errors": 0,
+    "_version": 0,
+    "maths": 1,
+    "results": 2,
+    "pipeline": 2,
+    "parallel": 2,
+    "options": 3,
+    "engine": 4,
+    "api": 5,
+    "streaming": 5,
+    "report": 6,
+    "cli": 7,
+    "__main__": 8,
+    "__init__": 8,
+}
 # The results' deprecated save_report methods forward to the report (a function-level import).
 ALLOWED = {("results", "report")}
 IMPURE = ("torch", "PIL", "os", "pathlib", "io", "tempfile", "shutil", "zipfile", "tarfile", "urllib")
@@ -43,7 +58,7 @@ def imports_of(name: str, path: Path) -> list[tuple[str, int]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
-            base = package_parts[:len(package_parts) - node.level + 1]
+            base = package_parts[: len(package_parts) - node.level + 1]
             target = ".".join(base + ([node.module] if node.module else []))
             if node.module is None:  # from . import x
                 found += [(".".join(base + [alias.name]), node.lineno) for alias in node.names]
@@ -74,8 +89,13 @@ def test_maths_is_pure_numpy():
         if group_of(name) != "maths":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             impure += [f"{name} imports {n}" for n in names if n.split(".")[0] in IMPURE]
     assert not impure, impure
 

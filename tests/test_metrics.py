@@ -1,9 +1,9 @@
 """Inception Score arithmetic on hand-computed toy cases and its invariants."""
+
 import numpy as np
 import pytest
 
-from inception_score import (InceptionScoreError, inception_score_from_logits,
-                             inception_score_from_probabilities)
+from inception_score import InceptionScoreError, inception_score_from_logits, inception_score_from_probabilities
 
 
 def one_hot(classes, num_classes=10):
@@ -63,7 +63,8 @@ def test_no_nan_with_extreme_logits():
     assert np.isfinite(result.mean) and np.isfinite(result.std) and 1.0 <= result.mean <= 1008
     # Such logits are one-hot in float64: the score equals the one-hot score of their argmax.
     assert result.mean == pytest.approx(
-        inception_score_from_probabilities(np.eye(1008)[logits.argmax(1)], splits=3).mean, rel=1e-9)
+        inception_score_from_probabilities(np.eye(1008)[logits.argmax(1)], splits=3).mean, rel=1e-9
+    )
 
 
 def test_decomposition_identity():
@@ -77,15 +78,19 @@ def test_probabilities_and_logits_agree():
     logits = np.random.RandomState(4).normal(size=(30, 50))
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     assert inception_score_from_probabilities(probs, splits=3).mean == pytest.approx(
-        inception_score_from_logits(logits, splits=3).mean, rel=1e-12)
+        inception_score_from_logits(logits, splits=3).mean, rel=1e-12
+    )
 
 
-@pytest.mark.parametrize("probs, message", [
-    (np.full((4, 3), 0.5), "sum to 1"),
-    (np.array([[1.5, -0.5], [0.5, 0.5]]), "negative"),
-    (np.array([[np.nan, 1.0], [0.5, 0.5]]), "NaN"),
-    (np.ones(5), "N x C"),
-])
+@pytest.mark.parametrize(
+    "probs, message",
+    [
+        (np.full((4, 3), 0.5), "sum to 1"),
+        (np.array([[1.5, -0.5], [0.5, 0.5]]), "negative"),
+        (np.array([[np.nan, 1.0], [0.5, 0.5]]), "NaN"),
+        (np.ones(5), "N x C"),
+    ],
+)
 def test_bad_probabilities_are_errors(probs, message):
     with pytest.raises(InceptionScoreError, match=message):
         inception_score_from_probabilities(probs, splits=1)
@@ -104,5 +109,6 @@ def test_bad_options_are_errors(options, message):
 
 def test_to_dict_is_json_safe():
     import json
+
     result = inception_score_from_probabilities(one_hot([0, 1, 2, 3]), splits=2)
     assert json.loads(json.dumps(result.to_dict()))["split_scores"] == result.split_scores

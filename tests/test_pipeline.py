@@ -1,4 +1,5 @@
 """The optimised pipeline (folded batch norm, channels-last, decoding threads) gives the plain path's numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,9 @@ import torch
 
 from inception_score.errors import InceptionScoreError
 from inception_score.pipeline.extract import extract_features, preprocess
-from inception_score.results import inception_score_from_logits
 from inception_score.pipeline.inception2015 import BasicConv2d, load_inception, onednn_conv_relu_works
 from inception_score.pipeline.sources import Sample, open_source
+from inception_score.results import inception_score_from_logits
 
 COUNT = 40  # images of fixture set a run through both paths
 
@@ -18,8 +19,14 @@ COUNT = 40  # images of fixture set a run through both paths
 def both_paths(folder_features, weights_path, data):
     """Set a's first COUNT images: optimised (the session's run of set a) and plain (inline decoding)."""
     files = sorted((data / "images" / "a").glob("*.png"))[:COUNT]
-    plain = extract_features(open_source(files), load_inception(weights_path, plain=True), batch_size=16,
-                             device="cpu", progress=False, workers=0)
+    plain = extract_features(
+        open_source(files),
+        load_inception(weights_path, plain=True),
+        batch_size=16,
+        device="cpu",
+        progress=False,
+        workers=0,
+    )
     optimised = folder_features("a")
     return optimised.logits[:COUNT], optimised.pool3[:COUNT], plain
 
@@ -42,8 +49,9 @@ def test_optimised_and_plain_agree(both_paths, data):
     np.testing.assert_allclose(plain.logits, reference, rtol=0, atol=1e-3)
     np.testing.assert_allclose(plain.pool3, np.load(data / "reference_a_pool3.npy")[:COUNT], rtol=0, atol=1e-3)
     for order in ("shuffled", "given"):
-        scores = [inception_score_from_logits(logits, splits=4, order=order)
-                  for logits in (optimised_logits, plain.logits)]
+        scores = [
+            inception_score_from_logits(logits, splits=4, order=order) for logits in (optimised_logits, plain.logits)
+        ]
         expected = inception_score_from_logits(reference, splits=4, order=order)
         for result in scores:
             assert result.mean == pytest.approx(expected.mean, rel=1e-5)
@@ -104,5 +112,4 @@ def test_decoding_error_in_a_worker_names_the_file(weights_path, data):
     good = (data / "images" / "a" / "00000.png").read_bytes()
     samples = [Sample("good.png", good), Sample("broken.png", b"not an image")]
     with pytest.raises(InceptionScoreError, match="broken.png"):
-        extract_features(samples, load_inception(weights_path), batch_size=2, device="cpu",
-                         progress=False, workers=2)
+        extract_features(samples, load_inception(weights_path), batch_size=2, device="cpu", progress=False, workers=2)

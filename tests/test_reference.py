@@ -1,4 +1,5 @@
 """The whole pipeline against torch-fidelity 0.4.0's outputs for the same weights and images."""
+
 import json
 
 import numpy as np
@@ -34,8 +35,9 @@ def test_inception_score_matches_reference(folder_features, data, name, splits, 
 
 
 def test_api_on_folder_matches_reference_and_records_protocol(weights_path, data):
-    result = inception_score(data / "images" / "mixed", splits=5, order="given", weights=weights_path,
-                             batch_size=7, progress=False)
+    result = inception_score(
+        data / "images" / "mixed", splits=5, order="given", weights=weights_path, batch_size=7, progress=False
+    )
     expected_mean, expected_std = reference(data, "mixed")["is_splits5_inorder"]
     assert result.mean == pytest.approx(expected_mean, rel=1e-5)
     assert result.std == pytest.approx(expected_std, abs=1e-4)
@@ -54,11 +56,13 @@ def test_fifty_identical_images_score_one_through_the_pipeline(weights_path):
 
 def test_array_layouts_and_pil_list_give_the_folder_numbers(folder_features, weights_path, data):
     from PIL import Image
+
     files = sorted((data / "images" / "a").glob("*.png"))[:12]
     pil_images = [Image.open(path) for path in files]
     array = np.stack([np.asarray(image.convert("RGB")) for image in pil_images])
     expected = inception_score_from_logits(folder_features("a").logits[:12], splits=2)
     import torch
+
     for source in (pil_images, files, array, torch.from_numpy(array.transpose(0, 3, 1, 2).copy())):
         result = inception_score(source, splits=2, weights=weights_path, progress=False)
         assert result.mean == pytest.approx(expected.mean, rel=1e-6)

@@ -1,4 +1,5 @@
 """The HTML report: written by the CLI and the API, self-contained, and checked in real headless Chromium."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,27 +12,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from headless_chromium import find_chromium, visit
-from inception_score import ISResult, InceptionScoreError, inception_score
+
+from inception_score import InceptionScoreError, ISResult, inception_score
 from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning
-from inception_score.results import Evaluation
-from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.maths.frechet import MomentAccumulator
 from inception_score.maths.inception import log_probabilities_from_logits
-from inception_score.results import fid_from_features, inception_score_from_log_probabilities, kernel_inception_distance
+from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.pipeline.statistics import write_statistics
 from inception_score.pipeline.weights import sha256_file
 from inception_score.report import render_report, save_report
+from inception_score.results import (
+    Evaluation,
+    fid_from_features,
+    inception_score_from_log_probabilities,
+    kernel_inception_distance,
+)
 
 pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
 
 ROOT = Path(__file__).parent.parent
 DOCS_SCREENSHOT = ROOT / "docs" / "report.png"
 UPDATE_DOCS = "UPDATE_REPORT_SCREENSHOT"  # set to 1 to refresh docs/report.png from the browser test
-NO_CHROMIUM = ("Chromium not found: install Debian's chromium (apt-get install chromium) "
-               "to open the report in a real browser")
+NO_CHROMIUM = (
+    "Chromium not found: install Debian's chromium (apt-get install chromium) to open the report in a real browser"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +52,43 @@ def cli_report(tmp_path_factory, weights_path, data):
     features = np.load(data / "reference_b_pool3.npy")
     accumulator = MomentAccumulator()
     accumulator.update(features)
-    write_statistics(folder / "b.npz", accumulator.moments(), weights_sha256=sha256_file(weights_path),
-                     pipeline_version=PIPELINE_VERSION, features=features)
-    command = [sys.executable, "-m", "inception_score", "score", "mixed", "--weights", str(weights_path),
-               "--report", "report.html", "--bootstrap", "200", "--json", "--quiet", "--device", "cpu",
-               "--fid", "b.npz", "--kid", "b.npz", "--kid-subsets", "10", "--kid-subset-size", "20"]
+    write_statistics(
+        folder / "b.npz",
+        accumulator.moments(),
+        weights_sha256=sha256_file(weights_path),
+        pipeline_version=PIPELINE_VERSION,
+        features=features,
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "inception_score",
+        "score",
+        "mixed",
+        "--weights",
+        str(weights_path),
+        "--report",
+        "report.html",
+        "--bootstrap",
+        "200",
+        "--json",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--fid",
+        "b.npz",
+        "--kid",
+        "b.npz",
+        "--kid-subsets",
+        "10",
+        "--kid-subset-size",
+        "20",
+    ]
     environment = dict(os.environ)
     if environment.get("PYTHONPATH"):  # absolute, since the command runs elsewhere
-        environment["PYTHONPATH"] = os.pathsep.join(str(Path(entry).resolve())
-                                                    for entry in environment["PYTHONPATH"].split(os.pathsep) if entry)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in environment["PYTHONPATH"].split(os.pathsep) if entry
+        )
     run = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600, cwd=folder)
     assert run.returncode == 0, run.stderr
     return folder / "report.html", json.loads(run.stdout), run.stderr
@@ -94,9 +128,12 @@ def test_report_opens_in_headless_chromium_without_errors_and_shows_the_result(c
     assert page.requests[0] == report.resolve().as_uri()
     assert all(url.startswith("data:") for url in page.requests[1:])
     shown = {item["metric"]: item for item in page.metrics}
-    expected = {"mean": (result["mean"], 4), "one_split_score": (result["one_split_score"], 4),
-                "effective_classes_covered": (result["effective_classes_covered"], 2),
-                "effective_classes_per_image": (result["effective_classes_per_image"], 2)}
+    expected = {
+        "mean": (result["mean"], 4),
+        "one_split_score": (result["one_split_score"], 4),
+        "effective_classes_covered": (result["effective_classes_covered"], 2),
+        "effective_classes_per_image": (result["effective_classes_per_image"], 2),
+    }
     for metric, (value, digits) in expected.items():
         assert float(shown[metric]["value"]) == value  # the exact float, through repr and JSON
         assert shown[metric]["text"] == f"{value:.{digits}f}"
@@ -124,8 +161,10 @@ def test_the_browser_check_catches_requests_and_errors(tmp_path):
     if executable is None:
         pytest.skip(NO_CHROMIUM)
     page_file = tmp_path / "leaky.html"
-    page_file.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/missing.png">'
-                         '<script>console.error("boom")</script></body></html>')
+    page_file.write_text(
+        '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/missing.png">'
+        '<script>console.error("boom")</script></body></html>'
+    )
     page = visit(executable, page_file)
     assert any(url.startswith("http://127.0.0.1:9/") for url in page.requests)
     assert page.failed_requests
@@ -178,10 +217,14 @@ def test_report_shows_fid_and_kid_given_as_numbers(mixed_result):
 
 def test_evaluation_report_carries_fid_kid_and_their_warnings(mixed_result, data, tmp_path):
     pool3 = {name: np.load(data / f"reference_{name}_pool3.npy") for name in ("mixed", "b")}
-    fid = dataclasses.replace(fid_from_features(pool3["mixed"], pool3["b"]), b="statistics b.npz",
-                              warnings=["FID from 28 vs 120 images: small"])
-    kid = dataclasses.replace(kernel_inception_distance(pool3["mixed"], pool3["b"], subsets=5, subset_size=10),
-                              b="statistics b.npz")
+    fid = dataclasses.replace(
+        fid_from_features(pool3["mixed"], pool3["b"]),
+        b="statistics b.npz",
+        warnings=["FID from 28 vs 120 images: small"],
+    )
+    kid = dataclasses.replace(
+        kernel_inception_distance(pool3["mixed"], pool3["b"], subsets=5, subset_size=10), b="statistics b.npz"
+    )
     evaluation = Evaluation(inception_score=mixed_result, fid=fid, kid=kid)
     page = save_report(evaluation, tmp_path / "e.html", source=data / "images" / "mixed").read_text(encoding="utf-8")
     assert f'data-metric="fid" data-value="{fid.fid!r}"' in page and "28 vs 120 images" in page
@@ -195,7 +238,9 @@ def test_report_labels_classes_with_given_names(mixed_result, data, tmp_path, ca
     names = [f"thing {i}" for i in range(1008)]
     page = render_report(mixed_result, source=data / "images" / "mixed", class_names=names)
     most_confident = int(np.argmax(mixed_result.details.max_probability))
-    label = f"thing {mixed_result.details.top1_class[most_confident]} (#{mixed_result.details.top1_class[most_confident]})"
+    label = (
+        f"thing {mixed_result.details.top1_class[most_confident]} (#{mixed_result.details.top1_class[most_confident]})"
+    )
     assert label in page
     assert "Classes are shown by their index" not in page
     with pytest.raises(InceptionScoreError, match="3 class names given for 1008 classes"):
@@ -205,8 +250,17 @@ def test_report_labels_classes_with_given_names(mixed_result, data, tmp_path, ca
 
 
 def test_report_needs_per_image_details_and_an_existing_folder(mixed_result, tmp_path):
-    bare = ISResult(mean=2.0, std=0.0, split_scores=[2.0], n=2, splits=1, order="given", seed=None,
-                    marginal_entropy=float(np.log(2)), mean_conditional_entropy=0.0)
+    bare = ISResult(
+        mean=2.0,
+        std=0.0,
+        split_scores=[2.0],
+        n=2,
+        splits=1,
+        order="given",
+        seed=None,
+        marginal_entropy=float(np.log(2)),
+        mean_conditional_entropy=0.0,
+    )
     with pytest.raises(InceptionScoreError, match="no per-image details"):
         render_report(bare)
     with pytest.raises(InceptionScoreError, match="does not exist"):
@@ -215,8 +269,16 @@ def test_report_needs_per_image_details_and_an_existing_folder(mixed_result, tmp
 
 def test_cli_says_how_to_install_matplotlib_before_scoring(monkeypatch, capsys, data, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
-    code = main(["score", str(data / "images" / "mixed"), "--report", str(tmp_path / "r.html"),
-                 "--weights", str(tmp_path / "never-read.pth")])
+    code = main(
+        [
+            "score",
+            str(data / "images" / "mixed"),
+            "--report",
+            str(tmp_path / "r.html"),
+            "--weights",
+            str(tmp_path / "never-read.pth"),
+        ]
+    )
     assert code == 2
     assert "pip install 'inception-score[report]'" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
@@ -227,11 +289,13 @@ def test_report_of_a_custom_classifier_names_it_and_its_classes(tmp_path):
     torch.manual_seed(3)
     digits_like = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
     images = np.random.RandomState(1).randint(0, 256, size=(30, 8, 8, 3), dtype=np.uint8)
-    result = inception_score(images, classifier=digits_like, input_size=8, normalize="0-1", splits=3,
-                             progress=False, device="cpu")
+    result = inception_score(
+        images, classifier=digits_like, input_size=8, normalize="0-1", splits=3, progress=False, device="cpu"
+    )
     assert result.num_classes == 10 and not any("50,000" in w for w in result.warnings)
-    page = save_report(result, tmp_path / "digits.html", source=images,
-                              class_names=[f"digit {d}" for d in range(10)]).read_text(encoding="utf-8")
+    page = save_report(
+        result, tmp_path / "digits.html", source=images, class_names=[f"digit {d}" for d in range(10)]
+    ).read_text(encoding="utf-8")
     assert "<th>Classifier</th>" in page and "input 3x8x8" in page
     assert "NOT the reference 2015 weights" not in page
     assert "digit " in page and "Classes are shown by their index" not in page

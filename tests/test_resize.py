@@ -1,4 +1,5 @@
 """TF1 bilinear resize against hand-computed cases and an independent per-pixel loop."""
+
 import math
 
 import numpy as np
@@ -54,7 +55,8 @@ def test_not_half_pixel_interpolation():
     image = np.random.RandomState(1).uniform(0, 255, size=(32, 32)).astype(np.float32)
     ours = run(image, 299)
     torch_default = torch.nn.functional.interpolate(
-        torch.from_numpy(image)[None, None], size=(299, 299), mode="bilinear", align_corners=False)[0, 0].numpy()
+        torch.from_numpy(image)[None, None], size=(299, 299), mode="bilinear", align_corners=False
+    )[0, 0].numpy()
     assert np.abs(ours - torch_default).max() > 1.0
 
 
@@ -63,7 +65,7 @@ def test_identity_at_target_size_and_batch_independence():
     same = torch.rand(2, 3, 299, 299)
     assert torch.equal(resize_tf1(same, 299), same)
     together = resize_tf1(images, 31)
-    alone = torch.cat([resize_tf1(images[i:i + 1], 31) for i in range(3)])
+    alone = torch.cat([resize_tf1(images[i : i + 1], 31) for i in range(3)])
     assert torch.equal(together, alone)
 
 
@@ -73,5 +75,5 @@ def test_channels_and_layout_do_not_change_values():
     assert resized.shape == (2, 3, 41, 41)
     assert torch.equal(resize_tf1(images.contiguous(memory_format=torch.channels_last), 41), resized)
     for channel in range(3):  # each channel resized alone gives the same values, bit for bit
-        assert torch.equal(resize_tf1(images[:, channel:channel + 1], 41)[:, 0], resized[:, channel])
+        assert torch.equal(resize_tf1(images[:, channel : channel + 1], 41)[:, 0], resized[:, channel])
     np.testing.assert_allclose(resized[1, 2].numpy(), tf1_loop(images[1, 2].double().numpy(), 41, 41), atol=1e-4)

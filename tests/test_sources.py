@@ -1,4 +1,5 @@
 """Every source gives the folder's numbers; odd images decode as the reference does (or better, for 16 bits)."""
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,8 @@ from PIL import Image
 from inception_score import inception_score
 from inception_score.errors import InceptionScoreError
 from inception_score.pipeline.extract import extract_features, preprocess
-from inception_score.results import inception_score_from_logits
 from inception_score.pipeline.sources import decode, open_source
+from inception_score.results import inception_score_from_logits
 
 COUNT = 16  # images of fixture set a scored through each source
 SPLITS = 4
@@ -40,8 +41,9 @@ def folder_score(folder_features):
 
 
 def score_of(source, model, **options):
-    features = extract_features(open_source(source, **options).iterate(), model, batch_size=16, device="cpu",
-                                progress=False)
+    features = extract_features(
+        open_source(source, **options).iterate(), model, batch_size=16, device="cpu", progress=False
+    )
     return inception_score_from_logits(features.logits, splits=SPLITS), features
 
 
@@ -69,18 +71,20 @@ def uneven_batches(pixels):
     """The images as a generator of NCHW uint8 tensors in batches of 5, 1, 7 and 3."""
     start = 0
     for size in (5, 1, 7, 3):
-        yield torch.from_numpy(pixels[start:start + size]).permute(0, 3, 1, 2)
+        yield torch.from_numpy(pixels[start : start + size]).permute(0, 3, 1, 2)
         start += size
 
 
 def make_sources(kind, tmp_path, files, pixels):
     escaping = files[0].read_bytes()
     if kind == "zip":
-        return write_zip(tmp_path / "images.zip", files,
-                         extra=[("README.txt", b"not an image"), ("../escape.png", escaping)]), {}
+        return write_zip(
+            tmp_path / "images.zip", files, extra=[("README.txt", b"not an image"), ("../escape.png", escaping)]
+        ), {}
     if kind == "tar.gz":
-        return write_tar(tmp_path / "images.tar.gz", files,
-                         extra=[("notes.md", b"# notes"), ("/absolute.png", escaping)]), {}
+        return write_tar(
+            tmp_path / "images.tar.gz", files, extra=[("notes.md", b"# notes"), ("/absolute.png", escaping)]
+        ), {}
     if kind == "npz NHWC uint8":
         np.savez(tmp_path / "samples.npz", pixels)
         return tmp_path / "samples.npz", {}
@@ -99,16 +103,28 @@ def make_sources(kind, tmp_path, files, pixels):
         def sample(batch_size):
             start = sum(drawn)
             drawn.append(batch_size)
-            return torch.from_numpy(pixels[start:start + batch_size]).float() / 255
+            return torch.from_numpy(pixels[start : start + batch_size]).float() / 255
+
         return sample, {"num_samples": COUNT, "batch_size": 10}
     if kind == "list of PIL images":
         return [Image.open(path) for path in files], {}
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["zip", "tar.gz", "npz NHWC uint8", "npy NCHW uint8", "float tensor (-1, 1)",
-                                  "float64 array (0, 255)", "generator, uneven batches", "callable",
-                                  "list of PIL images"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "zip",
+        "tar.gz",
+        "npz NHWC uint8",
+        "npy NCHW uint8",
+        "float tensor (-1, 1)",
+        "float64 array (0, 255)",
+        "generator, uneven batches",
+        "callable",
+        "list of PIL images",
+    ],
+)
 def test_every_source_gives_the_folders_score(kind, tmp_path, files, pixels, model, folder_score):
     source, options = make_sources(kind, tmp_path, files, pixels)
     result, features = score_of(source, model, **options)
@@ -133,8 +149,9 @@ def test_archives_count_other_files_and_skip_escaping_members(tmp_path, files):
 def test_mixed_sizes_and_modes_match_reference_at_any_batch_size(data, model):
     expected = json.loads((data / "reference_mixed.json").read_text())["sets"]["mixed"]
     for batch_size in (1, 7, 64):
-        features = extract_features(open_source(data / "images" / "mixed"), model, batch_size=batch_size,
-                                    device="cpu", progress=False)
+        features = extract_features(
+            open_source(data / "images" / "mixed"), model, batch_size=batch_size, device="cpu", progress=False
+        )
         for splits in (10, 5, 1):
             result = inception_score_from_logits(features.logits, splits=splits)
             mean, std = expected[f"is_splits{splits}_shuffled2020"]
@@ -152,10 +169,12 @@ def png_16bit_rgb(values):
     """A 16-bit RGB PNG written by hand (PIL cannot write one), rows unfiltered."""
     import struct
     import zlib
+
     height, width, _ = values.shape
 
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     rows = b"".join(b"\0" + values[y].astype(">u2").tobytes() for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
@@ -163,6 +182,7 @@ def png_16bit_rgb(values):
 
 def decoded(data):
     from inception_score.pipeline.sources import Sample
+
     return decode(Sample("test image", data))
 
 
@@ -222,22 +242,32 @@ def test_16bit_png_scores_as_its_8bit_version(tmp_path, files, pixels, model, fo
     assert wide_score.mean == pytest.approx(narrow_score.mean, rel=1e-4)
 
 
-@pytest.mark.parametrize("array, options, message", [
-    (np.full((4, 8, 8, 3), 0.5, np.float32), {}, None),
-    (np.full((4, 8, 8, 3), 1.001, np.float32), {}, None),  # within half an 8-bit step: rounds to 255
-    (np.full((4, 8, 8, 3), 1.01, np.float32), {}, r"array index 0: values span \[1.01, 1.01\], outside value_range "
-                                                   r"\(0, 1\); pass value_range=\(0, 255\)"),
-    (np.linspace(-1, 1, 4 * 8 * 8 * 3).reshape(4, 8, 8, 3), {},
-     r"index 0: values span \[-1, 1\].*value_range=\(-1, 1\)"),
-    (np.full((4, 8, 8, 3), 300.0), {"value_range": (0, 255)}, "rescale the images"),
-    (np.stack([np.zeros((4, 4, 3)), np.full((4, 4, 3), np.inf)]), {}, "array index 1: NaN or infinite"),
-    (np.zeros((4, 8, 8, 3), np.int64), {}, "expected uint8 or floating-point images, got int64"),
-    (np.zeros((4, 8, 8, 4), np.uint8), {}, "expected 3 \\(RGB\\) or 1 \\(grayscale\\) channels"),
-    (np.zeros((8, 8), np.uint8), {}, "got 2 dimensions"),
-    (np.zeros((2, 3, 5, 3), np.uint8), {}, "ambiguous.*layout='NHWC'"),
-    (np.zeros((2, 3, 5, 3), np.uint8), {"layout": "NCHW"}, None),
-    (np.zeros((4, 8, 8, 3), np.float32), {"value_range": (0, 2)}, "value_range must be one of"),
-])
+@pytest.mark.parametrize(
+    "array, options, message",
+    [
+        (np.full((4, 8, 8, 3), 0.5, np.float32), {}, None),
+        (np.full((4, 8, 8, 3), 1.001, np.float32), {}, None),  # within half an 8-bit step: rounds to 255
+        (
+            np.full((4, 8, 8, 3), 1.01, np.float32),
+            {},
+            r"array index 0: values span \[1.01, 1.01\], outside value_range "
+            r"\(0, 1\); pass value_range=\(0, 255\)",
+        ),
+        (
+            np.linspace(-1, 1, 4 * 8 * 8 * 3).reshape(4, 8, 8, 3),
+            {},
+            r"index 0: values span \[-1, 1\].*value_range=\(-1, 1\)",
+        ),
+        (np.full((4, 8, 8, 3), 300.0), {"value_range": (0, 255)}, "rescale the images"),
+        (np.stack([np.zeros((4, 4, 3)), np.full((4, 4, 3), np.inf)]), {}, "array index 1: NaN or infinite"),
+        (np.zeros((4, 8, 8, 3), np.int64), {}, "expected uint8 or floating-point images, got int64"),
+        (np.zeros((4, 8, 8, 4), np.uint8), {}, "expected 3 \\(RGB\\) or 1 \\(grayscale\\) channels"),
+        (np.zeros((8, 8), np.uint8), {}, "got 2 dimensions"),
+        (np.zeros((2, 3, 5, 3), np.uint8), {}, "ambiguous.*layout='NHWC'"),
+        (np.zeros((2, 3, 5, 3), np.uint8), {"layout": "NCHW"}, None),
+        (np.zeros((4, 8, 8, 3), np.float32), {"value_range": (0, 2)}, "value_range must be one of"),
+    ],
+)
 def test_array_checks(array, options, message):
     if message is None:
         images = [decode(sample) for sample in open_source(array, **options)]
@@ -319,6 +349,7 @@ def test_in_a_process_group_generators_are_refused_and_callables_drawn_per_rank(
     import socket
 
     import torch.distributed as dist
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -1,4 +1,5 @@
 """Statistics files: pytorch-fid's format both ways, our provenance keys, and malformed files (no network)."""
+
 import json
 import os
 import warnings
@@ -7,10 +8,10 @@ import numpy as np
 import pytest
 
 from inception_score import InceptionScoreError, InceptionScoreWarning, fid, kid
-from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.maths.frechet import frechet_distance, moments_of
-from inception_score.results import fid_from_features
+from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.pipeline.statistics import is_statistics_path, read_statistics, write_statistics
+from inception_score.results import fid_from_features
 
 SHA = "9fa6f43b" * 8  # any weights digest; these files are built from stored features, not a network pass
 
@@ -33,10 +34,16 @@ def files(pool3, tmp_path_factory):
     written = {}
     for name in "ab":
         moments = moments_of(pool3[name])
-        written[name] = write_statistics(folder / f"{name}.npz", moments, weights_sha256=SHA,
-                                         pipeline_version=PIPELINE_VERSION)
-        written[name + "+features"] = write_statistics(folder / f"{name}-features.npz", moments, weights_sha256=SHA,
-                                                       pipeline_version=PIPELINE_VERSION, features=pool3[name])
+        written[name] = write_statistics(
+            folder / f"{name}.npz", moments, weights_sha256=SHA, pipeline_version=PIPELINE_VERSION
+        )
+        written[name + "+features"] = write_statistics(
+            folder / f"{name}-features.npz",
+            moments,
+            weights_sha256=SHA,
+            pipeline_version=PIPELINE_VERSION,
+            features=pool3[name],
+        )
     return written
 
 
@@ -80,8 +87,9 @@ def test_a_pytorch_fid_file_loads_with_a_provenance_warning(files, pool3, tmp_pa
 
 def test_files_from_other_weights_or_pipelines_are_warned_about(files, pool3, tmp_path):
     moments = moments_of(pool3["b"])
-    other_weights = write_statistics(tmp_path / "w.npz", moments, weights_sha256="0" * 64,
-                                     pipeline_version=PIPELINE_VERSION)
+    other_weights = write_statistics(
+        tmp_path / "w.npz", moments, weights_sha256="0" * 64, pipeline_version=PIPELINE_VERSION
+    )
     other_pipeline = write_statistics(tmp_path / "p.npz", moments, weights_sha256=SHA, pipeline_version="other/9")
     with pytest.warns(InceptionScoreWarning, match="made with weights 000000000000"):
         assert any("meaningless" in w for w in fid(files["a"], other_weights).warnings)
@@ -125,8 +133,10 @@ MALFORMED = {
     "bad_n": (dict(_good(), n=np.array(1)), "'n' should be one integer >= 2"),
     "bad_sha": (dict(_good(), weights_sha256=np.array("not-a-digest")), "not a sha256 hex digest"),
     "bad_text": (dict(_good(), pipeline_version=np.arange(3)), "'pipeline_version' should be one string"),
-    "features_shape": (dict(_good(), n=np.array(3), features=np.zeros((3, 5), np.float32)),
-                       "'features' should be float N x 4 with N = n (3)"),
+    "features_shape": (
+        dict(_good(), n=np.array(3), features=np.zeros((3, 5), np.float32)),
+        "'features' should be float N x 4 with N = n (3)",
+    ),
     "features_count": (dict(_good(), n=np.array(3), features=np.zeros((2, 4), np.float32)), "got float32 (2, 4)"),
 }
 

@@ -1,4 +1,5 @@
 """Weights resolution, verified downloads from a real HTTP server on 127.0.0.1, install and errors."""
+
 import hashlib
 import http.server
 import os
@@ -10,8 +11,7 @@ import pytest
 
 from inception_score import InceptionScoreError
 from inception_score.pipeline.inception2015 import load_inception
-from inception_score.pipeline.weights import (FILENAME, download_weights, install_weights, resolve_weights,
-                                     sha256_file)
+from inception_score.pipeline.weights import FILENAME, download_weights, install_weights, resolve_weights, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +67,14 @@ def test_download_falls_back_to_the_next_url(server, weights_path, isolated):
     assert download_weights(isolated / "w.pth", urls=urls, sha256=sha256_file(weights_path), progress=False).is_file()
 
 
-@pytest.mark.parametrize("route, message", [
-    ("weights.pth", "does not match the expected"),   # good bytes, but not the reference hash
-    ("truncated.pth", "truncated: got"),
-    ("missing.pth", "404"),
-])
+@pytest.mark.parametrize(
+    "route, message",
+    [
+        ("weights.pth", "does not match the expected"),  # good bytes, but not the reference hash
+        ("truncated.pth", "truncated: got"),
+        ("missing.pth", "404"),
+    ],
+)
 def test_failed_download_leaves_nothing_and_says_how_to_provide_the_file(server, isolated, route, message):
     target = isolated / "cache" / FILENAME
     with pytest.raises(InceptionScoreError) as error:
@@ -83,14 +86,22 @@ def test_failed_download_leaves_nothing_and_says_how_to_provide_the_file(server,
 
 
 def test_offline_cli_error_names_the_file_and_the_three_ways(isolated, data):
-    env = dict(os.environ, INCEPTION_SCORE_CACHE=str(isolated / "cache"), TORCH_HOME=str(isolated / "torch"),
-               INCEPTION_SCORE_WEIGHTS_URL="http://127.0.0.1:9/unreachable.pth")
+    env = dict(
+        os.environ,
+        INCEPTION_SCORE_CACHE=str(isolated / "cache"),
+        TORCH_HOME=str(isolated / "torch"),
+        INCEPTION_SCORE_WEIGHTS_URL="http://127.0.0.1:9/unreachable.pth",
+    )
     env.pop("INCEPTION_SCORE_WEIGHTS", None)
-    done = subprocess.run([sys.executable, "-m", "inception_score", "score", str(data / "images" / "mixed")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_score", "score", str(data / "images" / "mixed")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    for expected in (FILENAME, "--weights FILE", "INCEPTION_SCORE_WEIGHTS=FILE", "weights install FILE",
-                     "127.0.0.1:9"):
+    for expected in (FILENAME, "--weights FILE", "INCEPTION_SCORE_WEIGHTS=FILE", "weights install FILE", "127.0.0.1:9"):
         assert expected in done.stderr
 
 
@@ -98,7 +109,7 @@ def test_resolution_order(weights_path, isolated, monkeypatch):
     hub = isolated / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     (hub / "weights-inception-2015-12-05-6726825d.pth").write_bytes(b"hub copy")
-    assert resolve_weights(download=False).parent == hub            # torch-fidelity's file in the hub cache
+    assert resolve_weights(download=False).parent == hub  # torch-fidelity's file in the hub cache
     (isolated / "cache").mkdir()
     (isolated / "cache" / FILENAME).write_bytes(b"cache copy")
     assert resolve_weights(download=False) == isolated / "cache" / FILENAME
@@ -119,18 +130,27 @@ def test_install_refuses_other_weights_and_keeps_the_cache_clean(weights_path, i
 def test_weights_path_command(isolated):
     env = dict(os.environ, INCEPTION_SCORE_CACHE=str(isolated / "cache"), TORCH_HOME=str(isolated / "torch"))
     env.pop("INCEPTION_SCORE_WEIGHTS", None)
-    done = subprocess.run([sys.executable, "-m", "inception_score", "weights", "path"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_score", "weights", "path"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0 and str(isolated / "cache" / FILENAME) in done.stdout and "not installed" in done.stdout
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"this is not a weights file", "cannot read weights file"),
-    ("truncated", "cannot read weights file"),
-    ("missing key", "does not have the 2015 Inception layout"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"this is not a weights file", "cannot read weights file"),
+        ("truncated", "cannot read weights file"),
+        ("missing key", "does not have the 2015 Inception layout"),
+    ],
+)
 def test_bad_weights_files_are_clear_errors(weights_path, tmp_path, content, message):
     import torch
+
     bad = tmp_path / "bad.pth"
     if content == "truncated":
         bad.write_bytes(weights_path.read_bytes()[:100_000])

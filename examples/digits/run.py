@@ -6,6 +6,7 @@ writes the held-out real digits and degraded sets as PNG folders, scores each fo
 
     python examples/digits/run.py --out /tmp/digits
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ class DigitsCNN(nn.Module):
         # Declared input contract, read by inception-score (command-line options override it).
         self.input_contract = {"input_size": "8", "resize": "bilinear", "normalize": "0-1", "channels": "1"}
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU())
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 64),
+            nn.ReLU(),
+        )
         self.classify = nn.Linear(64, 10)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,8 +90,9 @@ def degraded_sets(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarra
         return pool[rng.permutation(count) % len(pool)]
 
     def blurred(radius: float) -> np.ndarray:
-        return np.stack([np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
-                         for image in images])
+        return np.stack(
+            [np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius))) for image in images]
+        )
 
     return {
         "real (held-out digits)": images,
@@ -104,9 +113,27 @@ def write_folder(folder: Path, images: np.ndarray) -> None:
 
 def score(folder: Path, model_file: Path, splits: int) -> dict:
     """One run of the command line, exactly as a user would type it; returns its JSON result."""
-    command = [sys.executable, "-m", "inception_score", "score", str(folder), "--classifier", str(model_file),
-               "--input-size", "8", "--channels", "1", "--normalize", "0-1", "--resize", "bilinear",
-               "--splits", str(splits), "--json", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "inception_score",
+        "score",
+        str(folder),
+        "--classifier",
+        str(model_file),
+        "--input-size",
+        "8",
+        "--channels",
+        "1",
+        "--normalize",
+        "0-1",
+        "--resize",
+        "bilinear",
+        "--splits",
+        str(splits),
+        "--json",
+        "--quiet",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ))
     if done.returncode != 0:
         raise SystemExit(f"inception-score failed on {folder}:\n{done.stderr}")
@@ -127,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model = train(images[train_], labels[train_], args.epochs)
     seconds = time.perf_counter() - started
-    print(f"trained on {len(train_)} digits in {seconds:.1f} s; "
-          f"held-out accuracy {accuracy(model, images[test], labels[test]):.3f} on {len(test)} digits")
+    print(
+        f"trained on {len(train_)} digits in {seconds:.1f} s; "
+        f"held-out accuracy {accuracy(model, images[test], labels[test]):.3f} on {len(test)} digits"
+    )
 
     args.out.mkdir(parents=True, exist_ok=True)
     model_file = args.out / "digits_cnn.pt"
@@ -141,13 +170,23 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out / f"set{number}"
         write_folder(folder, set_images)
         result = score(folder, model_file, args.splits)
-        rows.append({"set": name, "folder": str(folder), "n": result["n"], "mean": result["mean"],
-                     "std": result["std"], "classes_covered": float(np.exp(result["marginal_entropy"])),
-                     "classes_per_image": float(np.exp(result["mean_conditional_entropy"]))})
+        rows.append(
+            {
+                "set": name,
+                "folder": str(folder),
+                "n": result["n"],
+                "mean": result["mean"],
+                "std": result["std"],
+                "classes_covered": float(np.exp(result["marginal_entropy"])),
+                "classes_per_image": float(np.exp(result["mean_conditional_entropy"])),
+            }
+        )
     print(f"\n| set | images | IS (splits {args.splits}) | exp H(y) | exp E H(y|x) |\n|---|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['set']} | {row['n']} | {row['mean']:.3f} ± {row['std']:.3f} | "
-              f"{row['classes_covered']:.2f} | {row['classes_per_image']:.2f} |")
+        print(
+            f"| {row['set']} | {row['n']} | {row['mean']:.3f} ± {row['std']:.3f} | "
+            f"{row['classes_covered']:.2f} | {row['classes_per_image']:.2f} |"
+        )
     (args.out / "results.json").write_text(json.dumps(rows, indent=2))
     return 0
 

@@ -4,6 +4,7 @@ Every front takes the image options as keywords (any field of `Options`: weights
 batch_size, device, cache, on_error, ...) or as `options=Options(...)`; a misspelt name is an
 error. See the docs' API reference for each option.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,16 @@ from .pipeline.statistics import Statistics
 from .results import Evaluation, FIDResult, ISResult, KIDResult, Order
 
 
-def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled", seed: int = 2020,
-                    bootstrap: int = 0, options: Options | None = None, **image_options: Any) -> ISResult:
+def inception_score(
+    source: Any,
+    *,
+    splits: int = 10,
+    order: Order = "shuffled",
+    seed: int = 2020,
+    bootstrap: int = 0,
+    options: Options | None = None,
+    **image_options: Any,
+) -> ISResult:
     """Inception Score of a folder, archive, image/.npy/.npz file(s), PIL images, an array or tensor,
     an iterable of batches or a callable ``sample(batch_size)`` with ``num_samples``.
 
@@ -56,10 +65,23 @@ def inception_score(source: Any, *, splits: int = 10, order: Order = "shuffled",
     return result
 
 
-def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] | str = engine.METRICS,
-             fid_reference: Any = None, kid_reference: Any = None, splits: int = 10, order: Order = "shuffled",
-             seed: int = 2020, kid_subsets: int = 100, kid_subset_size: int = 1000, kid_seed: int = 2020,
-             bootstrap: int = 0, options: Options | None = None, **image_options: Any) -> Evaluation:
+def evaluate(
+    source: Any,
+    *,
+    reference: Any = None,
+    metrics: tuple[str, ...] | str = engine.METRICS,
+    fid_reference: Any = None,
+    kid_reference: Any = None,
+    splits: int = 10,
+    order: Order = "shuffled",
+    seed: int = 2020,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    kid_seed: int = 2020,
+    bootstrap: int = 0,
+    options: Options | None = None,
+    **image_options: Any,
+) -> Evaluation:
     """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
 
     Parameters
@@ -85,13 +107,23 @@ def evaluate(source: Any, *, reference: Any = None, metrics: tuple[str, ...] | s
         The results asked for (the others are None).
     """
     wanted = engine.check_metrics(metrics)
-    references = {"fid": fid_reference if fid_reference is not None else reference,
-                  "kid": kid_reference if kid_reference is not None else reference}
+    references = {
+        "fid": fid_reference if fid_reference is not None else reference,
+        "kid": kid_reference if kid_reference is not None else reference,
+    }
     if reference is not None and not {"fid", "kid"} & wanted:
         raise InceptionScoreError("a reference was given but neither 'fid' nor 'kid' is in metrics")
-    request = engine.Request(wanted, {m: references[m] for m in ("fid", "kid") if m in wanted}, splits=splits,
-                             order=order, seed=seed, bootstrap=bootstrap, kid_subsets=kid_subsets,
-                             kid_subset_size=kid_subset_size, kid_seed=kid_seed)
+    request = engine.Request(
+        wanted,
+        {m: references[m] for m in ("fid", "kid") if m in wanted},
+        splits=splits,
+        order=order,
+        seed=seed,
+        bootstrap=bootstrap,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        kid_seed=kid_seed,
+    )
     return engine.evaluate(source, request, Options.of(options, **image_options))
 
 
@@ -119,8 +151,16 @@ def fid(a: Any, b: Any, *, options: Options | None = None, **image_options: Any)
     return result
 
 
-def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
-        options: Options | None = None, **image_options: Any) -> KIDResult:
+def kid(
+    a: Any,
+    b: Any,
+    *,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 2020,
+    options: Options | None = None,
+    **image_options: Any,
+) -> KIDResult:
     """KID between two sides (image sources or statistics files written with features).
 
     Parameters
@@ -136,14 +176,23 @@ def kid(a: Any, b: Any, *, subsets: int = 100, subset_size: int = 1000, seed: in
     -------
     KIDResult
     """
-    result = evaluate(a, reference=b, metrics=("kid",), kid_subsets=subsets, kid_subset_size=subset_size,
-                      kid_seed=seed, options=options, **image_options).kid
+    result = evaluate(
+        a,
+        reference=b,
+        metrics=("kid",),
+        kid_subsets=subsets,
+        kid_subset_size=subset_size,
+        kid_seed=seed,
+        options=options,
+        **image_options,
+    ).kid
     assert result is not None
     return result
 
 
-def save_statistics(source: Any, path: str | Path, *, with_features: bool = False, options: Options | None = None,
-                    **image_options: Any) -> Statistics:
+def save_statistics(
+    source: Any, path: str | Path, *, with_features: bool = False, options: Options | None = None, **image_options: Any
+) -> Statistics:
     """Write the feature mean and covariance of `source` to a pytorch-fid-compatible .npz file.
 
     Parameters

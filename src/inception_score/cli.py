@@ -1,4 +1,5 @@
 """Command line: a thin layer that parses arguments, calls the library and prints."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ from .report.plots import require_matplotlib
 
 def _int_at_least(minimum: int):
     """An argparse type: a whole number >= minimum."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -29,6 +31,7 @@ def _int_at_least(minimum: int):
         if value is None or value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
         return value
+
     return parse
 
 
@@ -53,14 +56,29 @@ def _value_range(text: str) -> tuple[float, float]:
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     """How sources are read: arrays (.npy/.npz), the pixel limit, and what to do with broken files."""
     parser.add_argument("--npz-key", metavar="NAME", help="the array of an .npz file to score (default: its first)")
-    parser.add_argument("--value-range", type=_value_range, metavar="LOW,HIGH",
-                        help="range of float arrays: 0,1 (default), -1,1 or 0,255")
-    parser.add_argument("--layout", choices=("NHWC", "NCHW"),
-                        help="axis order of image arrays when the shape does not tell (e.g. N x 3 x 32 x 3)")
-    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                        help=f"refuse images with more pixels (decompression bombs; default {DEFAULT_MAX_PIXELS})")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="skip files that cannot be read or decoded (listed on stderr) instead of stopping")
+    parser.add_argument(
+        "--value-range",
+        type=_value_range,
+        metavar="LOW,HIGH",
+        help="range of float arrays: 0,1 (default), -1,1 or 0,255",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("NHWC", "NCHW"),
+        help="axis order of image arrays when the shape does not tell (e.g. N x 3 x 32 x 3)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images with more pixels (decompression bombs; default {DEFAULT_MAX_PIXELS})",
+    )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip files that cannot be read or decoded (listed on stderr) instead of stopping",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,11 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     score = commands.add_parser("score", help="score a folder, image file or array file")
-    score.add_argument("source", help="folder of images (recursive), .zip/.tar/.tar.gz/.tgz archive, image file, "
-                                      ".npy or .npz file")
+    score.add_argument(
+        "source", help="folder of images (recursive), .zip/.tar/.tar.gz/.tgz archive, image file, .npy or .npz file"
+    )
     score.add_argument("--splits", type=_positive_int, default=10, help="number of splits (default 10)")
-    score.add_argument("--order", choices=("shuffled", "given"), default="shuffled",
-                       help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)")
+    score.add_argument(
+        "--order",
+        choices=("shuffled", "given"),
+        default="shuffled",
+        help="shuffled: permute with --seed before splitting (torch-fidelity); given: input order (paper)",
+    )
     score.add_argument("--seed", type=int, default=2020, help="seed of the permutation (default 2020)")
     _add_run_options(score)
     score.add_argument("--fid", metavar="REF", help="also FID against REF (images or a statistics .npz), same pass")
@@ -94,14 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="write pool3 statistics of SOURCE (pytorch-fid .npz format)")
     stats.add_argument("source")
     stats.add_argument("-o", "--output", required=True, metavar="FILE.npz")
-    stats.add_argument("--with-features", action="store_true",
-                       help="also store every image's features (N x 2048), needed for KID against the file")
+    stats.add_argument(
+        "--with-features",
+        action="store_true",
+        help="also store every image's features (N x 2048), needed for KID against the file",
+    )
     _add_run_options(stats, json_option=False)
-    score.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="N",
-                       help="add a seeded 95%% bootstrap interval of the 1-split score from N resamples (e.g. 1000)")
+    score.add_argument(
+        "--bootstrap",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="add a seeded 95%% bootstrap interval of the 1-split score from N resamples (e.g. 1000)",
+    )
     score.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report to this file")
-    score.add_argument("--class-names", metavar="FILE",
-                       help="text file with one class name per line (line i names class i) for the report")
+    score.add_argument(
+        "--class-names",
+        metavar="FILE",
+        help="text file with one class name per line (line i names class i) for the report",
+    )
 
     weights = commands.add_parser("weights", help="manage the Inception weights file")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
@@ -118,33 +152,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:
     parser.add_argument(f"{prefix}subsets", type=_positive_int, default=100, help="KID subsets (default 100)")
-    parser.add_argument(f"{prefix}subset-size", type=_positive_int, default=1000,
-                        help="images per KID subset (default 1000)")
+    parser.add_argument(
+        f"{prefix}subset-size", type=_positive_int, default=1000, help="images per KID subset (default 1000)"
+    )
     parser.add_argument(f"{prefix}seed", type=int, default=2020, help="seed of the KID subsets (default 2020)")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) -> None:
     """How images become features (the fields of `Options`), for every command that may run images."""
     parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
-    parser.add_argument("--classifier", metavar="SPEC",
-                        help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
-                             "a TorchScript FILE.pt, or package.module:factory")
+    parser.add_argument(
+        "--classifier",
+        metavar="SPEC",
+        help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
+        "a TorchScript FILE.pt, or package.module:factory",
+    )
     parser.add_argument("--input-size", type=_positive_int, metavar="N", help="custom classifier: input is N x N")
-    parser.add_argument("--resize", choices=RESIZE_METHODS,
-                        help="custom classifier: resize method (default bilinear, half-pixel centres)")
-    parser.add_argument("--normalize", metavar="NAME",
-                        help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255")
+    parser.add_argument(
+        "--resize",
+        choices=RESIZE_METHODS,
+        help="custom classifier: resize method (default bilinear, half-pixel centres)",
+    )
+    parser.add_argument(
+        "--normalize",
+        metavar="NAME",
+        help=f"custom classifier: value scaling, one of {', '.join(NORMALIZATIONS)} or MEAN,STD of x/255",
+    )
     parser.add_argument("--channels", type=int, choices=(1, 3), help="custom classifier: 1 (grayscale) or 3 (RGB)")
-    parser.add_argument("--plain", action="store_true",
-                        help="run the unoptimised reference approach (batch norm not folded, NCHW, decoding inline): "
-                             "same numbers, slower; for timing comparisons")
-    parser.add_argument("--batch-size", type=_positive_int,
-                        help="images per forward pass (default: 8 on CPU, 200 on CUDA)")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="run the unoptimised reference approach (batch norm not folded, NCHW, decoding inline): "
+        "same numbers, slower; for timing comparisons",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="images per forward pass (default: 8 on CPU, 200 on CUDA)"
+    )
     parser.add_argument("--workers", type=int, help="image decoding threads (default: up to 4; 0 decodes inline)")
     parser.add_argument("--fast", action="store_true", help="on CUDA allow TF32 and float16: faster, approximate")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
-    parser.add_argument("--cache-size", type=_size, default=DEFAULT_SIZE_LIMIT, metavar="SIZE",
-                        help="feature cache limit, e.g. 500M or 10G (default 2G)")
+    parser.add_argument(
+        "--cache-size",
+        type=_size,
+        default=DEFAULT_SIZE_LIMIT,
+        metavar="SIZE",
+        help="feature cache limit, e.g. 500M or 10G (default 2G)",
+    )
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     if json_option:
         parser.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -154,12 +207,27 @@ def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) 
 
 def _options(args: argparse.Namespace) -> Options:
     """The command's options as the library's one options object."""
-    return Options(classifier=args.classifier, weights=args.weights, input_size=args.input_size, resize=args.resize,
-                   normalize=args.normalize, channels=args.channels, plain=args.plain, batch_size=args.batch_size,
-                   device=args.device, progress=not args.quiet, fast=args.fast, cache=not args.no_cache,
-                   cache_size=args.cache_size, workers=args.workers, max_pixels=args.max_pixels,
-                   npz_key=args.npz_key, value_range=args.value_range, layout=args.layout,
-                   on_error="skip" if args.skip_bad else "stop")
+    return Options(
+        classifier=args.classifier,
+        weights=args.weights,
+        input_size=args.input_size,
+        resize=args.resize,
+        normalize=args.normalize,
+        channels=args.channels,
+        plain=args.plain,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.quiet,
+        fast=args.fast,
+        cache=not args.no_cache,
+        cache_size=args.cache_size,
+        workers=args.workers,
+        max_pixels=args.max_pixels,
+        npz_key=args.npz_key,
+        value_range=args.value_range,
+        layout=args.layout,
+        on_error="skip" if args.skip_bad else "stop",
+    )
 
 
 def _print_skipped(names) -> None:
@@ -182,8 +250,9 @@ def _fid(args: argparse.Namespace) -> int:
 
 
 def _kid(args: argparse.Namespace) -> int:
-    result = kid(args.a, args.b, subsets=args.subsets, subset_size=args.subset_size, seed=args.seed,
-                 options=_options(args))
+    result = kid(
+        args.a, args.b, subsets=args.subsets, subset_size=args.subset_size, seed=args.seed, options=_options(args)
+    )
     return _print_result(result, {"kid": result.to_dict()}, args.json)
 
 
@@ -193,20 +262,35 @@ def _stats(args: argparse.Namespace) -> int:
         return 0
     _print_skipped(written.skipped_names)
     if written.skipped_names:
-        print(f"inception-score: warning: {len(written.skipped_names)} undecodable files were skipped (--skip-bad); "
-              "the statistics are of the other images", file=sys.stderr)
+        print(
+            f"inception-score: warning: {len(written.skipped_names)} undecodable files were skipped (--skip-bad); "
+            "the statistics are of the other images",
+            file=sys.stderr,
+        )
     features = f", features {written.features_shape[0]} x {written.features_shape[1]}" if written.has_features else ""
-    print(f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
-          f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}")
+    print(
+        f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
+        f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}"
+    )
     return 0
 
 
 def _evaluate_with_references(args: argparse.Namespace):
     metrics = ("is",) + (("fid",) if args.fid else ()) + (("kid",) if args.kid else ())
-    return evaluate(args.source, metrics=metrics, fid_reference=args.fid, kid_reference=args.kid,
-                    splits=args.splits, order=args.order, seed=args.seed, kid_subsets=args.kid_subsets,
-                    kid_subset_size=args.kid_subset_size, kid_seed=args.kid_seed, bootstrap=args.bootstrap,
-                    options=_options(args))
+    return evaluate(
+        args.source,
+        metrics=metrics,
+        fid_reference=args.fid,
+        kid_reference=args.kid,
+        splits=args.splits,
+        order=args.order,
+        seed=args.seed,
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        kid_seed=args.kid_seed,
+        bootstrap=args.bootstrap,
+        options=_options(args),
+    )
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -220,8 +304,14 @@ def _score(args: argparse.Namespace) -> int:
         result, distances = evaluation.inception_score, {"fid": evaluation.fid, "kid": evaluation.kid}
         notes, document, summary = evaluation.warnings, evaluation.to_dict(), evaluation.summary()
     else:
-        result = inception_score(args.source, splits=args.splits, order=args.order, seed=args.seed,
-                                 bootstrap=args.bootstrap, options=_options(args))
+        result = inception_score(
+            args.source,
+            splits=args.splits,
+            order=args.order,
+            seed=args.seed,
+            bootstrap=args.bootstrap,
+            options=_options(args),
+        )
         if not distributed.is_main_process():
             return 0
         distances, notes, document, summary = {}, result.warnings, result.to_dict(), result.summary()

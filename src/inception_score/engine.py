@@ -7,6 +7,7 @@ Reduce: in one process, or over torch.distributed ranks, through the same code (
 to rank 0 in input order, moments summed). Results: frozen dataclasses, built on rank 0 and
 given to every rank.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,12 +31,29 @@ from .pipeline.cache import FeatureCache
 from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
 from .pipeline.extractors import Classifier
 from .pipeline.sources import Source, open_source
-from .pipeline.statistics import (Statistics, check_output_path, is_statistics_path, moments_of_statistics,
-                                  provenance_warnings, read_features, read_statistics, require_features,
-                                  write_statistics)
+from .pipeline.statistics import (
+    Statistics,
+    check_output_path,
+    is_statistics_path,
+    moments_of_statistics,
+    provenance_warnings,
+    read_features,
+    read_statistics,
+    require_features,
+    write_statistics,
+)
 from .pipeline.weights import REFERENCE_SHA256, TORCHVISION
-from .results import (SMALL_N, Evaluation, ISResult, Order, announce, fid_from_moments,
-                      inception_score_from_log_probabilities, kernel_inception_distance, small_sample_warning)
+from .results import (
+    SMALL_N,
+    Evaluation,
+    ISResult,
+    Order,
+    announce,
+    fid_from_moments,
+    inception_score_from_log_probabilities,
+    kernel_inception_distance,
+    small_sample_warning,
+)
 
 METRICS = ("is", "fid", "kid")
 NEEDS = {"is": "logits", "fid": "moments", "kid": "features"}  # what a metric needs of the side it reads
@@ -101,14 +119,22 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
     """Every metric of `request` from one pass over each distinct image side."""
     for metric in ("fid", "kid"):
         if metric in request.metrics and request.references.get(metric) is None:
-            raise InceptionScoreError(f"{metric.upper()} needs a reference: pass reference=... (CLI: --{metric} REF), "
-                                      f"or leave {metric!r} out of metrics")
+            raise InceptionScoreError(
+                f"{metric.upper()} needs a reference: pass reference=... (CLI: --{metric} REF), "
+                f"or leave {metric!r} out of metrics"
+            )
     group = join(options.distributed)
 
     def plan() -> tuple[dict[Any, Side], Side, Classifier | None]:
         sides: dict[Any, Side] = {}
-        main = _side(sides, source, {NEEDS["is"]} if "is" in request.metrics else set(), options, group,
-                     num_samples=options.num_samples)
+        main = _side(
+            sides,
+            source,
+            {NEEDS["is"]} if "is" in request.metrics else set(),
+            options,
+            group,
+            num_samples=options.num_samples,
+        )
         for metric in ("fid", "kid"):
             if metric in request.metrics:
                 main.needs.add(NEEDS[metric])
@@ -123,8 +149,10 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
     check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
     _extract(list(sides.values()), classifier, options, group)
     drawn = main.source is not None and main.source.kind == "sampler"
-    sampling = dict(world_size=group.world_size if group is not None else 1,
-                    sample_seed=draw_seed(group, options.sample_seed) if drawn else None)
+    sampling = dict(
+        world_size=group.world_size if group is not None else 1,
+        sample_seed=draw_seed(group, options.sample_seed) if drawn else None,
+    )
     return on_main(group, lambda: _results(list(sides.values()), main, classifier, request, options, sampling))
 
 
@@ -135,8 +163,14 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
     output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
 
     def plan() -> Side:
-        side = _side({}, source, {"moments", "features"} if with_features else {"moments"}, options, group,
-                     num_samples=options.num_samples)
+        side = _side(
+            {},
+            source,
+            {"moments", "features"} if with_features else {"moments"},
+            options,
+            group,
+            num_samples=options.num_samples,
+        )
         if side.statistics is not None:
             raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
         return side
@@ -149,49 +183,80 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
     def write() -> Statistics:
         _fill_moments([side])
         assert side.moments is not None and classifier is not None
-        write_statistics(output, side.moments, weights_sha256=classifier.weights_sha256 or classifier.identity,
-                         pipeline_version=_pipeline(options, classifier),
-                         features=side.features if with_features else None)
+        write_statistics(
+            output,
+            side.moments,
+            weights_sha256=classifier.weights_sha256 or classifier.identity,
+            pipeline_version=_pipeline(options, classifier),
+            features=side.features if with_features else None,
+        )
         return dataclasses.replace(read_statistics(output), skipped_names=tuple(side.skipped))
+
     return on_main(group, write)
 
 
-def result_from_logits(logits: np.ndarray, sha256: str | None, *, splits: int, order: Order, seed: int,
-                       warnings: list[str] | None = None, world_size: int = 1,
-                       classifier: Classifier | None = None, bootstrap: int = 0,
-                       names: list[str] | None = None) -> ISResult:
+def result_from_logits(
+    logits: np.ndarray,
+    sha256: str | None,
+    *,
+    splits: int,
+    order: Order,
+    seed: int,
+    warnings: list[str] | None = None,
+    world_size: int = 1,
+    classifier: Classifier | None = None,
+    bootstrap: int = 0,
+    names: list[str] | None = None,
+) -> ISResult:
     """The IS of the classifier's logits (default: the 2015 network), with its identity and the warnings that apply.
 
     The warnings are also emitted as InceptionScoreWarning.
     """
-    result = inception_score_from_log_probabilities(LogProbabilities.of_logits(logits), splits=splits,
-                                                    order=order, seed=seed, bootstrap=bootstrap)
+    result = inception_score_from_log_probabilities(
+        LogProbabilities.of_logits(logits), splits=splits, order=order, seed=seed, bootstrap=bootstrap
+    )
     name = classifier.name if classifier is not None else "inception-2015"
     reference = sha256 == REFERENCE_SHA256 if name == "inception-2015" else False
     notes = list(warnings or [])
     if name == "inception-2015":
         notes += weights_warnings(sha256 or "")
     elif name == "torchvision":
-        known = "" if TORCHVISION.matches(sha256 or "") else f" (weights {(sha256 or '')[:12]}... are not torchvision's file)"
-        notes.append(f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
-                     "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)")
+        known = (
+            ""
+            if TORCHVISION.matches(sha256 or "")
+            else f" (weights {(sha256 or '')[:12]}... are not torchvision's file)"
+        )
+        notes.append(
+            f"torchvision's ImageNet Inception v3{known}: comparable only to scores computed with "
+            "it (about 9.7 on CIFAR-10), not to the paper's protocol (11.24)"
+        )
     if name not in ("inception-2015", "torchvision"):  # no published 50k-image scores to compare with
         notes += [note for note in result.warnings if note != small_sample_warning(result.n)]
     else:
         notes += result.warnings
     assert result.details is not None
     details = dataclasses.replace(result.details, names=list(names) if names is not None else None)
-    return announce(dataclasses.replace(result, weights_sha256=sha256, reference_weights=reference, warnings=notes,
-                                        world_size=world_size, details=details,
-                                        classifier=classifier.describe() if classifier is not None else None))
+    return announce(
+        dataclasses.replace(
+            result,
+            weights_sha256=sha256,
+            reference_weights=reference,
+            warnings=notes,
+            world_size=world_size,
+            details=details,
+            classifier=classifier.describe() if classifier is not None else None,
+        )
+    )
 
 
 def weights_warnings(sha256: str) -> list[str]:
     """A warning when the weights are not the reference 2015 Inception weights."""
     if sha256 == REFERENCE_SHA256:
         return []
-    return [f"weights {sha256[:12]}... are not the reference 2015 Inception weights: "
-            "scores are not comparable to published ones"]
+    return [
+        f"weights {sha256[:12]}... are not the reference 2015 Inception weights: "
+        "scores are not comparable to published ones"
+    ]
 
 
 def _key(value: Any) -> Any:
@@ -201,8 +266,15 @@ def _key(value: Any) -> Any:
     return ("object", id(value))
 
 
-def _side(sides: dict[Any, Side], value: Any, needs: set[str], options: Options, group: Group | None, *,
-          num_samples: int | None = None) -> Side:
+def _side(
+    sides: dict[Any, Side],
+    value: Any,
+    needs: set[str],
+    options: Options,
+    group: Group | None,
+    *,
+    num_samples: int | None = None,
+) -> Side:
     key = _key(value)
     if key not in sides:
         if is_statistics_path(value):
@@ -224,14 +296,21 @@ def _open(value: Any, options: Options, *, num_samples: int | None, distributed:
     A callable source (kind "sampler") can draw any count: each rank draws its share with its own
     seed (sharding.shard_of). A stream can only be read whole, by one process.
     """
-    source = open_source(value, npz_key=options.npz_key, value_range=options.value_range, layout=options.layout,
-                         num_samples=num_samples, batch_size=options.batch_size)
+    source = open_source(
+        value,
+        npz_key=options.npz_key,
+        value_range=options.value_range,
+        layout=options.layout,
+        num_samples=num_samples,
+        batch_size=options.batch_size,
+    )
     if distributed and source.kind == "stream":
         raise InceptionScoreError(
             f"{source.description}: a generator or iterable cannot be split over torch.distributed ranks (every "
             "rank would read the same images); give a callable sample(batch_size) with num_samples (each rank "
             "draws its share with seed sample_seed + rank), score in one process (distributed=False), or save "
-            "the images and score the files")
+            "the images and score the files"
+        )
     return source
 
 
@@ -242,7 +321,8 @@ def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> 
     if "is" in request.metrics and isinstance(splits, int) and count is not None and count < splits:
         raise InceptionScoreError(
             f"{main.description}: {count} images cannot be cut into {splits} splits; "
-            f"use --splits {count} or fewer, or score more images (50,000 is the convention)")
+            f"use --splits {count} or fewer, or score more images (50,000 is the convention)"
+        )
     if "kid" not in request.metrics:
         return
     kid_side = sides[_key(request.references["kid"])]
@@ -250,8 +330,7 @@ def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> 
         if side.statistics is not None:
             require_features(side.statistics)
     if main.count is not None and kid_side.count is not None:  # else a stream: checked once read
-        check_kid_options(main.count, kid_side.count, subsets=request.kid_subsets,
-                          subset_size=request.kid_subset_size)
+        check_kid_options(main.count, kid_side.count, subsets=request.kid_subsets, subset_size=request.kid_subset_size)
 
 
 def _extractor(sides: list[Side], options: Options) -> Classifier | None:
@@ -265,9 +344,13 @@ def _extractor(sides: list[Side], options: Options) -> Classifier | None:
     if missing:
         raise InceptionScoreError(
             f"classifier {classifier.identity} gives {' and '.join(classifier.outputs)} but not {', '.join(missing)}: "
-            + ("FID and KID need feature vectors: return (logits, features) from forward, or declare the order "
-               "with an `outputs` attribute such as ('logits', 'features')" if "features" in missing else
-               "the Inception Score needs class logits"))
+            + (
+                "FID and KID need feature vectors: return (logits, features) from forward, or declare the order "
+                "with an `outputs` attribute such as ('logits', 'features')"
+                if "features" in missing
+                else "the Inception Score needs class logits"
+            )
+        )
     return classifier
 
 
@@ -278,12 +361,14 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
     and features are gathered to rank 0 in input order and the feature moments summed there, so
     only rank 0's sides are filled in. Statistics files are read on rank 0 alone.
     """
+
     def read_files() -> None:
         for side in sides:
             if side.statistics is not None and "moments" in side.needs:
                 side.moments = moments_of_statistics(side.statistics)
             if side.statistics is not None and "features" in side.needs:
                 side.features = read_features(side.statistics)
+
     everywhere(group, lambda: read_files() if group is None or group.rank == 0 else None)
     for side in sides:
         if side.source is None:
@@ -291,22 +376,15 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         assert classifier is not None
         accumulator = MomentAccumulator() if "moments" in side.needs else None
         samples, count = shard_of(group, side.source, sample_seed=options.sample_seed)
-        cache = (FeatureCache(size_limit=options.cache_size)
-                 if options.cache and classifier.cache_key is not None else None)
+        cache = (
+            FeatureCache(size_limit=options.cache_size) if options.cache and classifier.cache_key is not None else None
+        )
 
-        def extract(show_progress: bool) -> Features:
-            return extract_features(
-                samples if group is None else group.watch(samples), classifier.module,
-                batch_size=options.batch_size, device=options.torch_device,
-                progress=options.progress and show_progress, total=count, max_pixels=options.max_pixels,
-                workers=0 if options.plain else options.workers, fast=options.fast, cache=cache,
-                model_id=classifier.cache_key or "", contract=classifier.contract, on_error=options.on_error,
-                keep_logits="logits" in side.needs, keep_pool3="features" in side.needs,
-                pool3_moments=accumulator)
+        run = _SideRun(samples, count, classifier, options, group, side.needs, cache, accumulator)
         if group is None:
-            features: Features | None = extract(True)
+            features: Features | None = run.extract(True)
         else:
-            local = group.run(lambda: extract(group.rank == 0))
+            local = group.run(lambda: run.extract(group.rank == 0))  # noqa: B023 (run now, in this iteration)
             features = group.gather_dataclass(local)
             accumulator = reduce_moments(group, accumulator) if accumulator is not None else None
         if features is None:  # not rank 0: the gathered results live there
@@ -317,6 +395,41 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         side.names = features.names
         side.skipped = features.skipped
         side.accumulator = accumulator
+
+
+@dataclass(frozen=True)
+class _SideRun:
+    """One image side's pass through the extractor, asking for what the side needs."""
+
+    samples: Any
+    count: int | None
+    classifier: Classifier
+    options: Options
+    group: Group | None
+    needs: set[str]
+    cache: FeatureCache | None
+    accumulator: MomentAccumulator | None
+
+    def extract(self, show_progress: bool) -> Features:
+        options = self.options
+        return extract_features(
+            self.samples if self.group is None else self.group.watch(self.samples),
+            self.classifier.module,
+            batch_size=options.batch_size,
+            device=options.torch_device,
+            progress=options.progress and show_progress,
+            total=self.count,
+            max_pixels=options.max_pixels,
+            workers=0 if options.plain else options.workers,
+            fast=options.fast,
+            cache=self.cache,
+            model_id=self.classifier.cache_key or "",
+            contract=self.classifier.contract,
+            on_error=options.on_error,
+            keep_logits="logits" in self.needs,
+            keep_pool3="features" in self.needs,
+            pool3_moments=self.accumulator,
+        )
 
 
 def reduce_moments(group: Group, accumulator: MomentAccumulator) -> MomentAccumulator | None:
@@ -358,8 +471,14 @@ def _pipeline(options: Options, classifier: Classifier | None) -> str:
     return version if precision == "float32" else f"{version}; {precision}"
 
 
-def _results(sides: list[Side], main: Side, classifier: Classifier | None, request: Request, options: Options,
-             sampling: dict[str, Any]) -> Evaluation:
+def _results(
+    sides: list[Side],
+    main: Side,
+    classifier: Classifier | None,
+    request: Request,
+    options: Options,
+    sampling: dict[str, Any],
+) -> Evaluation:
     """The results from what `_extract` filled in (on rank 0 under torch.distributed).
 
     `sampling`: world_size and sample_seed, recorded in every result.
@@ -372,30 +491,64 @@ def _results(sides: list[Side], main: Side, classifier: Classifier | None, reque
     evaluation = Evaluation()
     if "is" in request.metrics:
         assert main.logits is not None
-        result = result_from_logits(main.logits, sha256, splits=request.splits, order=request.order,
-                                    seed=request.seed, warnings=_run_warnings([main], options),
-                                    bootstrap=request.bootstrap, names=main.names, classifier=classifier,
-                                    world_size=sampling["world_size"])
-        evaluation = dataclasses.replace(evaluation, inception_score=dataclasses.replace(
-            result, precision=main.precision, cached=main.cached, skipped=len(main.skipped),
-            skipped_names=list(main.skipped), sample_seed=sampling["sample_seed"]))
-    context = dict(a=main.description, weights_sha256=sha256, pipeline_version=pipeline, **sampling,
-                   reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256)
+        result = result_from_logits(
+            main.logits,
+            sha256,
+            splits=request.splits,
+            order=request.order,
+            seed=request.seed,
+            warnings=_run_warnings([main], options),
+            bootstrap=request.bootstrap,
+            names=main.names,
+            classifier=classifier,
+            world_size=sampling["world_size"],
+        )
+        evaluation = dataclasses.replace(
+            evaluation,
+            inception_score=dataclasses.replace(
+                result,
+                precision=main.precision,
+                cached=main.cached,
+                skipped=len(main.skipped),
+                skipped_names=list(main.skipped),
+                sample_seed=sampling["sample_seed"],
+            ),
+        )
+    context = dict(
+        a=main.description,
+        weights_sha256=sha256,
+        pipeline_version=pipeline,
+        **sampling,
+        reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256,
+    )
     named = _names_weights(classifier)
     if "fid" in request.metrics:
         fid_side = next(side for side in sides if _key(side.value) == _key(request.references["fid"]))
         assert main.moments is not None and fid_side.moments is not None
         fid = fid_from_moments(main.moments, fid_side.moments)
         notes = _fid_warnings(fid.n_a, fid.n_b)
-        evaluation = dataclasses.replace(evaluation, fid=dataclasses.replace(
-            fid, b=fid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context))
+        evaluation = dataclasses.replace(
+            evaluation,
+            fid=dataclasses.replace(
+                fid, b=fid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context
+            ),
+        )
     if "kid" in request.metrics:
         kid_side = next(side for side in sides if _key(side.value) == _key(request.references["kid"]))
-        kid = kernel_inception_distance(main.features, kid_side.features, subsets=request.kid_subsets,
-                                        subset_size=request.kid_subset_size, seed=request.kid_seed)
+        kid = kernel_inception_distance(
+            main.features,
+            kid_side.features,
+            subsets=request.kid_subsets,
+            subset_size=request.kid_subset_size,
+            seed=request.kid_seed,
+        )
         notes = _kid_warnings(request.kid_subsets, request.kid_subset_size)
-        evaluation = dataclasses.replace(evaluation, kid=dataclasses.replace(
-            kid, b=kid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context))
+        evaluation = dataclasses.replace(
+            evaluation,
+            kid=dataclasses.replace(
+                kid, b=kid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context
+            ),
+        )
     return evaluation
 
 
@@ -404,8 +557,9 @@ def _names_weights(classifier: Classifier | None) -> bool:
     return classifier is None or classifier.name == "inception-2015"
 
 
-def _provenance(sides: list[Side], sha256: str | None,
-                pipeline: str | None) -> tuple[str | None, str | None, list[str]]:
+def _provenance(
+    sides: list[Side], sha256: str | None, pipeline: str | None
+) -> tuple[str | None, str | None, list[str]]:
     """The weights and pipeline of this comparison, and warnings for files made otherwise."""
     files = [side.statistics for side in sides if side.statistics is not None]
     if sha256 is None and pipeline is None:
@@ -434,8 +588,10 @@ def skipped_warnings(skipped: list[str]) -> list[str]:
     if not skipped:
         return []
     shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-    return [f"{len(skipped)} undecodable file{'s were' if len(skipped) > 1 else ' was'} skipped (--skip-bad): "
-            f"{shown}; the score is of the other images"]
+    return [
+        f"{len(skipped)} undecodable file{'s were' if len(skipped) > 1 else ' was'} skipped (--skip-bad): "
+        f"{shown}; the score is of the other images"
+    ]
 
 
 def _warnings(sha256: str | None, named: bool, file_warnings: list[str], notes: list[str]) -> list[str]:
@@ -445,9 +601,11 @@ def _warnings(sha256: str | None, named: bool, file_warnings: list[str], notes: 
 def _fid_warnings(n_a: int | None, n_b: int | None) -> list[str]:
     sizes = [n for n in (n_a, n_b) if n is not None]
     if sizes and min(sizes) < SMALL_N:
-        return [f"FID from {n_a if n_a is not None else '?'} vs {n_b if n_b is not None else '?'} images: FID is "
-                "biased upwards for small sets; compare only numbers computed with the same numbers of images "
-                "(50,000 is the convention)"]
+        return [
+            f"FID from {n_a if n_a is not None else '?'} vs {n_b if n_b is not None else '?'} images: FID is "
+            "biased upwards for small sets; compare only numbers computed with the same numbers of images "
+            "(50,000 is the convention)"
+        ]
     return []
 
 

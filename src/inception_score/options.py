@@ -4,6 +4,7 @@
 every command take the same options. In Python they are passed as keywords (a misspelt name
 is an error, never ignored) or as an `Options` object (`options=Options(device="cuda")`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -86,8 +87,9 @@ class Options:
     distributed: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
-                                            or self.batch_size < 1):
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
+        ):
             raise InceptionScoreError(f"batch_size must be at least 1, got {self.batch_size!r}")
         if self.on_error not in ("stop", "skip"):
             raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {self.on_error!r}")
@@ -98,8 +100,10 @@ class Options:
         names = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise InceptionScoreError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                                      f"the options are {', '.join(sorted(names))}")
+            raise InceptionScoreError(
+                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                f"the options are {', '.join(sorted(names))}"
+            )
         if options is not None and not isinstance(options, Options):
             raise InceptionScoreError(f"options must be an Options object, got {type(options).__name__}")
         return dataclasses.replace(options or cls(), **overrides)
@@ -110,6 +114,13 @@ class Options:
 
     def load_extractor(self) -> Classifier:
         """The classifier these options name, with its input contract (loaded once per process)."""
-        return load_classifier(self.classifier, weights=self.weights, input_size=self.input_size,
-                               resize=self.resize, normalize=self.normalize, channels=self.channels,
-                               progress=self.progress, plain=self.plain)
+        return load_classifier(
+            self.classifier,
+            weights=self.weights,
+            input_size=self.input_size,
+            resize=self.resize,
+            normalize=self.normalize,
+            channels=self.channels,
+            progress=self.progress,
+            plain=self.plain,
+        )

@@ -3,6 +3,7 @@
 The entry points on arrays (`inception_score_from_logits`, `fid_from_features`,
 `kernel_inception_distance`...) wrap the pure maths of `maths/` into these results.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +16,19 @@ import numpy as np
 
 from .errors import InceptionScoreError, InceptionScoreWarning
 from .maths.frechet import Moments, frechet_of_moments, moments_of
-from .maths.inception import (LogProbabilities, check_matrix, count_non_finite, entropy_with_logs, bootstrap_interval,
-                              distinct_classes, looks_class_sorted, marginal_of, split_scores_of, top_classes,
-                              top_share)
+from .maths.inception import (
+    LogProbabilities,
+    bootstrap_interval,
+    check_matrix,
+    count_non_finite,
+    distinct_classes,
+    entropy_with_logs,
+    looks_class_sorted,
+    marginal_of,
+    split_scores_of,
+    top_classes,
+    top_share,
+)
 from .maths.kernel import kid_subset_values
 
 Order = Literal["shuffled", "given"]
@@ -75,8 +86,9 @@ class ISResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "effective_classes_covered", float(np.exp(self.marginal_entropy)))
         object.__setattr__(self, "effective_classes_per_image", float(np.exp(self.mean_conditional_entropy)))
-        object.__setattr__(self, "one_split_score",
-                           float(np.exp(self.marginal_entropy - self.mean_conditional_entropy)))
+        object.__setattr__(
+            self, "one_split_score", float(np.exp(self.marginal_entropy - self.mean_conditional_entropy))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes; the per-image `details` are left out."""
@@ -88,8 +100,11 @@ class ISResult:
         """One human line, e.g. `IS = 11.24 ± 0.12 (50000 images, 10 splits, shuffled, reference weights)`."""
         if self.classifier is not None and self.classifier.get("name") != "inception-2015":
             identity = str(self.classifier.get("identity"))
-            weights = (f"classifier {identity[len('python:'):]}" if identity.startswith("python:")
-                       else f"classifier {self.classifier['name']} {identity[:15]}")
+            weights = (
+                f"classifier {identity[len('python:') :]}"
+                if identity.startswith("python:")
+                else f"classifier {self.classifier['name']} {identity[:15]}"
+            )
         elif self.reference_weights is None:
             weights = "given logits"
         elif self.reference_weights:
@@ -98,8 +113,10 @@ class ISResult:
             weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
         approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
         skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (f"IS = {self.mean:.4f} ± {self.std:.4f} "
-                f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})")
+        return (
+            f"IS = {self.mean:.4f} ± {self.std:.4f} "
+            f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})"
+        )
 
     def explain(self) -> str:
         """A few lines that split the score into diversity and confidence."""
@@ -107,15 +124,17 @@ class ISResult:
         if self.one_split_interval is not None:
             low, high = self.one_split_interval
             interval = f", 95% bootstrap interval {low:.4f} to {high:.4f} ({self.bootstrap_resamples} resamples)"
-        return "\n".join([
-            f"diversity:  H(y) = {self.marginal_entropy:.4f} nats, {self.effective_classes_covered:.2f} "
-            f"effective classes covered of {self.num_classes}; {self.distinct_top1_classes} classes are the "
-            f"top-1 of some image; the 10 largest hold {100 * self.top10_share:.1f}% of p(y)",
-            f"confidence: E H(y|x) = {self.mean_conditional_entropy:.4f} nats, "
-            f"{self.effective_classes_per_image:.2f} effective classes per image (1 = certain)",
-            f"one split:  IS = exp(H(y) - E H(y|x)) = {self.effective_classes_covered:.2f} / "
-            f"{self.effective_classes_per_image:.2f} = {self.one_split_score:.4f}{interval}",
-        ])
+        return "\n".join(
+            [
+                f"diversity:  H(y) = {self.marginal_entropy:.4f} nats, {self.effective_classes_covered:.2f} "
+                f"effective classes covered of {self.num_classes}; {self.distinct_top1_classes} classes are the "
+                f"top-1 of some image; the 10 largest hold {100 * self.top10_share:.1f}% of p(y)",
+                f"confidence: E H(y|x) = {self.mean_conditional_entropy:.4f} nats, "
+                f"{self.effective_classes_per_image:.2f} effective classes per image (1 = certain)",
+                f"one split:  IS = exp(H(y) - E H(y|x)) = {self.effective_classes_covered:.2f} / "
+                f"{self.effective_classes_per_image:.2f} = {self.one_split_score:.4f}{interval}",
+            ]
+        )
 
     def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
         """Deprecated: use ``inception_score.save_report(result, path, source=...)``, which this calls."""
@@ -126,14 +145,18 @@ def small_sample_warning(n: int) -> str | None:
     """The warning for scores from fewer than SMALL_N images, or None."""
     if n >= SMALL_N:
         return None
-    return (f"only {n} images: scores from fewer than 50,000 images are biased low "
-            "and not comparable to published 50k-image scores")
+    return (
+        f"only {n} images: scores from fewer than 50,000 images are biased low "
+        "and not comparable to published 50k-image scores"
+    )
 
 
 def sorted_order_warning(given_scores: list[float], shuffled_scores: list[float], one_split: float) -> str:
-    return (f"split scores in the given order (mean {np.mean(given_scores):.4f}) are far below those of a "
-            f"shuffled order (mean {np.mean(shuffled_scores):.4f}; all images as one split: {one_split:.4f}): "
-            "the images look sorted by class; use order='shuffled' (--order shuffled)")
+    return (
+        f"split scores in the given order (mean {np.mean(given_scores):.4f}) are far below those of a "
+        f"shuffled order (mean {np.mean(shuffled_scores):.4f}; all images as one split: {one_split:.4f}): "
+        "the images look sorted by class; use order='shuffled' (--order shuffled)"
+    )
 
 
 def announce(result: ISResult, stacklevel: int = 3) -> ISResult:
@@ -153,12 +176,18 @@ def _check_options(n: int, splits: int, order: str, bootstrap: int) -> None:
     if n < splits:
         raise InceptionScoreError(
             f"{n} images cannot be cut into {splits} splits: use splits <= {n} "
-            f"(--splits {max(n, 1)}), or score more images (50,000 is the convention)")
+            f"(--splits {max(n, 1)}), or score more images (50,000 is the convention)"
+        )
 
 
-def inception_score_from_log_probabilities(log_probs: np.ndarray | LogProbabilities, *, splits: int = 10,
-                                           order: Order = "shuffled", seed: int = 2020,
-                                           bootstrap: int = 0) -> ISResult:
+def inception_score_from_log_probabilities(
+    log_probs: np.ndarray | LogProbabilities,
+    *,
+    splits: int = 10,
+    order: Order = "shuffled",
+    seed: int = 2020,
+    bootstrap: int = 0,
+) -> ISResult:
     """IS and its diagnostics from N x C log p(y|x) (an array, or LogProbabilities made from logits).
 
     The other entry points normalise to this. Warnings are returned in the result, not emitted
@@ -177,16 +206,24 @@ def inception_score_from_log_probabilities(log_probs: np.ndarray | LogProbabilit
     if bootstrap:
         interval = bootstrap_interval(np.exp(log_probs.rows(slice(None))), resamples=bootstrap, seed=seed)
     result = ISResult(
-        mean=float(np.mean(scores)), std=float(np.std(scores)),
-        split_scores=scores, n=n, splits=int(splits), order=order,
+        mean=float(np.mean(scores)),
+        std=float(np.std(scores)),
+        split_scores=scores,
+        n=n,
+        splits=int(splits),
+        order=order,
         seed=int(seed) if order == "shuffled" else None,
         marginal_entropy=float(entropy_with_logs(marginal, summary.log_marginal)),
         mean_conditional_entropy=float(np.mean(summary.image_entropies)),
-        num_classes=int(num_classes), distinct_top1_classes=distinct_classes(summary.top1),
-        top10_share=top_share(marginal), top_classes=top_classes(marginal, summary.top1),
-        one_split_interval=interval, bootstrap_resamples=int(bootstrap),
+        num_classes=int(num_classes),
+        distinct_top1_classes=distinct_classes(summary.top1),
+        top10_share=top_share(marginal),
+        top_classes=top_classes(marginal, summary.top1),
+        one_split_interval=interval,
+        bootstrap_resamples=int(bootstrap),
         bootstrap_seed=int(seed) if bootstrap else None,
-        details=ScoreDetails(marginal=marginal, top1_class=summary.top1, max_probability=summary.max_probability))
+        details=ScoreDetails(marginal=marginal, top1_class=summary.top1, max_probability=summary.max_probability),
+    )
     notes = [small_sample_warning(n)]
     if order == "given" and splits > 1:
         shuffled = split_scores_of(log_probs, permutation, splits)
@@ -195,8 +232,9 @@ def inception_score_from_log_probabilities(log_probs: np.ndarray | LogProbabilit
     return dataclasses.replace(result, warnings=[note for note in notes if note])
 
 
-def inception_score_from_logits(logits: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
-                                seed: int = 2020, bootstrap: int = 0) -> ISResult:
+def inception_score_from_logits(
+    logits: np.ndarray, *, splits: int = 10, order: Order = "shuffled", seed: int = 2020, bootstrap: int = 0
+) -> ISResult:
     """IS from N x C logits (for the 2015 network: pool3 @ fc.weight.T, no bias).
 
     Notes: softmax is taken in float64 over all classes; the paper's protocol is splits=10
@@ -204,12 +242,16 @@ def inception_score_from_logits(logits: np.ndarray, *, splits: int = 10, order: 
     first permutes rows with RandomState(seed) like torch-fidelity. bootstrap=1000 adds a
     seeded 95% interval for the 1-split score. Warnings go to the result and to `warnings`.
     """
-    return announce(inception_score_from_log_probabilities(
-        LogProbabilities.of_logits(logits), splits=splits, order=order, seed=seed, bootstrap=bootstrap))
+    return announce(
+        inception_score_from_log_probabilities(
+            LogProbabilities.of_logits(logits), splits=splits, order=order, seed=seed, bootstrap=bootstrap
+        )
+    )
 
 
-def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10, order: Order = "shuffled",
-                                       seed: int = 2020, bootstrap: int = 0) -> ISResult:
+def inception_score_from_probabilities(
+    probs: np.ndarray, *, splits: int = 10, order: Order = "shuffled", seed: int = 2020, bootstrap: int = 0
+) -> ISResult:
     """IS from N x C class probabilities; each row must be finite, non-negative and sum to 1."""
     probs = np.asarray(probs, dtype=np.float64)
     check_matrix(probs, "probabilities")
@@ -222,11 +264,13 @@ def inception_score_from_probabilities(probs: np.ndarray, *, splits: int = 10, o
     if abs(row_sums[worst] - 1) > 1e-4:
         raise InceptionScoreError(
             f"probabilities must sum to 1 per image; row {worst} sums to {row_sums[worst]:.6g} "
-            "(pass logits to inception_score_from_logits instead)")
+            "(pass logits to inception_score_from_logits instead)"
+        )
     with np.errstate(divide="ignore"):
         log_probs = np.log(probs / row_sums[:, None])
-    return announce(inception_score_from_log_probabilities(
-        log_probs, splits=splits, order=order, seed=seed, bootstrap=bootstrap))
+    return announce(
+        inception_score_from_log_probabilities(log_probs, splits=splits, order=order, seed=seed, bootstrap=bootstrap)
+    )
 
 
 @dataclass(frozen=True)
@@ -278,8 +322,10 @@ class KIDResult:
         return dataclasses.asdict(self)
 
     def summary(self) -> str:
-        return (f"KID = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
-                f"seed {self.seed}; {self.n_a} vs {self.n_b} images)")
+        return (
+            f"KID = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
+            f"seed {self.seed}; {self.n_a} vs {self.n_b} images)"
+        )
 
 
 def _count(n: int | None) -> str:
@@ -296,8 +342,9 @@ def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> FIDResu
     return fid_from_moments(moments_of(features_a), moments_of(features_b))
 
 
-def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100,
-                              subset_size: int = 1000, seed: int = 2020) -> KIDResult:
+def kernel_inception_distance(
+    features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020
+) -> KIDResult:
     """KID: unbiased MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, over random subsets, in float64.
 
     Each round draws `subset_size` rows of a, then of b, without replacement, from one
@@ -305,8 +352,15 @@ def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, *,
     population std over `subsets` rounds. Notes: torch-fidelity's defaults are 100 subsets of 1000.
     """
     values = kid_subset_values(features_a, features_b, subsets=subsets, subset_size=subset_size, seed=seed)
-    return KIDResult(mean=float(np.mean(values)), std=float(np.std(values)), subsets=int(subsets),
-                     subset_size=int(subset_size), seed=int(seed), n_a=len(features_a), n_b=len(features_b))
+    return KIDResult(
+        mean=float(np.mean(values)),
+        std=float(np.std(values)),
+        subsets=int(subsets),
+        subset_size=int(subset_size),
+        seed=int(seed),
+        n_a=len(features_a),
+        n_b=len(features_b),
+    )
 
 
 @dataclass(frozen=True)
@@ -341,7 +395,11 @@ class Evaluation:
 
 def _forward_to_report(result: ISResult | Evaluation, path: str | Path, **options: Any) -> Path:
     """The results' old `save_report` methods: a deprecated shortcut to the report layer above this one."""
-    warnings.warn("result.save_report(path) is deprecated: use inception_score.save_report(result, path)",
-                  DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        "result.save_report(path) is deprecated: use inception_score.save_report(result, path)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     from .report import save_report  # layering: the one allowed upward import (see tests/test_layers.py)
+
     return save_report(result, path, **options)

@@ -1,4 +1,5 @@
 """A stateful Inception Score for training loops: update(batch) ... compute(), synchronised across ranks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,13 +25,27 @@ class InceptionScore:
     computes there and returns the result on every rank; distributed=False keeps it local.
     """
 
-    def __init__(self, *, weights: str | Path | None = None, splits: int = 10, order: Order = "shuffled",
-                 seed: int = 2020, device: str | torch.device | None = None, batch_size: int | None = None,
-                 distributed: bool | None = None, options: Options | None = None, **image_options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        weights: str | Path | None = None,
+        splits: int = 10,
+        order: Order = "shuffled",
+        seed: int = 2020,
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        distributed: bool | None = None,
+        options: Options | None = None,
+        **image_options: Any,
+    ) -> None:
         self.splits, self.order, self.seed = splits, order, seed
         given = dict(weights=weights, device=device, batch_size=batch_size, distributed=distributed)
-        self.options = Options.of(options, progress=False, **image_options,
-                                  **{name: value for name, value in given.items() if value is not None})
+        self.options = Options.of(
+            options,
+            progress=False,
+            **image_options,
+            **{name: value for name, value in given.items() if value is not None},
+        )
         self._classifier = self.options.load_extractor()
         self._logits: list[np.ndarray] = []
 
@@ -38,10 +53,18 @@ class InceptionScore:
         """Score a batch: a uint8 array/tensor N x H x W x 3 or N x 3 x H x W (or anything the API takes)."""
         options = self.options
         source = open_source(images, npz_key=options.npz_key, value_range=options.value_range, layout=options.layout)
-        features = extract_features(source.iterate(), self._classifier.module, batch_size=options.batch_size,
-                                    device=options.torch_device, progress=False, total=source.total, workers=0,
-                                    max_pixels=options.max_pixels, contract=self._classifier.contract,
-                                    keep_pool3=False)
+        features = extract_features(
+            source.iterate(),
+            self._classifier.module,
+            batch_size=options.batch_size,
+            device=options.torch_device,
+            progress=False,
+            total=source.total,
+            workers=0,
+            max_pixels=options.max_pixels,
+            contract=self._classifier.contract,
+            keep_pool3=False,
+        )
         assert features.logits is not None
         self._logits.append(features.logits)
 
@@ -61,5 +84,12 @@ class InceptionScore:
     def _result(self, logits: np.ndarray, *, world_size: int) -> ISResult:
         if len(logits) == 0:
             raise InceptionScoreError("InceptionScore.compute() called before any update(): no images to score")
-        return result_from_logits(logits, self._classifier.weights_sha256, splits=self.splits, order=self.order,
-                                  seed=self.seed, world_size=world_size, classifier=self._classifier)
+        return result_from_logits(
+            logits,
+            self._classifier.weights_sha256,
+            splits=self.splits,
+            order=self.order,
+            seed=self.seed,
+            world_size=world_size,
+            classifier=self._classifier,
+        )

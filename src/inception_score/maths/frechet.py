@@ -3,6 +3,7 @@
 Moments are accumulated in a stream (O(d^2) memory for any N) and the matrix square root's
 trace is taken from real factors, so the distance is never complex or NaN.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..errors import InceptionScoreError
 from .inception import count_non_finite
+
 
 @dataclass(frozen=True)
 class Moments:
@@ -92,8 +94,9 @@ class MomentAccumulator:
         return self._sum, self._outer, rows
 
     @classmethod
-    def from_sums(cls, n: int, shift: np.ndarray, total: np.ndarray, outer: np.ndarray,
-                  rows: np.ndarray | None = None) -> MomentAccumulator:
+    def from_sums(
+        cls, n: int, shift: np.ndarray, total: np.ndarray, outer: np.ndarray, rows: np.ndarray | None = None
+    ) -> MomentAccumulator:
         """An accumulator holding added-up sums() of several taken around the same shift."""
         accumulator = cls()
         accumulator.n = n
@@ -185,7 +188,7 @@ def _pivoted_cholesky(matrix: np.ndarray, max_rank: int) -> np.ndarray | None:
             return None
         column = (matrix[:, pivot] - factor[:, :rank] @ factor[pivot, :rank]) / np.sqrt(remaining[pivot])
         factor[:, rank] = column
-        remaining -= column ** 2
+        remaining -= column**2
         remaining[pivot] = 0.0
     return None
 
@@ -202,7 +205,8 @@ def _check_moments(moments: Moments, side: str) -> None:
     if mean.ndim != 1 or covariance.shape != (len(mean), len(mean)):
         raise InceptionScoreError(
             f"side {side}: expected a mean of shape (d,) and a covariance (d, d), "
-            f"got {mean.shape} and {covariance.shape}")
+            f"got {mean.shape} and {covariance.shape}"
+        )
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
         raise InceptionScoreError(f"side {side}: mean or covariance contains NaN or infinite values")
     scale = float(np.max(np.abs(covariance), initial=0.0))

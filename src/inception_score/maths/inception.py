@@ -4,6 +4,7 @@ IS = exp(E_x KL(p(y|x) || p(y))) per split = exp(H(p_split(y)) - E_x H(y|x)). Lo
 float32 (4 KB per image for 1008 classes); float64 log-probabilities are made one split or one
 block of rows at a time, so memory does not grow with N beyond the logits themselves.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -83,8 +84,7 @@ def top_classes(marginal: np.ndarray, top1: np.ndarray, k: int = TOP_CLASSES_IN_
     return [{"class": int(c), "share": float(marginal[c]), "top1_images": int(counts[c])} for c in largest]
 
 
-def split_scores(log_probs: np.ndarray, probs: np.ndarray | None, row_order: np.ndarray,
-                 splits: int) -> list[float]:
+def split_scores(log_probs: np.ndarray, probs: np.ndarray | None, row_order: np.ndarray, splits: int) -> list[float]:
     """exp(mean KL(p(y|x) || p_split(y))) of each split; split i is rows row_order[i*N//splits:(i+1)*N//splits].
 
     probs (exp of log_probs) may be None: it is then computed a split at a time.
@@ -92,7 +92,7 @@ def split_scores(log_probs: np.ndarray, probs: np.ndarray | None, row_order: np.
     n = len(row_order)
     scores = []
     for i in range(splits):
-        rows = row_order[i * n // splits:(i + 1) * n // splits]
+        rows = row_order[i * n // splits : (i + 1) * n // splits]
         scores.append(split_score(log_probs[rows], None if probs is None else probs[rows]))
     return scores
 
@@ -109,8 +109,9 @@ def split_score(log_probs: np.ndarray, probs: np.ndarray | None = None) -> float
     return float(np.exp(np.mean(np.sum(kl_terms, axis=1))))
 
 
-def bootstrap_interval(probs: np.ndarray, *, resamples: int = 1000, seed: int = 2020,
-                       level: float = 0.95) -> list[float]:
+def bootstrap_interval(
+    probs: np.ndarray, *, resamples: int = 1000, seed: int = 2020, level: float = 0.95
+) -> list[float]:
     """Percentile bootstrap interval of the 1-split IS: resample the N images with replacement.
 
     Uses IS = exp(H(p_bar) - mean H(p(y|x))), so a resample costs one weighted sum of rows;
@@ -126,7 +127,7 @@ def bootstrap_interval(probs: np.ndarray, *, resamples: int = 1000, seed: int = 
         rows = min(chunk, resamples - start)
         picks = rng.randint(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
         weights = np.bincount(picks.ravel(), minlength=rows * n).reshape(rows, n) / n
-        scores[start:start + rows] = np.exp(entropy(weights @ probs) - weights @ image_entropies)
+        scores[start : start + rows] = np.exp(entropy(weights @ probs) - weights @ image_entropies)
     tail = 100 * (1 - level) / 2
     return [float(value) for value in np.percentile(scores, [tail, 100 - tail])]
 
@@ -138,8 +139,7 @@ def looks_class_sorted(given_scores: list[float], shuffled_scores: list[float]) 
     """
     given, shuffled = float(np.mean(given_scores)), float(np.mean(shuffled_scores))
     standard_error = float(np.std(shuffled_scores)) * np.sqrt(2 / len(given_scores))
-    return (given < (1 - SORTED_RELATIVE_DROP) * shuffled
-            and shuffled - given > SORTED_NOISE_MULTIPLE * standard_error)
+    return given < (1 - SORTED_RELATIVE_DROP) * shuffled and shuffled - given > SORTED_NOISE_MULTIPLE * standard_error
 
 
 ROWS_PER_BLOCK = 4096  # rows turned into float64 log-probabilities at a time for the diagnostics
@@ -163,8 +163,9 @@ class LogProbabilities:
         if logits.dtype.kind not in "fiu":
             raise InceptionScoreError(f"expected logits as numbers, got dtype {logits.dtype}")
         check_matrix(logits, "logits")
-        bad = sum(count_non_finite(logits[start:start + ROWS_PER_BLOCK])
-                  for start in range(0, len(logits), ROWS_PER_BLOCK))
+        bad = sum(
+            count_non_finite(logits[start : start + ROWS_PER_BLOCK]) for start in range(0, len(logits), ROWS_PER_BLOCK)
+        )
         if bad:
             raise InceptionScoreError(f"logits contain {bad} NaN or infinite values")
         return cls(logits, from_logits=True)
@@ -197,7 +198,7 @@ def split_scores_of(log_probs: LogProbabilities, row_order: np.ndarray, splits: 
     Split i is rows row_order[i*N//splits:(i+1)*N//splits] (the paper's and torch-fidelity's cut).
     """
     n = len(row_order)
-    return [split_score(log_probs.rows(row_order[i * n // splits:(i + 1) * n // splits])) for i in range(splits)]
+    return [split_score(log_probs.rows(row_order[i * n // splits : (i + 1) * n // splits])) for i in range(splits)]
 
 
 @dataclass(frozen=True)

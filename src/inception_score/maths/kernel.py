@@ -1,4 +1,5 @@
 """Kernel Inception Distance: unbiased MMD^2 with the cubic polynomial kernel, float64."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,9 @@ from ..errors import InceptionScoreError
 from .frechet import check_features
 
 
-def kid_subset_values(features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100,
-                      subset_size: int = 1000, seed: int = 2020) -> np.ndarray:
+def kid_subset_values(
+    features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 2020
+) -> np.ndarray:
     """Unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 on each of `subsets` random subset pairs, float64.
 
     Each round draws `subset_size` rows of a, then of b, without replacement, from one
@@ -19,7 +21,8 @@ def kid_subset_values(features_a: np.ndarray, features_b: np.ndarray, *, subsets
         check_features(features, what)
     if features_a.shape[1] != features_b.shape[1]:
         raise InceptionScoreError(
-            f"cannot compare {features_a.shape[1]}-d features (a) with {features_b.shape[1]}-d (b)")
+            f"cannot compare {features_a.shape[1]}-d features (a) with {features_b.shape[1]}-d (b)"
+        )
     check_kid_options(len(features_a), len(features_b), subsets=subsets, subset_size=subset_size)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
@@ -38,11 +41,15 @@ def check_kid_options(n_a: int, n_b: int, *, subsets: int, subset_size: int) -> 
     smallest = min(n_a, n_b)
     if smallest < subset_size:
         side = "a" if n_a <= n_b else "b"
-        advice = (f"use subset_size={smallest} (--subset-size {smallest}) or fewer" if smallest >= 2
-                  else "KID needs at least 2 images per side")
+        advice = (
+            f"use subset_size={smallest} (--subset-size {smallest}) or fewer"
+            if smallest >= 2
+            else "KID needs at least 2 images per side"
+        )
         raise InceptionScoreError(
             f"KID subsets of {subset_size} need at least {subset_size} images on each side, but side {side} "
-            f"has {smallest}: {advice}, or use more images (the convention is 1000 from 50,000)")
+            f"has {smallest}: {advice}, or use more images (the convention is 1000 from 50,000)"
+        )
 
 
 def _unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:

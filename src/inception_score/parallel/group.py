@@ -10,6 +10,7 @@ returns the same object. A rank that fails posts its message in the process grou
 store; the others see it before their next image and every rank raises the same error. Waiting
 for the slowest rank is bounded by a timeout (INCEPTION_SCORE_DIST_TIMEOUT seconds, default 1800).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -136,7 +137,7 @@ class Group:
             rows = np.zeros((0, *trailing), rows.dtype)
         local = torch.from_numpy(np.ascontiguousarray(rows)).to(self.device)
         padded = torch.zeros((max(counts), *local.shape[1:]), dtype=local.dtype, device=self.device)
-        padded[:local.shape[0]] = local
+        padded[: local.shape[0]] = local
         buffers = [torch.empty_like(padded) for _ in counts] if self.rank == 0 else None
         dist.gather(padded, buffers, dst=0)
         if buffers is None:
@@ -199,7 +200,8 @@ class Group:
                 missing = [rank for rank, key in enumerate(keys) if not self.store.check([key])]
                 raise InceptionScoreError(
                     f"rank {self.rank} waited {self.timeout_s:g} s for rank(s) {missing} to finish their shard; "
-                    f"they may have crashed or be much slower (raise {TIMEOUT_ENV} for very uneven shards)")
+                    f"they may have crashed or be much slower (raise {TIMEOUT_ENV} for very uneven shards)"
+                )
             time.sleep(0.005)
 
 
@@ -208,5 +210,3 @@ def _describe(error: Exception, rank: int) -> tuple[str, str]:
     if isinstance(error, InceptionScoreError):
         return "user", str(error)
     return "internal", f"rank {rank} failed: {type(error).__name__}: {error}"
-
-

@@ -1,4 +1,5 @@
 """Joining torchrun's process group and leaving it at the end of a command."""
+
 from __future__ import annotations
 
 import datetime
@@ -49,7 +50,8 @@ def join(distributed: bool | None) -> Group | None:
         if not launched_by_torchrun():
             raise InceptionScoreError(
                 "distributed=True needs a process group: launch with torchrun, or call "
-                "torch.distributed.init_process_group() first")
+                "torch.distributed.init_process_group() first"
+            )
         init_from_env()
     return Group()
 
@@ -71,6 +73,7 @@ def exit_with_on_terminate(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
     signal.signal(signal.SIGTERM, leave)
 
 

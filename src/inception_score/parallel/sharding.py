@@ -1,4 +1,5 @@
 """Sharding work over ranks: which rows each rank reads, seeded draws, failures shared by every rank."""
+
 from __future__ import annotations
 
 import random
@@ -44,13 +45,17 @@ def check_same_inputs(group: Group | None, inputs: list[tuple[int | None, str]])
         return
     seen = group.all_gather_object(inputs)
     if any(item != seen[0] for item in seen):
+
         def listed(items: list[tuple[int | None, str]]) -> str:
-            return ", ".join(f"{'?' if count is None else count} images in {description}"
-                             for count, description in items)
+            return ", ".join(
+                f"{'?' if count is None else count} images in {description}" for count, description in items
+            )
+
         raise InceptionScoreError(
-            "the ranks see different inputs: " + "; ".join(f"rank {rank}: {listed(items)}"
-                                                           for rank, items in enumerate(seen))
-            + " (every rank must see the same files)")
+            "the ranks see different inputs: "
+            + "; ".join(f"rank {rank}: {listed(items)}" for rank, items in enumerate(seen))
+            + " (every rank must see the same files)"
+        )
 
 
 def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:

@@ -7,6 +7,7 @@ inside the declared value_range (plus half an 8-bit step for rounding); they are
 array and the same images saved as PNG give the same score. Conversion is done a block of
 images at a time, never for the whole array at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ BLOCK = 64  # images converted at a time
 
 def is_array(value: Any) -> bool:
     """A numpy array or a torch tensor (torch is not imported for the check)."""
-    return isinstance(value, np.ndarray) or (type(value).__module__.startswith("torch") and hasattr(value, "shape")
-                                             and hasattr(value, "dtype"))
+    return isinstance(value, np.ndarray) or (
+        type(value).__module__.startswith("torch") and hasattr(value, "shape") and hasattr(value, "dtype")
+    )
 
 
 def check_value_range(value_range: Any) -> tuple[float, float]:
@@ -35,8 +37,10 @@ def check_value_range(value_range: Any) -> tuple[float, float]:
     except (TypeError, ValueError):
         low = high = float("nan")
     if (low, high) not in VALUE_RANGES:
-        raise InceptionScoreError(f"value_range must be one of (0, 1), (-1, 1), (0, 255); got {value_range!r} "
-                                  "(CLI: --value-range 0,1, -1,1 or 0,255)")
+        raise InceptionScoreError(
+            f"value_range must be one of (0, 1), (-1, 1), (0, 255); got {value_range!r} "
+            "(CLI: --value-range 0,1, -1,1 or 0,255)"
+        )
     return low, high
 
 
@@ -50,25 +54,33 @@ def channel_axis(shape: tuple[int, ...], layout: Layout | None, what: str) -> in
     """Where the channels are in an image batch of this shape: 3 (NHWC), 1 (NCHW) or None (N x H x W)."""
     if len(shape) == 3:
         if layout is not None:
-            raise InceptionScoreError(f"{what}: shape {shape} has no channel axis, so layout={layout!r} does not "
-                                      "apply (N x H x W is read as grayscale)")
+            raise InceptionScoreError(
+                f"{what}: shape {shape} has no channel axis, so layout={layout!r} does not "
+                "apply (N x H x W is read as grayscale)"
+            )
         return None
     if len(shape) != 4:
-        raise InceptionScoreError(f"{what}: expected N x H x W x 3, N x 3 x H x W (or 1 channel, or N x H x W "
-                                  f"grayscale), got {len(shape)} dimensions {shape}")
+        raise InceptionScoreError(
+            f"{what}: expected N x H x W x 3, N x 3 x H x W (or 1 channel, or N x H x W "
+            f"grayscale), got {len(shape)} dimensions {shape}"
+        )
     if layout is not None:
         axis = 3 if layout == "NHWC" else 1
         if shape[axis] not in (1, 3):
-            raise InceptionScoreError(f"{what}: layout {layout} needs 1 or 3 channels on axis {axis}, "
-                                      f"got shape {shape}")
+            raise InceptionScoreError(
+                f"{what}: layout {layout} needs 1 or 3 channels on axis {axis}, got shape {shape}"
+            )
         return axis
     candidates = [axis for axis in (3, 1) if shape[axis] in (1, 3)]
     if not candidates:
-        raise InceptionScoreError(f"{what}: expected 3 (RGB) or 1 (grayscale) channels on axis 3 (NHWC) or "
-                                  f"axis 1 (NCHW), got shape {shape}")
+        raise InceptionScoreError(
+            f"{what}: expected 3 (RGB) or 1 (grayscale) channels on axis 3 (NHWC) or axis 1 (NCHW), got shape {shape}"
+        )
     if len(candidates) == 2:
-        raise InceptionScoreError(f"{what}: the layout of shape {shape} is ambiguous (axes 1 and 3 could both "
-                                  "hold the channels); pass layout='NHWC' or layout='NCHW' (CLI: --layout)")
+        raise InceptionScoreError(
+            f"{what}: the layout of shape {shape} is ambiguous (axes 1 and 3 could both "
+            "hold the channels); pass layout='NHWC' or layout='NCHW' (CLI: --layout)"
+        )
     return candidates[0]
 
 
@@ -92,12 +104,15 @@ def to_numpy(batch: Any) -> np.ndarray:
 
 def check_dtype(array: Any, what: str) -> None:
     if dtype_name(array) != "uint8" and dtype_name(array) not in FLOAT_DTYPES:
-        raise InceptionScoreError(f"{what}: expected uint8 or floating-point images, got {dtype_name(array)}; "
-                                  "cast 0..255 integers to uint8, or give floats with value_range")
+        raise InceptionScoreError(
+            f"{what}: expected uint8 or floating-point images, got {dtype_name(array)}; "
+            "cast 0..255 integers to uint8, or give floats with value_range"
+        )
 
 
-def images_of_block(block: np.ndarray, axis: int | None, value_range: tuple[float, float],
-                    first_index: int, what: str) -> np.ndarray:
+def images_of_block(
+    block: np.ndarray, axis: int | None, value_range: tuple[float, float], first_index: int, what: str
+) -> np.ndarray:
     """A block of images (any accepted layout and dtype) as B x H x W x 3 uint8."""
     if axis == 1:
         block = block.transpose(0, 2, 3, 1)
@@ -115,8 +130,9 @@ def _quantise(block: np.ndarray, value_range: tuple[float, float], first_index: 
     finite = np.isfinite(block).reshape(len(block), -1).all(axis=1)
     if not finite.all():
         index = first_index + int(np.argmin(finite))
-        raise InceptionScoreError(f"{what} index {index}: NaN or infinite values; images must be finite "
-                                  "(check the generator's output)")
+        raise InceptionScoreError(
+            f"{what} index {index}: NaN or infinite values; images must be finite (check the generator's output)"
+        )
     low, high = value_range
     margin = (high - low) / 255 / 2  # half an 8-bit step: rounds to the end of the range anyway
     smallest, largest = float(block.min()), float(block.max())
@@ -126,7 +142,8 @@ def _quantise(block: np.ndarray, value_range: tuple[float, float], first_index: 
         index = first_index + int(np.argmax(outside))
         raise InceptionScoreError(
             f"{what} index {index}: values span [{smallest:.6g}, {largest:.6g}], outside value_range "
-            f"({low:g}, {high:g}); {_suggest_range(smallest, largest)}")
+            f"({low:g}, {high:g}); {_suggest_range(smallest, largest)}"
+        )
     scaled = (block.astype(np.float64) - low) * (255.0 / (high - low))
     return np.clip(np.floor(scaled + 0.5), 0, 255).astype(np.uint8)
 
@@ -135,8 +152,10 @@ def _suggest_range(smallest: float, largest: float) -> str:
     for low, high in VALUE_RANGES:
         margin = (high - low) / 255 / 2
         if smallest >= low - margin and largest <= high + margin:
-            return (f"pass value_range=({low:g}, {high:g}) (CLI: --value-range {low:g},{high:g}) if that is "
-                    "the images' range")
+            return (
+                f"pass value_range=({low:g}, {high:g}) (CLI: --value-range {low:g},{high:g}) if that is "
+                "the images' range"
+            )
     return "rescale the images to (0, 1), (-1, 1) or (0, 255) and declare it with value_range"
 
 

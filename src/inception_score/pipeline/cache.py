@@ -7,6 +7,7 @@ temporary file and renamed into place, so readers never see half an entry and tw
 share the folder. The folder is kept under a size limit by deleting the least recently used
 entries (a hit refreshes the entry's modification time).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,8 +115,9 @@ class FeatureCache:
 
     def put(self, key: str, logits: np.ndarray, pool3: np.ndarray) -> None:
         """Store one entry atomically (temporary file in the same folder, then rename)."""
-        dtype = np.dtype([("logits", "<f4", (len(logits),)), ("pool3", "<f4", (len(pool3),)),
-                          ("checksum", "u1", (32,))])
+        dtype = np.dtype(
+            [("logits", "<f4", (len(logits),)), ("pool3", "<f4", (len(pool3),)), ("checksum", "u1", (32,))]
+        )
         entry = np.array((logits, pool3, _checksum(key, logits, pool3)), dtype=dtype)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ feature cache and hands the misses to a pool of decoding threads (PIL releases t
 the calling thread resizes whole batches on the device and runs the network. Results are
 committed to the cache as each batch finishes, so an interrupted run resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..errors import InceptionScoreError
 from .cache import FeatureCache, sample_key
 from .extractors import INCEPTION_2015_INPUT, InputContract
-from ..errors import InceptionScoreError
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
 
 if TYPE_CHECKING:
@@ -105,8 +106,13 @@ def _uses_channels_last(model: torch.nn.Module) -> bool:
     return False
 
 
-def preprocess(images: list[np.ndarray], device: torch.device | str, *,
-               channels_last: bool = False, contract: InputContract = INCEPTION_2015_INPUT) -> torch.Tensor:
+def preprocess(
+    images: list[np.ndarray],
+    device: torch.device | str,
+    *,
+    channels_last: bool = False,
+    contract: InputContract = INCEPTION_2015_INPUT,
+) -> torch.Tensor:
     """H x W x 3 uint8 images of any sizes -> the classifier's input on `device`, as `contract` says.
 
     For the 2015 network: N x 3 x 299 x 299 float32 in [-1, 1), TF1 bilinear resize, exactly.
@@ -148,8 +154,13 @@ class _Work:
     decoded: list[Future] = field(default_factory=list)
 
 
-def _plan(samples: Iterable[Sample], batch_size: int, cache: FeatureCache | None, cache_context: str,
-          start_decode: Callable[[Sample], Future]) -> Iterator[_Work]:
+def _plan(
+    samples: Iterable[Sample],
+    batch_size: int,
+    cache: FeatureCache | None,
+    cache_context: str,
+    start_decode: Callable[[Sample], Future],
+) -> Iterator[_Work]:
     """Look each sample up in the cache; group the misses, their decoding started, in batches."""
     work = _Work()
     for index, sample in enumerate(samples):
@@ -172,11 +183,24 @@ def _plan(samples: Iterable[Sample], batch_size: int, cache: FeatureCache | None
 class _InputStage:
     """A background thread runs `_plan` with a pool of decoding threads, `_QUEUE_BATCHES` ahead."""
 
-    def __init__(self, samples: Iterable[Sample], *, batch_size: int, workers: int, max_pixels: int,
-                 cache: FeatureCache | None, cache_context: str) -> None:
+    def __init__(
+        self,
+        samples: Iterable[Sample],
+        *,
+        batch_size: int,
+        workers: int,
+        max_pixels: int,
+        cache: FeatureCache | None,
+        cache_context: str,
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inception-score-decode")
-        self._plan = _plan(samples, batch_size, cache, cache_context,
-                           lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels))
+        self._plan = _plan(
+            samples,
+            batch_size,
+            cache,
+            cache_context,
+            lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
+        )
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inception-score-input", daemon=True)
@@ -295,13 +319,26 @@ class _Rows:
         return joined
 
 
-def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch_size: int | None = None,
-                     device: torch.device | str | None = None, progress: bool = True,
-                     total: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                     workers: int | None = None, threads: int | None = None, fast: bool = False,
-                     cache: FeatureCache | None = None, model_id: str = "", keep_pool3: bool = True,
-                     keep_logits: bool = True, pool3_moments: MomentAccumulator | None = None,
-                     contract: InputContract = INCEPTION_2015_INPUT, on_error: str = "stop") -> Features:
+def extract_features(
+    samples: Iterable[Sample],
+    model: torch.nn.Module,
+    *,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    total: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    workers: int | None = None,
+    threads: int | None = None,
+    fast: bool = False,
+    cache: FeatureCache | None = None,
+    model_id: str = "",
+    keep_pool3: bool = True,
+    keep_logits: bool = True,
+    pool3_moments: MomentAccumulator | None = None,
+    contract: InputContract = INCEPTION_2015_INPUT,
+    on_error: str = "stop",
+) -> Features:
     """Run every sample through the network; returns logits and features (pool3) in input order.
 
     workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
@@ -329,18 +366,39 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
     corrupt_before = cache.corrupt if cache is not None else 0
     autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
-    stage = _InputStage(samples, batch_size=batch_size, workers=max(1, workers), max_pixels=max_pixels,
-                        cache=cache, cache_context=cache_context) if workers > 0 else None
-    work_items = stage if stage is not None else _plan(
-        samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels))
+    stage = (
+        _InputStage(
+            samples,
+            batch_size=batch_size,
+            workers=max(1, workers),
+            max_pixels=max_pixels,
+            cache=cache,
+            cache_context=cache_context,
+        )
+        if workers > 0
+        else None
+    )
+    work_items = (
+        stage
+        if stage is not None
+        else _plan(samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels))
+    )
     try:
-        with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast, tqdm(
-                total=total, unit="img", desc="scoring", disable=None if progress else True) as bar:
+        with (
+            _tf32(fast and device.type == "cuda"),
+            _threads(threads),
+            torch.inference_mode(),
+            autocast,
+            tqdm(total=total, unit="img", desc="scoring", disable=None if progress else True) as bar,
+        ):
             for work in work_items:
                 if work.hits:
                     hit_pool3 = np.stack([hit[3] for hit in work.hits])
-                    rows.add([hit[0] for hit in work.hits], [hit[1] for hit in work.hits],
-                             {"logits": np.stack([hit[2] for hit in work.hits]), "pool3": hit_pool3})
+                    rows.add(
+                        [hit[0] for hit in work.hits],
+                        [hit[1] for hit in work.hits],
+                        {"logits": np.stack([hit[2] for hit in work.hits]), "pool3": hit_pool3},
+                    )
                     if pool3_moments is not None:
                         pool3_moments.update(hit_pool3)
                 bar.update(len(work.hits))
@@ -349,8 +407,9 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
                 images = _decoded(work, on_error, skipped)
                 if not images:
                     continue
-                batch_logits, batch_pool3 = model(preprocess(images, device, channels_last=channels_last,
-                                                             contract=contract))
+                batch_logits, batch_pool3 = model(
+                    preprocess(images, device, channels_last=channels_last, contract=contract)
+                )
                 batch_logits = batch_logits.float().cpu().numpy()
                 batch_pool3 = batch_pool3.float().cpu().numpy()
                 if cache is not None:
@@ -365,5 +424,12 @@ def extract_features(samples: Iterable[Sample], model: torch.nn.Module, *, batch
             stage.close()
     if cache is not None:
         cache.trim()
-    return Features(rows.assemble("logits"), rows.assemble("pool3"), [rows.names[i] for i in rows.order()],
-                    computed, cache.corrupt - corrupt_before if cache is not None else 0, precision, skipped)
+    return Features(
+        rows.assemble("logits"),
+        rows.assemble("pool3"),
+        [rows.names[i] for i in rows.order()],
+        computed,
+        cache.corrupt - corrupt_before if cache is not None else 0,
+        precision,
+        skipped,
+    )

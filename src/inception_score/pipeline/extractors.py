@@ -6,6 +6,7 @@ module's input (channels, size, resize method, value normalisation), and an iden
 result records: the weights or TorchScript file's sha256, or a Python import path. The 2015
 Inception network (the paper's protocol) and torchvision's ImageNet Inception v3 are presets.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -77,7 +78,8 @@ class InputContract:
         if self.resize == "none":
             raise InceptionScoreError(
                 f"an image is {width}x{height} but the classifier takes {self.size}x{self.size} and resize is "
-                "'none': pass --resize bilinear (or tf1-bilinear, nearest), or give images of that size")
+                "'none': pass --resize bilinear (or tf1-bilinear, nearest), or give images of that size"
+            )
         if self.resize == "tf1-bilinear":
             return resize_tf1(pixels, self.size)
         if self.resize == "bilinear":
@@ -106,12 +108,14 @@ def _normalization(name: str, channels: int) -> tuple[float, tuple[float, ...], 
         except ValueError:
             raise InceptionScoreError(
                 f"normalize must be one of {', '.join(NORMALIZATIONS)} or MEAN,STD (applied to x/255, "
-                f"e.g. 0.1307,0.3081), got {name!r}") from None
+                f"e.g. 0.1307,0.3081), got {name!r}"
+            ) from None
         if std[0] == 0:
             raise InceptionScoreError(f"normalize {name!r}: the standard deviation must not be 0")
     if len(mean) not in (1, channels):
-        raise InceptionScoreError(f"normalize {name!r} has {len(mean)} channel means but the classifier takes "
-                                  f"{channels} channel(s)")
+        raise InceptionScoreError(
+            f"normalize {name!r} has {len(mean)} channel means but the classifier takes {channels} channel(s)"
+        )
     return scale, mean, std
 
 
@@ -143,10 +147,17 @@ class Classifier:
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary recorded in every result."""
-        return {"name": self.name, "identity": self.identity, "input": self.contract.describe(),
-                "input_size": self.contract.size, "resize": self.contract.resize,
-                "normalize": self.contract.normalize, "channels": self.contract.channels, "logits": self.logits,
-                "features": self.features}
+        return {
+            "name": self.name,
+            "identity": self.identity,
+            "input": self.contract.describe(),
+            "input_size": self.contract.size,
+            "resize": self.contract.resize,
+            "normalize": self.contract.normalize,
+            "channels": self.contract.channels,
+            "logits": self.logits,
+            "features": self.features,
+        }
 
 
 @dataclass(frozen=True)
@@ -169,23 +180,40 @@ def _build_inception_2015(path: Path, plain: bool) -> nn.Module:
 
 def _build_torchvision(path: Path, plain: bool) -> nn.Module:
     from .torchvision_inception import load_torchvision_inception
+
     return load_torchvision_inception(path, plain=plain)
 
 
-REGISTRY: dict[str, ExtractorEntry] = {entry.name: entry for entry in (
-    ExtractorEntry("inception-2015", REFERENCE, _build_inception_2015, INCEPTION_2015_INPUT,
-                   logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias", features="pool3, 2048",
-                   notes="the paper's network (TF graph of 2015-12-05): IS, FID and KID as published"),
-    ExtractorEntry("torchvision", TORCHVISION, _build_torchvision, TORCHVISION_INPUT,
-                   logits="fc(pool3), 1000 classes, with the fc bias", features="pool3, 2048",
-                   notes="torchvision's ImageNet Inception v3: matches PyTorch papers that used it (~9.7 on "
-                         "CIFAR-10), not the paper's protocol"),
-)}
+REGISTRY: dict[str, ExtractorEntry] = {
+    entry.name: entry
+    for entry in (
+        ExtractorEntry(
+            "inception-2015",
+            REFERENCE,
+            _build_inception_2015,
+            INCEPTION_2015_INPUT,
+            logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias",
+            features="pool3, 2048",
+            notes="the paper's network (TF graph of 2015-12-05): IS, FID and KID as published",
+        ),
+        ExtractorEntry(
+            "torchvision",
+            TORCHVISION,
+            _build_torchvision,
+            TORCHVISION_INPUT,
+            logits="fc(pool3), 1000 classes, with the fc bias",
+            features="pool3, 2048",
+            notes="torchvision's ImageNet Inception v3: matches PyTorch papers that used it (~9.7 on "
+            "CIFAR-10), not the paper's protocol",
+        ),
+    )
+}
 _loaded: dict[tuple[str, str, bool], nn.Module] = {}
 
 
-def registry_classifier(entry: ExtractorEntry, weights: str | Path | None = None, *, progress: bool = True,
-                        plain: bool = False) -> Classifier:
+def registry_classifier(
+    entry: ExtractorEntry, weights: str | Path | None = None, *, progress: bool = True, plain: bool = False
+) -> Classifier:
     """The entry's network for the resolved weights file, loaded (and optimised) once per process."""
     path = resolve_weights(weights, progress=progress, spec=entry.weights)
     sha256 = sha256_file(path)
@@ -193,16 +221,34 @@ def registry_classifier(entry: ExtractorEntry, weights: str | Path | None = None
         _loaded[entry.name, sha256, plain] = entry.build(path, plain)
     reference = entry.name == "inception-2015" and entry.weights.matches(sha256)
     cache_key = sha256 if entry.name == "inception-2015" else f"{entry.name} {sha256} input {entry.contract.describe()}"
-    return Classifier(_loaded[entry.name, sha256, plain], entry.contract, entry.name, f"sha256:{sha256}",
-                      logits=entry.logits, reference=reference, weights_sha256=sha256, cache_key=cache_key,
-                      features=entry.features, outputs=entry.outputs)
+    return Classifier(
+        _loaded[entry.name, sha256, plain],
+        entry.contract,
+        entry.name,
+        f"sha256:{sha256}",
+        logits=entry.logits,
+        reference=reference,
+        weights_sha256=sha256,
+        cache_key=cache_key,
+        features=entry.features,
+        outputs=entry.outputs,
+    )
 
 
 def inception_2015_classifier(model: nn.Module, sha256: str, reference: bool) -> Classifier:
     """The paper's network: TF1 bilinear to 299, (x - 128) / 128, softmax over pool3 @ fc.weight.T."""
     entry = REGISTRY["inception-2015"]
-    return Classifier(model, INCEPTION_2015_INPUT, "inception-2015", f"sha256:{sha256}", logits=entry.logits,
-                      reference=reference, weights_sha256=sha256, cache_key=sha256, features=entry.features)
+    return Classifier(
+        model,
+        INCEPTION_2015_INPUT,
+        "inception-2015",
+        f"sha256:{sha256}",
+        logits=entry.logits,
+        reference=reference,
+        weights_sha256=sha256,
+        cache_key=sha256,
+        features=entry.features,
+    )
 
 
 class LogitsAndFeatures(nn.Module):
@@ -222,18 +268,25 @@ class LogitsAndFeatures(nn.Module):
         output = self.module(batch)
         parts = dict(zip(self.order, output)) if isinstance(output, (tuple, list)) else {"logits": output}
         logits, features = parts.get("logits"), parts.get("features")
-        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != batch.shape[0] \
-                or logits.shape[1] < 2:
+        if (
+            not isinstance(logits, torch.Tensor)
+            or logits.dim() != 2
+            or logits.shape[0] != batch.shape[0]
+            or logits.shape[1] < 2
+        ):
             got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(output).__name__
             raise InceptionScoreError(
                 f"classifier {self.name} must return logits as N x C (C >= 2) for a batch of {batch.shape[0]}, "
-                f"or a tuple (logits, features); got {got}")
+                f"or a tuple (logits, features); got {got}"
+            )
         if features is None:
             return logits, logits.new_zeros((batch.shape[0], 0))
         if not isinstance(features, torch.Tensor) or features.dim() < 2 or features.shape[0] != batch.shape[0]:
             got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
-            raise InceptionScoreError(f"classifier {self.name} must return features as N x D (or N x ...) for a "
-                                      f"batch of {batch.shape[0]}; got {got}")
+            raise InceptionScoreError(
+                f"classifier {self.name} must return features as N x D (or N x ...) for a "
+                f"batch of {batch.shape[0]}; got {got}"
+            )
         return logits, features.flatten(1)
 
 
@@ -242,10 +295,17 @@ def declared_outputs(module: Any, name: str) -> tuple[str, ...]:
     declared = getattr(module, "outputs", None)
     if declared is None:
         return OUTPUTS
-    if isinstance(declared, str) or not isinstance(declared, (tuple, list)) or "logits" not in declared \
-            or not set(declared) <= set(OUTPUTS) or len(set(declared)) != len(declared):
-        raise InceptionScoreError(f"classifier {name}: its outputs attribute must name the tuple it returns, with "
-                                  f"'logits' and optionally 'features' (e.g. ('logits', 'features')); got {declared!r}")
+    if (
+        isinstance(declared, str)
+        or not isinstance(declared, (tuple, list))
+        or "logits" not in declared
+        or not set(declared) <= set(OUTPUTS)
+        or len(set(declared)) != len(declared)
+    ):
+        raise InceptionScoreError(
+            f"classifier {name}: its outputs attribute must name the tuple it returns, with "
+            f"'logits' and optionally 'features' (e.g. ('logits', 'features')); got {declared!r}"
+        )
     return tuple(declared)
 
 
@@ -258,8 +318,10 @@ def probed_outputs(wrapped: LogitsAndFeatures, contract: InputContract) -> tuple
     except InceptionScoreError:
         raise
     except Exception as error:  # the user's code: any exception, reported in one line
-        raise InceptionScoreError(f"classifier {wrapped.name} failed on a blank {contract.describe()} input: "
-                                  f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+        raise InceptionScoreError(
+            f"classifier {wrapped.name} failed on a blank {contract.describe()} input: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ) from None
     return wrapped.order if features.shape[1] else ("logits",)
 
 
@@ -269,37 +331,63 @@ def declared_contract(module: Any) -> dict[str, Any]:
     if declared is None:
         return {}
     if isinstance(declared, InputContract):
-        return {"input_size": declared.size, "resize": declared.resize, "normalize": declared.normalize,
-                "channels": declared.channels}
+        return {
+            "input_size": declared.size,
+            "resize": declared.resize,
+            "normalize": declared.normalize,
+            "channels": declared.channels,
+        }
     if not isinstance(declared, dict) or not set(declared) <= set(_CONTRACT_KEYS):
         raise InceptionScoreError(
             f"the classifier's input_contract must be a dict with keys among {', '.join(_CONTRACT_KEYS)}, "
-            f"got {declared!r}")
+            f"got {declared!r}"
+        )
     return dict(declared)
 
 
-def build_contract(declared: dict[str, Any], name: str, *, input_size: int | None = None,
-                   resize: str | None = None, normalize: str | None = None,
-                   channels: int | None = None) -> InputContract:
+def build_contract(
+    declared: dict[str, Any],
+    name: str,
+    *,
+    input_size: int | None = None,
+    resize: str | None = None,
+    normalize: str | None = None,
+    channels: int | None = None,
+) -> InputContract:
     """The module's declared contract overridden by explicit options; size and normalisation are required."""
     given = {"input_size": input_size, "resize": resize, "normalize": normalize, "channels": channels}
     merged = {**declared, **{key: value for key, value in given.items() if value is not None}}
-    for key, option in (("input_size", "--input-size N (API: input_size=N)"),
-                        ("normalize", "--normalize NAME (API: normalize=NAME)")):
+    for key, option in (
+        ("input_size", "--input-size N (API: input_size=N)"),
+        ("normalize", "--normalize NAME (API: normalize=NAME)"),
+    ):
         if key not in merged:
             raise InceptionScoreError(
                 f"classifier {name} does not declare its {key.replace('_', ' ')}: pass {option}, or give the "
-                "module an input_contract attribute (see README, 'Scoring other domains')")
+                "module an input_contract attribute (see README, 'Scoring other domains')"
+            )
     try:
-        return InputContract(size=int(merged["input_size"]), resize=str(merged.get("resize", "bilinear")),
-                             normalize=str(merged["normalize"]), channels=int(merged.get("channels", 3)))
+        return InputContract(
+            size=int(merged["input_size"]),
+            resize=str(merged.get("resize", "bilinear")),
+            normalize=str(merged["normalize"]),
+            channels=int(merged.get("channels", 3)),
+        )
     except ValueError as error:
         raise InceptionScoreError(f"classifier {name}: bad input contract {merged!r}: {error}") from None
 
 
-def load_classifier(spec: Any = None, *, weights: str | Path | None = None, input_size: int | None = None,
-                    resize: str | None = None, normalize: str | None = None, channels: int | None = None,
-                    progress: bool = True, plain: bool = False) -> Classifier:
+def load_classifier(
+    spec: Any = None,
+    *,
+    weights: str | Path | None = None,
+    input_size: int | None = None,
+    resize: str | None = None,
+    normalize: str | None = None,
+    channels: int | None = None,
+    progress: bool = True,
+    plain: bool = False,
+) -> Classifier:
     """The extractor to run: a REGISTRY name ("inception-2015", the default, or "torchvision"), a
     TorchScript file, "package.module:factory", an nn.Module or a Classifier.
 
@@ -309,26 +397,34 @@ def load_classifier(spec: Any = None, *, weights: str | Path | None = None, inpu
     options = {"input_size": input_size, "resize": resize, "normalize": normalize, "channels": channels}
     name = "inception-2015" if spec is None else spec
     if isinstance(name, str) and name in REGISTRY:
-        _no_options(options, "the inception-2015 classifier (the paper's protocol is fixed)" if name == "inception-2015"
-                    else f"the {name} preset (its protocol is fixed)")
+        _no_options(
+            options,
+            "the inception-2015 classifier (the paper's protocol is fixed)"
+            if name == "inception-2015"
+            else f"the {name} preset (its protocol is fixed)",
+        )
         return registry_classifier(REGISTRY[name], weights, progress=progress, plain=plain)
     if plain:
-        raise InceptionScoreError("plain (--plain) applies to the registry's networks (inception-2015, torchvision) "
-                                  "only: other classifiers run as they are given")
+        raise InceptionScoreError(
+            "plain (--plain) applies to the registry's networks (inception-2015, torchvision) "
+            "only: other classifiers run as they are given"
+        )
     if isinstance(spec, Classifier):
         _no_options(options, "a Classifier object (its contract is fixed)")
         return spec
     if weights is not None:
         raise InceptionScoreError(
             "weights applies to the inception-2015 and torchvision classifiers only; a custom classifier "
-            "carries its own weights")
+            "carries its own weights"
+        )
     if isinstance(spec, nn.Module):
         name = f"python object {type(spec).__module__}.{type(spec).__qualname__}"
         return _custom(spec, name, f"python:{type(spec).__module__}.{type(spec).__qualname__}", None, options)
     if not isinstance(spec, (str, Path)):
         raise InceptionScoreError(
             f"classifier must be 'inception-2015', 'torchvision', a TorchScript file, 'package.module:factory' "
-            f"or an nn.Module, got {type(spec).__name__}")
+            f"or an nn.Module, got {type(spec).__name__}"
+        )
     text = str(spec)
     if _FACTORY.match(text) and not Path(text).exists():
         return _custom(_call_factory(text), text, f"python:{text}", None, options)
@@ -339,12 +435,13 @@ def _no_options(options: dict[str, Any], what: str) -> None:
     given = [key for key, value in options.items() if value is not None]
     if given:
         flags = ", ".join("--" + key.replace("_", "-") for key in given)
-        raise InceptionScoreError(f"{flags} cannot be used with {what}; they are for custom classifiers "
-                                  "(--classifier FILE.pt or package.module:factory)")
+        raise InceptionScoreError(
+            f"{flags} cannot be used with {what}; they are for custom classifiers "
+            "(--classifier FILE.pt or package.module:factory)"
+        )
 
 
-def _custom(module: nn.Module, name: str, identity: str, sha256: str | None,
-            options: dict[str, Any]) -> Classifier:
+def _custom(module: nn.Module, name: str, identity: str, sha256: str | None, options: dict[str, Any]) -> Classifier:
     contract = build_contract(declared_contract(module), name, **options)
     module.eval()
     for parameter in module.parameters():
@@ -352,17 +449,25 @@ def _custom(module: nn.Module, name: str, identity: str, sha256: str | None,
     wrapped = LogitsAndFeatures(module, name)
     outputs = probed_outputs(wrapped, contract)
     cache_key = None if sha256 is None else f"torchscript {sha256} input {contract.describe()} outputs {outputs}"
-    return Classifier(wrapped, contract, "torchscript" if sha256 else "python", identity,
-                      logits="the module's logits output", weights_sha256=sha256, cache_key=cache_key,
-                      features="the module's features output" if "features" in outputs else "none",
-                      outputs=outputs)
+    return Classifier(
+        wrapped,
+        contract,
+        "torchscript" if sha256 else "python",
+        identity,
+        logits="the module's logits output",
+        weights_sha256=sha256,
+        cache_key=cache_key,
+        features="the module's features output" if "features" in outputs else "none",
+        outputs=outputs,
+    )
 
 
 def _torchscript(path: Path, options: dict[str, Any]) -> Classifier:
     if not path.is_file():
         raise InceptionScoreError(
             f"classifier {path}: no such file (expected a TorchScript file, 'package.module:factory', "
-            "'inception-2015' or 'torchvision')")
+            "'inception-2015' or 'torchvision')"
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=DeprecationWarning)
         try:
@@ -372,7 +477,8 @@ def _torchscript(path: Path, options: dict[str, Any]) -> Classifier:
                 f"cannot load classifier {path} as TorchScript ({error.__class__.__name__}: "
                 f"{str(error).splitlines()[0] if str(error) else ''}). Save a model with "
                 "torch.jit.save(torch.jit.script(model), FILE); for a plain state dict use "
-                "--classifier package.module:factory") from None
+                "--classifier package.module:factory"
+            ) from None
     return _custom(module, str(path), f"sha256:{sha256_file(path)}", sha256_file(path), options)
 
 
@@ -390,7 +496,9 @@ def _call_factory(text: str) -> nn.Module:
         raise InceptionScoreError(f"classifier factory {text} is a {type(target).__name__}, not a callable")
     module = target()
     if not isinstance(module, nn.Module):
-        raise InceptionScoreError(f"classifier factory {text} returned a {type(module).__name__}, not a torch nn.Module")
+        raise InceptionScoreError(
+            f"classifier factory {text} returned a {type(module).__name__}, not a torch nn.Module"
+        )
     return module
 
 

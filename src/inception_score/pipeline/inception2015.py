@@ -4,6 +4,7 @@ Differences from torchvision's inception_v3: 1008 classes, average pools that ex
 padding in the A, C and first E blocks, a 3x3 max pool in the last E block, no aux head.
 One forward pass gives the unbiased logits (pool3 @ fc.weight.T) and the 2048-d pool3.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -91,12 +92,15 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(in_channels, pool_features, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_pool(x, self.pooling)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_pool(x, self.pooling)),
+            ],
+            1,
+        )
 
 
 class InceptionB(nn.Module):
@@ -108,11 +112,14 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, kernel_size=3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, kernel_size=3, stride=2),
+            ],
+            1,
+        )
 
 
 class InceptionC(nn.Module):
@@ -133,15 +140,23 @@ class InceptionC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         double = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             double = layer(double)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            double,
-            self.branch_pool(_pool(x, self.pooling)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                double,
+                self.branch_pool(_pool(x, self.pooling)),
+            ],
+            1,
+        )
 
 
 class InceptionD(nn.Module):
@@ -158,11 +173,14 @@ class InceptionD(nn.Module):
         seven = self.branch7x7x3_1(x)
         for layer in (self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
             seven = layer(seven)
-        return torch.cat([
-            self.branch3x3_2(self.branch3x3_1(x)),
-            seven,
-            F.max_pool2d(x, kernel_size=3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3_2(self.branch3x3_1(x)),
+                seven,
+                F.max_pool2d(x, kernel_size=3, stride=2),
+            ],
+            1,
+        )
 
 
 class InceptionE(nn.Module):
@@ -183,12 +201,17 @@ class InceptionE(nn.Module):
         three = self.branch3x3_1(x)
         double = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = _pool(x, self.pooling)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(three), self.branch3x3_2b(three),
-            self.branch3x3dbl_3a(double), self.branch3x3dbl_3b(double),
-            self.branch_pool(pooled),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(three),
+                self.branch3x3_2b(three),
+                self.branch3x3dbl_3a(double),
+                self.branch3x3dbl_3b(double),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class Inception2015(nn.Module):
@@ -199,8 +222,9 @@ class Inception2015(nn.Module):
     convolution and its ReLU as one oneDNN call).
     """
 
-    def __init__(self, num_classes: int = NUM_CLASSES, pooling: Pooling = "avg-exclude-pad",
-                 last_pooling: Pooling = "max") -> None:
+    def __init__(
+        self, num_classes: int = NUM_CLASSES, pooling: Pooling = "avg-exclude-pad", last_pooling: Pooling = "max"
+    ) -> None:
         super().__init__()
         self.variant = "plain"
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
@@ -232,9 +256,19 @@ class Inception2015(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
-                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
-                      self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
@@ -295,8 +329,12 @@ def load_inception(weights_path: str | Path, *, plain: bool = False) -> Inceptio
     By default the network is optimised for inference once here (`optimise_for_inference`);
     plain=True keeps the unfolded NCHW modules, the reference approach, for comparisons.
     """
-    model = load_state_file(Inception2015(), weights_path, layout="the 2015 Inception layout",
-                            expected_file="pt_inception-2015-12-05-6726825d.pth")
+    model = load_state_file(
+        Inception2015(),
+        weights_path,
+        layout="the 2015 Inception layout",
+        expected_file="pt_inception-2015-12-05-6726825d.pth",
+    )
     return model if plain else optimise_for_inference(model)
 
 
@@ -312,7 +350,8 @@ def load_state_file(model: nn.Module, weights_path: str | Path, *, layout: str, 
         raise InceptionScoreError(
             f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
             f"It should be the PyTorch state dict {expected_file}; "
-            "delete it and run 'inception-score weights install FILE' with a good copy") from None
+            "delete it and run 'inception-score weights install FILE' with a good copy"
+        ) from None
     if not isinstance(state, dict):
         raise InceptionScoreError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
     expected = model.state_dict()
@@ -321,14 +360,20 @@ def load_state_file(model: nn.Module, weights_path: str | Path, *, layout: str, 
             state.setdefault(key, value)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(state)
-                         if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape)
+    wrong_shape = sorted(
+        k
+        for k in set(expected) & set(state)
+        if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape
+    )
     if missing or unexpected or wrong_shape:
-        details = "; ".join(f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                            for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                                ("wrong shape", wrong_shape)) if keys)
+        details = "; ".join(
+            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
+            if keys
+        )
         raise InceptionScoreError(
             f"weights file {path} does not have {layout} ({details}). "
-            f"Use {expected_file} (see 'inception-score weights path')")
+            f"Use {expected_file} (see 'inception-score weights path')"
+        )
     model.load_state_dict(state, strict=True)
     return model.eval().requires_grad_(False)

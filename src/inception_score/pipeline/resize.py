@@ -4,6 +4,7 @@ Output pixel o samples the input at o * in_size / out_size (float32): floor give
 neighbour, the right one is clamped to the last pixel, the fractional part is the weight.
 The arithmetic follows TF's order (along x first, then y) so results match it to float32 rounding.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ archive (read in place), an .npy / .npz file, a numpy array or torch tensor, a l
 images, an iterable of batches (streamed, read once) and a callable `sample(batch_size)` with
 `num_samples` (streamed). Files and archives are read in sorted path order.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 from ..errors import InceptionScoreError
+from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -55,8 +56,16 @@ class Source:
     that draws `total` images, any number at a time (`sampler` is the callable).
     """
 
-    def __init__(self, description: str, total: int | None, read: Callable[[int, int | None], Iterator[Sample]],
-                 *, kind: str = "sequence", sampler: Callable[[int], Any] | None = None, ignored: int = 0) -> None:
+    def __init__(
+        self,
+        description: str,
+        total: int | None,
+        read: Callable[[int, int | None], Iterator[Sample]],
+        *,
+        kind: str = "sequence",
+        sampler: Callable[[int], Any] | None = None,
+        ignored: int = 0,
+    ) -> None:
         self.description = description
         self.total = total
         self.kind = kind
@@ -86,8 +95,15 @@ class Source:
         return self._read(start, stop)
 
 
-def open_source(source: Any, *, npz_key: str | None = None, value_range: Any = None, layout: Layout | None = None,
-                num_samples: int | None = None, batch_size: int | None = None) -> Source:
+def open_source(
+    source: Any,
+    *,
+    npz_key: str | None = None,
+    value_range: Any = None,
+    layout: Layout | None = None,
+    num_samples: int | None = None,
+    batch_size: int | None = None,
+) -> Source:
     """Wrap what the user has as a Source (see the module docstring for what is accepted).
 
     npz_key: the array of an .npz file (default: its first); value_range: of float images,
@@ -116,15 +132,18 @@ def open_source(source: Any, *, npz_key: str | None = None, value_range: Any = N
         return _list_source(source, arrays)
     if callable(source):
         if num_samples is None:
-            raise InceptionScoreError("a callable source sample(batch_size) needs num_samples=N: how many images "
-                                      "to draw (50,000 is the convention)")
+            raise InceptionScoreError(
+                "a callable source sample(batch_size) needs num_samples=N: how many images "
+                "to draw (50,000 is the convention)"
+            )
         return _sampler_source(source, num_samples, batch_size or DEFAULT_SAMPLE_BATCH, arrays)
     if isinstance(source, Iterable) and not isinstance(source, (bytes, dict)):
         return _stream_source(source, num_samples, arrays)
     raise InceptionScoreError(
         f"cannot score a {type(source).__name__}: give a folder, an archive, an image, .npy or .npz file, a list "
         "of image paths or PIL images, a uint8 or float array/tensor, an iterable of batches, or a callable "
-        "sample(batch_size) with num_samples")
+        "sample(batch_size) with num_samples"
+    )
 
 
 def _what(source: Any) -> str:
@@ -146,8 +165,9 @@ def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
 
 def _folder_source(folder: Path) -> Source:
     files = [p for p in folder.rglob("*") if p.is_file()]
-    images = sorted((p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS),
-                    key=lambda p: p.relative_to(folder).as_posix())
+    images = sorted(
+        (p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: p.relative_to(folder).as_posix()
+    )
     if not images:
         raise InceptionScoreError(_no_images(folder, "folder", len(files)))
     return _file_list_source(images, f"folder {folder}", ignored=len(files) - len(images))
@@ -156,8 +176,10 @@ def _folder_source(folder: Path) -> Source:
 def _no_images(path: Path, kind: str, others: int) -> str:
     if others == 0:
         return f"{path}: the {kind} is empty; give a {kind} with image files in it"
-    return (f"{path}: no image files in the {kind}, only {others} other file{'s' if others > 1 else ''} "
-            f"(image extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return (
+        f"{path}: no image files in the {kind}, only {others} other file{'s' if others > 1 else ''} "
+        f"(image extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+    )
 
 
 def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) -> Source:
@@ -168,6 +190,7 @@ def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         for path in files[start:stop]:
             yield _read_file(path)
+
     return Source(description, len(files), read, ignored=ignored)
 
 
@@ -175,8 +198,12 @@ def _read_file(path: Path) -> Sample:
     try:
         return Sample(str(path), path.read_bytes())
     except OSError as error:
-        return Sample(str(path), b"", error=f"cannot read the file ({error.strerror}); check its permissions, "
-                                            f"or skip such files with --skip-bad (on_error='skip')")
+        return Sample(
+            str(path),
+            b"",
+            error=f"cannot read the file ({error.strerror}); check its permissions, "
+            f"or skip such files with --skip-bad (on_error='skip')",
+        )
 
 
 def _escapes(member: str) -> bool:
@@ -195,8 +222,9 @@ def _archive_source(path: Path) -> Source:
             with tarfile.open(path, "r:*") as archive:
                 members = [info.name for info in archive.getmembers() if info.isfile()]
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
-        raise InceptionScoreError(f"{path}: cannot read the archive ({error}); check that it is a complete "
-                                  ".zip, .tar, .tar.gz or .tgz file") from None
+        raise InceptionScoreError(
+            f"{path}: cannot read the archive ({error}); check that it is a complete .zip, .tar, .tar.gz or .tgz file"
+        ) from None
     safe = [name for name in members if not _escapes(name)]
     images = sorted(name for name in safe if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
     if not images:
@@ -204,9 +232,10 @@ def _archive_source(path: Path) -> Source:
     is_zip = path.name.lower().endswith(".zip")
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
-        with (zipfile.ZipFile(path) if is_zip else tarfile.open(path, "r:*")) as archive:
+        with zipfile.ZipFile(path) if is_zip else tarfile.open(path, "r:*") as archive:
             for name in images[start:stop]:
                 yield _read_member(archive, path, name)
+
     return Source(f"archive {path}", len(images), read, ignored=len(safe) - len(images))
 
 
@@ -218,8 +247,12 @@ def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: s
         member = archive.extractfile(name)
         return Sample(label, member.read())
     except Exception as error:  # damaged members: zlib, CRC, truncated tar, encrypted zip
-        return Sample(label, b"", error=f"cannot read the archive member ({error}); repair the archive, "
-                                        f"or skip such members with --skip-bad (on_error='skip')")
+        return Sample(
+            label,
+            b"",
+            error=f"cannot read the archive member ({error}); repair the archive, "
+            f"or skip such members with --skip-bad (on_error='skip')",
+        )
 
 
 def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
@@ -230,8 +263,10 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
             if {"mu", "sigma"} & set(keys):
-                raise InceptionScoreError(f"{path}: holds FID statistics (mu, sigma), not images; use it as the "
-                                          "reference of fid/kid, or give the images")
+                raise InceptionScoreError(
+                    f"{path}: holds FID statistics (mu, sigma), not images; use it as the "
+                    "reference of fid/kid, or give the images"
+                )
             if not keys:
                 raise InceptionScoreError(f"{path}: holds no arrays")
             key = npz_key if npz_key is not None else keys[0]
@@ -252,6 +287,7 @@ def _array_source(array: Any, what: str, *, layout: Layout | None, value_range: 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         for index, image in enumerate(images.each(start, stop), start):
             yield Sample(f"{prefix}index {index}", image)
+
     shape = tuple(int(size) for size in array.shape)
     return Source(f"{what} {shape}", images.count, read)
 
@@ -260,9 +296,11 @@ def _list_source(items: list | tuple, arrays: dict) -> Source:
     if not items:
         raise InceptionScoreError("the list of images is empty")
     if all(isinstance(item, Image.Image) for item in items):
+
         def read(start: int, stop: int | None) -> Iterator[Sample]:
             for index in range(start, len(items) if stop is None else stop):
                 yield Sample(f"image {index}", rgb_of_image(items[index]))
+
         return Source(f"{len(items)} PIL images", len(items), read)
     if all(isinstance(item, (str, os.PathLike)) for item in items):
         return _file_list_source([Path(item) for item in items], f"{len(items)} files")
@@ -270,8 +308,9 @@ def _list_source(items: list | tuple, arrays: dict) -> Source:
         total = sum(int(_images_in(item).shape[0]) for item in items)
         return _stream_source(items, None, arrays, total=total, description=f"{len(items)} batches")
     kinds = sorted({type(item).__name__ for item in items})
-    raise InceptionScoreError(f"a list must hold only image paths, only PIL images or only array batches; "
-                              f"this one holds {', '.join(kinds)}")
+    raise InceptionScoreError(
+        f"a list must hold only image paths, only PIL images or only array batches; this one holds {', '.join(kinds)}"
+    )
 
 
 def _images_in(batch: Any) -> Any:
@@ -281,9 +320,16 @@ def _images_in(batch: Any) -> Any:
     return batch
 
 
-def _stream_source(batches: Iterable, num_samples: int | None, arrays: dict, *, total: int | None = None,
-                   description: str = "stream of batches") -> Source:
+def _stream_source(
+    batches: Iterable,
+    num_samples: int | None,
+    arrays: dict,
+    *,
+    total: int | None = None,
+    description: str = "stream of batches",
+) -> Source:
     """Batches from an iterable, converted as they come; read once (a generator cannot be rewound)."""
+
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         index = 0
         for number, batch in enumerate(batches):
@@ -296,10 +342,12 @@ def _stream_source(batches: Iterable, num_samples: int | None, arrays: dict, *, 
                 yield Sample(f"image {index} (batch {number})", image)
                 index += 1
         if index == 0:
-            raise InceptionScoreError(f"{description}: gave no images (a generator can be read only once; "
-                                      "make a new one for each call)")
+            raise InceptionScoreError(
+                f"{description}: gave no images (a generator can be read only once; make a new one for each call)"
+            )
         if num_samples is not None and index < num_samples:
             raise InceptionScoreError(f"{description}: ended after {index} images, but num_samples={num_samples}")
+
     return Source(description, num_samples if num_samples is not None else total, read, kind="stream")
 
 
@@ -317,6 +365,7 @@ def _sampler_source(sample: Callable[[int], Any], num_samples: int, batch_size: 
             for image in images.each(0, wanted):
                 yield Sample(f"sample {index}", image)
                 index += 1
+
     return Source(f"{name}() x {num_samples}", num_samples, read, kind="sampler", sampler=sample)
 
 
@@ -334,18 +383,23 @@ def decode(sample: Sample, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     except InceptionScoreError:
         raise
     except Image.DecompressionBombError as error:
-        raise InceptionScoreError(f"{sample.name}: {error}; it is over PIL's own limit "
-                                  "(PIL.Image.MAX_IMAGE_PIXELS), raise that too if the image is genuine") from None
+        raise InceptionScoreError(
+            f"{sample.name}: {error}; it is over PIL's own limit "
+            "(PIL.Image.MAX_IMAGE_PIXELS), raise that too if the image is genuine"
+        ) from None
     except UnidentifiedImageError:
-        raise InceptionScoreError(f"{sample.name}: cannot decode image (not in an image format PIL can read); "
-                                  f"{_SKIP_HINT}") from None
+        raise InceptionScoreError(
+            f"{sample.name}: cannot decode image (not in an image format PIL can read); {_SKIP_HINT}"
+        ) from None
     except Exception as error:  # PIL raises many types for broken files
         raise InceptionScoreError(f"{sample.name}: cannot decode image ({error}); {_SKIP_HINT}") from None
 
 
 def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
-    return (f"{name}: {width} x {height} = {width * height} pixels is over the limit of {max_pixels} "
-            "(a guard against decompression bombs); raise max_pixels (--max-pixels) if the image is genuine")
+    return (
+        f"{name}: {width} x {height} = {width * height} pixels is over the limit of {max_pixels} "
+        "(a guard against decompression bombs); raise max_pixels (--max-pixels) if the image is genuine"
+    )
 
 
 def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:

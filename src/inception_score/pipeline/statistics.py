@@ -4,6 +4,7 @@ pytorch-fid reads only `mu` and `sigma`, so our files work there and its files w
 Our extra keys: `n`, `weights_sha256`, `pipeline_version`, `inception_score_version`, and
 optionally `features` (N x d float32, needed for KID against the file).
 """
+
 from __future__ import annotations
 
 import os
@@ -59,21 +60,33 @@ def check_output_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".npz":
         raise InceptionScoreError(
-            f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)")
+            f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)"
+        )
     if not path.parent.is_dir():
         raise InceptionScoreError(f"{path}: folder {path.parent} does not exist")
     return path
 
 
-def write_statistics(path: str | Path, moments: Moments, *, weights_sha256: str, pipeline_version: str,
-                     features: np.ndarray | None = None) -> Path:
+def write_statistics(
+    path: str | Path,
+    moments: Moments,
+    *,
+    weights_sha256: str,
+    pipeline_version: str,
+    features: np.ndarray | None = None,
+) -> Path:
     """Write mu, sigma and our keys to `path` atomically (temporary file in the same folder, then rename)."""
     from .._version import __version__
 
     path = check_output_path(path)
-    arrays = {"mu": np.asarray(moments.mean, np.float64), "sigma": np.asarray(moments.covariance, np.float64),
-              "n": np.asarray(moments.n, np.int64), "weights_sha256": np.asarray(weights_sha256),
-              "pipeline_version": np.asarray(pipeline_version), "inception_score_version": np.asarray(__version__)}
+    arrays = {
+        "mu": np.asarray(moments.mean, np.float64),
+        "sigma": np.asarray(moments.covariance, np.float64),
+        "n": np.asarray(moments.n, np.int64),
+        "weights_sha256": np.asarray(weights_sha256),
+        "pipeline_version": np.asarray(pipeline_version),
+        "inception_score_version": np.asarray(__version__),
+    }
     if features is not None:
         arrays["features"] = np.asarray(features, np.float32)
     handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=path.parent)
@@ -99,11 +112,13 @@ def read_statistics(path: str | Path) -> Statistics:
             raise InceptionScoreError(
                 f"{path}: not a statistics file: no {' or '.join(repr(k) for k in missing)} array "
                 f"(it has: {', '.join(sorted(keys)) or 'nothing'}); "
-                "write one with 'inception-score stats SOURCE -o FILE.npz'")
+                "write one with 'inception-score stats SOURCE -o FILE.npz'"
+            )
         mu, sigma = _numeric(npz, "mu", path), _numeric(npz, "sigma", path)
         if mu.ndim != 1 or mu.shape[0] < 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
             raise InceptionScoreError(
-                f"{path}: expected 'mu' of shape (d,) and 'sigma' of shape (d, d), got {mu.shape} and {sigma.shape}")
+                f"{path}: expected 'mu' of shape (d,) and 'sigma' of shape (d, d), got {mu.shape} and {sigma.shape}"
+            )
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
             raise InceptionScoreError(f"{path}: 'mu' or 'sigma' contains NaN or infinite values")
         if np.max(np.abs(sigma - sigma.T)) > 1e-6 * max(float(np.max(np.abs(sigma))), 1e-300):
@@ -114,8 +129,9 @@ def read_statistics(path: str | Path) -> Statistics:
     sha256 = texts["weights_sha256"]
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise InceptionScoreError(f"{path}: 'weights_sha256' is not a sha256 hex digest: {sha256[:80]!r}")
-    return Statistics(path, mu.astype(np.float64), sigma.astype(np.float64), n, sha256,
-                      texts["pipeline_version"], features_shape)
+    return Statistics(
+        path, mu.astype(np.float64), sigma.astype(np.float64), n, sha256, texts["pipeline_version"], features_shape
+    )
 
 
 def read_features(statistics: Statistics) -> np.ndarray:
@@ -133,7 +149,8 @@ def require_features(statistics: Statistics) -> None:
     if not statistics.has_features:
         raise InceptionScoreError(
             f"{statistics.path} has no per-image features, and KID needs them (mu and sigma are not enough): "
-            "write it with 'inception-score stats SOURCE -o FILE.npz --with-features'")
+            "write it with 'inception-score stats SOURCE -o FILE.npz --with-features'"
+        )
 
 
 def moments_of_statistics(statistics: Statistics) -> Moments:
@@ -152,16 +169,22 @@ def provenance_warnings(statistics: Statistics, weights_sha256: str | None, pipe
     """Warnings when a file was made with other weights or another input pipeline than this comparison."""
     path = statistics.path
     if statistics.weights_sha256 is None or statistics.pipeline_version is None:
-        return [f"{path} does not say how it was made (no weights_sha256/pipeline_version keys: pytorch-fid "
-                "or another tool?): it is only comparable if made with the same weights and the same input "
-                f"pipeline ({pipeline_version or 'TF1 bilinear resize to 299'})"]
+        return [
+            f"{path} does not say how it was made (no weights_sha256/pipeline_version keys: pytorch-fid "
+            "or another tool?): it is only comparable if made with the same weights and the same input "
+            f"pipeline ({pipeline_version or 'TF1 bilinear resize to 299'})"
+        ]
     warnings = []
     if weights_sha256 is not None and statistics.weights_sha256 != weights_sha256:
-        warnings.append(f"{path} was made with weights {statistics.weights_sha256[:12]}..., this comparison uses "
-                        f"{weights_sha256[:12]}...: distances between features of different networks are meaningless")
+        warnings.append(
+            f"{path} was made with weights {statistics.weights_sha256[:12]}..., this comparison uses "
+            f"{weights_sha256[:12]}...: distances between features of different networks are meaningless"
+        )
     if pipeline_version is not None and statistics.pipeline_version != pipeline_version:
-        warnings.append(f"{path} was made with input pipeline {statistics.pipeline_version!r}, this comparison uses "
-                        f"{pipeline_version!r}: the numbers are not comparable")
+        warnings.append(
+            f"{path} was made with input pipeline {statistics.pipeline_version!r}, this comparison uses "
+            f"{pipeline_version!r}: the numbers are not comparable"
+        )
     return warnings
 
 
@@ -184,7 +207,8 @@ def _load(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         if "allow_pickle" in str(error):
             raise InceptionScoreError(
                 f"{path}: {key!r} is stored as pickled Python objects, which are never loaded (unsafe); "
-                "store plain numeric arrays") from None
+                "store plain numeric arrays"
+            ) from None
         raise InceptionScoreError(f"{path}: cannot read {key!r} ({error})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise InceptionScoreError(f"{path}: cannot read {key!r}, the file is damaged ({error})") from None
@@ -222,5 +246,6 @@ def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | N
         raise InceptionScoreError(f"{path}: cannot read 'features' ({error})") from None
     if dtype.kind != "f" or len(shape) != 2 or shape[1] != dims or (n is not None and shape[0] != n):
         raise InceptionScoreError(
-            f"{path}: 'features' should be float N x {dims} with N = n ({n}), got {dtype} {shape}")
+            f"{path}: 'features' should be float N x {dims} with N = n ({n}), got {dtype} {shape}"
+        )
     return tuple(shape)

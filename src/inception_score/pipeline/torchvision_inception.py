@@ -5,6 +5,7 @@ A, C and E blocks is an average that counts the padding, and the file carries an
 (`AuxLogits.*`, used only in training). The aux keys must be present and shaped right, so the
 file loads strictly; the head is dropped after loading. Logits are `fc(pool3)`, with the bias.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,7 +47,11 @@ def load_torchvision_inception(weights_path: str | Path, *, plain: bool = False)
 
     Optimised for inference like the 2015 network (batch norm folded, channels-last) unless plain=True.
     """
-    model = load_state_file(TorchvisionInceptionV3(), weights_path, layout="torchvision's Inception v3 layout",
-                            expected_file="inception_v3_google-0cc3c7bd.pth")
+    model = load_state_file(
+        TorchvisionInceptionV3(),
+        weights_path,
+        layout="torchvision's Inception v3 layout",
+        expected_file="inception_v3_google-0cc3c7bd.pth",
+    )
     del model.AuxLogits
     return model if plain else optimise_for_inference(model)

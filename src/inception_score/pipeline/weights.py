@@ -4,6 +4,7 @@ The weights are never bundled. A download goes to a temporary file in the cache 
 checked against the file's known sha256, and only then renamed into place. Each known file is
 a `WeightsFile` (the 2015 Inception weights, torchvision's ImageNet Inception v3 weights).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,14 +52,26 @@ class WeightsFile:
 
 
 REFERENCE = WeightsFile(
-    description="the Inception weights file", filename=FILENAME, sha256=REFERENCE_SHA256, size=REFERENCE_SIZE,
-    urls=URLS, hub_filenames=HUB_FILENAMES, env_weights=ENV_WEIGHTS, env_url=ENV_URL)
+    description="the Inception weights file",
+    filename=FILENAME,
+    sha256=REFERENCE_SHA256,
+    size=REFERENCE_SIZE,
+    urls=URLS,
+    hub_filenames=HUB_FILENAMES,
+    env_weights=ENV_WEIGHTS,
+    env_url=ENV_URL,
+)
 TORCHVISION_FILENAME = "inception_v3_google-0cc3c7bd.pth"
 # torchvision publishes only the first 8 hex digits of the sha256 (in the name); torch hub checks the same.
 TORCHVISION = WeightsFile(
-    description="torchvision's ImageNet Inception v3 weights file", filename=TORCHVISION_FILENAME,
-    sha256="0cc3c7bd", size=None, urls=("https://download.pytorch.org/models/" + TORCHVISION_FILENAME,),
-    hub_filenames=(TORCHVISION_FILENAME,), env_weights="INCEPTION_SCORE_TORCHVISION_WEIGHTS")
+    description="torchvision's ImageNet Inception v3 weights file",
+    filename=TORCHVISION_FILENAME,
+    sha256="0cc3c7bd",
+    size=None,
+    urls=("https://download.pytorch.org/models/" + TORCHVISION_FILENAME,),
+    hub_filenames=(TORCHVISION_FILENAME,),
+    env_weights="INCEPTION_SCORE_TORCHVISION_WEIGHTS",
+)
 
 
 def cache_dir() -> Path:
@@ -68,8 +81,9 @@ def cache_dir() -> Path:
 
 def hub_dir() -> Path:
     """torch hub's checkpoint folder, where pytorch-fid and torch-fidelity leave their downloads."""
-    torch_home = os.environ.get("TORCH_HOME") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch"
+    torch_home = (
+        os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch"
+    )
     return Path(torch_home) / "hub" / "checkpoints"
 
 
@@ -103,8 +117,9 @@ def find_weights(spec: WeightsFile = REFERENCE) -> tuple[Path, str] | None:
     return None
 
 
-def resolve_weights(weights: str | Path | None = None, *, download: bool = True, progress: bool = True,
-                    spec: WeightsFile = REFERENCE) -> Path:
+def resolve_weights(
+    weights: str | Path | None = None, *, download: bool = True, progress: bool = True, spec: WeightsFile = REFERENCE
+) -> Path:
     """The weights file to use: `weights`, its environment variable, our cache, torch hub, or a download."""
     if weights is not None:
         path, origin = Path(weights), "the weights option"
@@ -120,8 +135,14 @@ def resolve_weights(weights: str | Path | None = None, *, download: bool = True,
     return path
 
 
-def download_weights(destination: str | Path, *, urls: tuple[str, ...] | None = None,
-                     sha256: str | None = None, progress: bool = True, spec: WeightsFile = REFERENCE) -> Path:
+def download_weights(
+    destination: str | Path,
+    *,
+    urls: tuple[str, ...] | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    spec: WeightsFile = REFERENCE,
+) -> Path:
     """Download to `destination` from the first URL that works, verified by sha256 (or its published prefix)."""
     destination = Path(destination)
     sha256 = sha256 or spec.sha256
@@ -146,9 +167,17 @@ def _download_verified(url: str, destination: Path, sha256: str, progress: bool)
         expected_size = int(response.headers.get("Content-Length") or 0) or None
         handle, temporary = tempfile.mkstemp(prefix=".download-", dir=destination.parent)
         try:
-            with os.fdopen(handle, "wb") as file, tqdm(
-                    total=expected_size, unit="B", unit_scale=True, desc=f"downloading {destination.name}",
-                    disable=not progress, leave=False) as bar:
+            with (
+                os.fdopen(handle, "wb") as file,
+                tqdm(
+                    total=expected_size,
+                    unit="B",
+                    unit_scale=True,
+                    desc=f"downloading {destination.name}",
+                    disable=not progress,
+                    leave=False,
+                ) as bar,
+            ):
                 for block in iter(lambda: response.read(1 << 20), b""):
                     file.write(block)
                     digest.update(block)
@@ -173,9 +202,11 @@ def install_weights(file: str | Path) -> Path:
     spec = next((known for known in (REFERENCE, TORCHVISION) if known.matches(actual)), None)
     if spec is None:
         raise InceptionScoreError(
-            f"{source} is not the reference weights file (sha256 {actual[:16]}..., expected {REFERENCE_SHA256[:16]}...) "
+            f"{source} is not the reference weights file "
+            f"(sha256 {actual[:16]}..., expected {REFERENCE_SHA256[:16]}...) "
             f"nor torchvision's {TORCHVISION_FILENAME}. "
-            f"Other weights can still be used with --weights {source}, but their scores are not comparable")
+            f"Other weights can still be used with --weights {source}, but their scores are not comparable"
+        )
     destination = installed_path(spec)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".install-", dir=destination.parent)
@@ -201,4 +232,5 @@ def _missing_message(failures: list[str], spec: WeightsFile = REFERENCE) -> str:
         "then provide it in one of three ways:\n"
         "  --weights FILE (API: weights=FILE)\n"
         f"  export {spec.env_weights}=FILE\n"
-        f"  inception-score weights install FILE   (copies it to {installed_path(spec)})")
+        f"  inception-score weights install FILE   (copies it to {installed_path(spec)})"
+    )

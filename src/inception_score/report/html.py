@@ -3,6 +3,7 @@
 Everything is embedded (plots as SVG, thumbnails as PNG data URIs) and a Content-Security-Policy
 forbids the page any request, so it opens offline and never contacts a server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,19 +24,21 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import plots
 from ..errors import InceptionScoreError
-from ..results import Evaluation, ISResult
 from ..pipeline.sources import decode, open_source
+from ..results import Evaluation, ISResult
+from . import plots
 
 THUMBNAIL_PIXELS = 128
 GALLERY_SIZE = 8
 CLASS_GALLERY_SIZE = 8
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-NO_NAMES_NOTE = ("Classes are shown by their index among the network's outputs. This package ships no class "
-                 "names for the 2015 network's 1008 outputs: no copy of its label map with a clear licence was "
-                 "available to include. Pass <code>class_names=[...]</code> (API) or "
-                 "<code>--class-names FILE</code> (one name per line) to label them.")
+NO_NAMES_NOTE = (
+    "Classes are shown by their index among the network's outputs. This package ships no class "
+    "names for the 2015 network's 1008 outputs: no copy of its label map with a clear licence was "
+    "available to include. Pass <code>class_names=[...]</code> (API) or "
+    "<code>--class-names FILE</code> (one name per line) to label them."
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,17 @@ class Thumbnail:
     small: bool  # shown enlarged with sharp pixels
 
 
-def save_report(result: ISResult | Evaluation, path: str | os.PathLike, *, source: Any = None, fid: Any = None,
-                kid: Any = None, compared_with: str | None = None,
-                class_names: Sequence[str] | None = None, title: str | None = None) -> Path:
+def save_report(
+    result: ISResult | Evaluation,
+    path: str | os.PathLike,
+    *,
+    source: Any = None,
+    fid: Any = None,
+    kid: Any = None,
+    compared_with: str | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
     """Write the self-contained HTML report for `result` to `path` (atomically) and return the path.
 
     Parameters
@@ -83,8 +94,9 @@ def save_report(result: ISResult | Evaluation, path: str | os.PathLike, *, sourc
     path = Path(path)
     if not path.parent.is_dir():
         raise InceptionScoreError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")
-    page = render_report(result, source=source, fid=fid, kid=kid, compared_with=compared_with,
-                         class_names=class_names, title=title)
+    page = render_report(
+        result, source=source, fid=fid, kid=kid, compared_with=compared_with, class_names=class_names, title=title
+    )
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -107,24 +119,37 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
     return [name.strip() for name in names]
 
 
-def render_report(result: ISResult, *, source: Any = None, fid: Any = None,
-                  kid: Any = None, compared_with: str | None = None,
-                  class_names: Sequence[str] | None = None, title: str | None = None) -> str:
+def render_report(
+    result: ISResult,
+    *,
+    source: Any = None,
+    fid: Any = None,
+    kid: Any = None,
+    compared_with: str | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> str:
     """The report as one HTML string."""
     plots.require_matplotlib()
     details = result.details
     if details is None:
-        raise InceptionScoreError("this result carries no per-image details (results rebuilt from JSON do not); "
-                                  "score the images again with this package to make a report")
+        raise InceptionScoreError(
+            "this result carries no per-image details (results rebuilt from JSON do not); "
+            "score the images again with this package to make a report"
+        )
     labels = _class_labels(result.num_classes, class_names)
     images = open_source(source) if source is not None else None
     if images is not None and images.streamed:
-        raise InceptionScoreError(f"{images.description}: a generator or callable cannot be read again for "
-                                  "thumbnails; pass the images as an array or files, or leave source out")
+        raise InceptionScoreError(
+            f"{images.description}: a generator or callable cannot be read again for "
+            "thumbnails; pass the images as an array or files, or leave source out"
+        )
     if images is not None and len(images) != result.n + result.skipped:
-        raise InceptionScoreError(f"{images.description} has {len(images)} images but the result scored {result.n}"
-                                  f"{f' and skipped {result.skipped}' if result.skipped else ''}: "
-                                  "pass the source that was scored")
+        raise InceptionScoreError(
+            f"{images.description} has {len(images)} images but the result scored {result.n}"
+            f"{f' and skipped {result.skipped}' if result.skipped else ''}: "
+            "pass the source that was scored"
+        )
     distances = _distances(fid, kid, compared_with)
     notes = list(dict.fromkeys([*result.warnings, *(note for d in distances for note in d.warnings)]))
     sections = [
@@ -138,8 +163,13 @@ def render_report(result: ISResult, *, source: Any = None, fid: Any = None,
         _protocol(result, images, distances),
     ]
     heading = html.escape(title or "Inception Score report")
-    return _PAGE.format(title=heading, csp=CSP, style=_STYLE, body="\n".join(part for part in sections if part),
-                        subtitle=html.escape(images.description if images is not None else f"{result.n} images"))
+    return _PAGE.format(
+        title=heading,
+        csp=CSP,
+        style=_STYLE,
+        body="\n".join(part for part in sections if part),
+        subtitle=html.escape(images.description if images is not None else f"{result.n} images"),
+    )
 
 
 @dataclass(frozen=True)
@@ -159,14 +189,30 @@ def _distances(fid: Any, kid: Any, compared_with: str | None) -> list[Distance]:
     found = []
     if fid is not None:
         if hasattr(fid, "fid"):
-            found.append(Distance("fid", float(fid.fid), None, compared_with or fid.b,
-                                  f"{_count(fid.n_a)} vs {_count(fid.n_b)} images", tuple(fid.warnings)))
+            found.append(
+                Distance(
+                    "fid",
+                    float(fid.fid),
+                    None,
+                    compared_with or fid.b,
+                    f"{_count(fid.n_a)} vs {_count(fid.n_b)} images",
+                    tuple(fid.warnings),
+                )
+            )
         else:
             found.append(Distance("fid", float(fid), None, compared_with, ""))
     if kid is not None:
         if hasattr(kid, "subsets"):
-            found.append(Distance("kid", float(kid.mean), float(kid.std), compared_with or kid.b,
-                                  f"{kid.subsets} subsets of {kid.subset_size}, seed {kid.seed}", tuple(kid.warnings)))
+            found.append(
+                Distance(
+                    "kid",
+                    float(kid.mean),
+                    float(kid.std),
+                    compared_with or kid.b,
+                    f"{kid.subsets} subsets of {kid.subset_size}, seed {kid.seed}",
+                    tuple(kid.warnings),
+                )
+            )
         else:
             mean, std = (float(value) for value in kid)
             found.append(Distance("kid", mean, std, compared_with, ""))
@@ -181,8 +227,10 @@ def _class_labels(num_classes: int, class_names: Sequence[str] | None) -> list[s
     if class_names is None:
         return [f"#{index}" for index in range(num_classes)]
     if len(class_names) < num_classes:
-        raise InceptionScoreError(f"{len(class_names)} class names given for {num_classes} classes: "
-                                  "give one name per class (line i names class i)")
+        raise InceptionScoreError(
+            f"{len(class_names)} class names given for {num_classes} classes: "
+            "give one name per class (line i names class i)"
+        )
     return [f"{name} (#{index})" for index, name in enumerate(class_names[:num_classes])]
 
 
@@ -191,65 +239,132 @@ def _number(value: float, digits: int = 4) -> str:
 
 
 def _card(key: str, value: float, shown: str, label: str, meaning: str, tone: str, extra: str = "") -> str:
-    return (f'<div class="card {tone}" data-metric="{key}" data-value="{value!r}">'
-            f'<div class="label">{label}</div><div class="value">{shown}</div>{extra}'
-            f'<div class="meaning">{meaning}</div></div>')
+    return (
+        f'<div class="card {tone}" data-metric="{key}" data-value="{value!r}">'
+        f'<div class="label">{label}</div><div class="value">{shown}</div>{extra}'
+        f'<div class="meaning">{meaning}</div></div>'
+    )
 
 
 def _headline(result: ISResult, distances: list[Distance]) -> str:
     if result.one_split_interval is None:
-        interval = ('<div class="sub">add <code>--bootstrap 1000</code> for a 95% interval</div>')
+        interval = '<div class="sub">add <code>--bootstrap 1000</code> for a 95% interval</div>'
     else:
         low, high = result.one_split_interval
-        interval = (f'<div class="sub" data-metric="one_split_interval" data-low="{low!r}" data-high="{high!r}">'
-                    f'95% bootstrap interval <b>{_number(low)}</b> to <b>{_number(high)}</b> '
-                    f'({result.bootstrap_resamples} resamples)</div>')
-    std = (f'<div class="sub" data-metric="std" data-value="{result.std!r}">± <b>{_number(result.std)}</b> '
-           f'std over {result.splits} splits</div>')
+        interval = (
+            f'<div class="sub" data-metric="one_split_interval" data-low="{low!r}" data-high="{high!r}">'
+            f"95% bootstrap interval <b>{_number(low)}</b> to <b>{_number(high)}</b> "
+            f"({result.bootstrap_resamples} resamples)</div>"
+        )
+    std = (
+        f'<div class="sub" data-metric="std" data-value="{result.std!r}">± <b>{_number(result.std)}</b> '
+        f"std over {result.splits} splits</div>"
+    )
     primary = [
-        _card("mean", result.mean, _number(result.mean), "Inception Score",
-              f"exp E KL(p(y|x) ‖ p(y)), from 1 to {result.num_classes}; higher is better. Published scores use "
-              "50,000 images and 10 splits.", "score", std),
-        _card("one_split_score", result.one_split_score, _number(result.one_split_score), "All images as one split",
-              "the score of the whole set at once; the interval shows how much another sample of the same size "
-              "could move it.", "score", interval),
-        _card("effective_classes_covered", result.effective_classes_covered,
-              _number(result.effective_classes_covered, 2), "Diversity: classes covered",
-              f"exp H(y): the images spread over this many classes, as if equally often (max {result.num_classes}). "
-              "Low means mode collapse.", "diversity"),
-        _card("effective_classes_per_image", result.effective_classes_per_image,
-              _number(result.effective_classes_per_image, 2), "Confidence: classes per image",
-              "exp E H(y|x): how many classes the network hesitates between for a typical image. "
-              "1 is certain; high means blurry or unrecognisable images.", "confidence"),
+        _card(
+            "mean",
+            result.mean,
+            _number(result.mean),
+            "Inception Score",
+            f"exp E KL(p(y|x) ‖ p(y)), from 1 to {result.num_classes}; higher is better. Published scores use "
+            "50,000 images and 10 splits.",
+            "score",
+            std,
+        ),
+        _card(
+            "one_split_score",
+            result.one_split_score,
+            _number(result.one_split_score),
+            "All images as one split",
+            "the score of the whole set at once; the interval shows how much another sample of the same size "
+            "could move it.",
+            "score",
+            interval,
+        ),
+        _card(
+            "effective_classes_covered",
+            result.effective_classes_covered,
+            _number(result.effective_classes_covered, 2),
+            "Diversity: classes covered",
+            f"exp H(y): the images spread over this many classes, as if equally often (max {result.num_classes}). "
+            "Low means mode collapse.",
+            "diversity",
+        ),
+        _card(
+            "effective_classes_per_image",
+            result.effective_classes_per_image,
+            _number(result.effective_classes_per_image, 2),
+            "Confidence: classes per image",
+            "exp E H(y|x): how many classes the network hesitates between for a typical image. "
+            "1 is certain; high means blurry or unrecognisable images.",
+            "confidence",
+        ),
     ]
     cards = [
-        _card("distinct_top1_classes", result.distinct_top1_classes, str(result.distinct_top1_classes),
-              "Classes seen as top-1", f"of {result.num_classes}: classes that are the best guess for at least "
-              "one image.", "diversity"),
-        _card("top10_share", result.top10_share, f"{100 * result.top10_share:.1f}%", "Share of the top 10 classes",
-              "of the mass of p(y); high means a few classes dominate.", "diversity"),
-        _card("n", result.n, str(result.n), "Images scored",
-              "50,000 is the convention; fewer give lower, non-comparable scores.", "neutral"),
+        _card(
+            "distinct_top1_classes",
+            result.distinct_top1_classes,
+            str(result.distinct_top1_classes),
+            "Classes seen as top-1",
+            f"of {result.num_classes}: classes that are the best guess for at least one image.",
+            "diversity",
+        ),
+        _card(
+            "top10_share",
+            result.top10_share,
+            f"{100 * result.top10_share:.1f}%",
+            "Share of the top 10 classes",
+            "of the mass of p(y); high means a few classes dominate.",
+            "diversity",
+        ),
+        _card(
+            "n",
+            result.n,
+            str(result.n),
+            "Images scored",
+            "50,000 is the convention; fewer give lower, non-comparable scores.",
+            "neutral",
+        ),
     ]
     cards += [_distance_card(distance) for distance in distances]
-    equation = (f'<p class="equation">IS (one split) = exp(H(y) − E H(y|x)) = '
-                f'<span class="diversity-text">{_number(result.effective_classes_covered, 2)}</span> / '
-                f'<span class="confidence-text">{_number(result.effective_classes_per_image, 2)}</span> = '
-                f'<span class="score-text">{_number(result.one_split_score)}</span></p>')
-    return (f'<section class="headline"><div class="cards primary">{"".join(primary)}</div>'
-            f'<div class="cards secondary">{"".join(cards)}</div>{equation}</section>')
+    equation = (
+        f'<p class="equation">IS (one split) = exp(H(y) − E H(y|x)) = '
+        f'<span class="diversity-text">{_number(result.effective_classes_covered, 2)}</span> / '
+        f'<span class="confidence-text">{_number(result.effective_classes_per_image, 2)}</span> = '
+        f'<span class="score-text">{_number(result.one_split_score)}</span></p>'
+    )
+    return (
+        f'<section class="headline"><div class="cards primary">{"".join(primary)}</div>'
+        f'<div class="cards secondary">{"".join(cards)}</div>{equation}</section>'
+    )
 
 
 def _distance_card(distance: Distance) -> str:
     against = f" against {html.escape(distance.against)}" if distance.against else ""
     detail = f'<div class="sub">{html.escape(distance.detail)}</div>' if distance.detail else ""
     if distance.key == "fid":
-        return _card("fid", distance.value, _number(distance.value), "FID",
-                     f"Fréchet distance of pool3 features{against}; lower is better, 0 is identical.", "neutral", detail)
-    spread = (f'<div class="sub" data-metric="kid_std" data-value="{distance.std!r}">± {distance.std:.5f}'
-              f'{" · " + html.escape(distance.detail) if distance.detail else ""}</div>')
-    return _card("kid", distance.value, f"{distance.value:.5f}", "KID",
-                 f"kernel distance of pool3 features{against}; lower is better, 0 is identical.", "neutral", spread)
+        return _card(
+            "fid",
+            distance.value,
+            _number(distance.value),
+            "FID",
+            f"Fréchet distance of pool3 features{against}; lower is better, 0 is identical.",
+            "neutral",
+            detail,
+        )
+    spread = (
+        f'<div class="sub" data-metric="kid_std" data-value="{distance.std!r}">± {distance.std:.5f}'
+        f"{' · ' + html.escape(distance.detail) if distance.detail else ''}</div>"
+    )
+    return _card(
+        "kid",
+        distance.value,
+        f"{distance.value:.5f}",
+        "KID",
+        f"kernel distance of pool3 features{against}; lower is better, 0 is identical.",
+        "neutral",
+        spread,
+    )
 
 
 def _warnings(messages: list[str]) -> str:
@@ -264,11 +379,15 @@ def _figure(uri: str, alt: str, css: str = "") -> str:
 
 
 def _decomposition(result: ISResult) -> str:
-    map_uri = plots.decomposition_map(result.effective_classes_covered, result.effective_classes_per_image,
-                                      result.num_classes)
+    map_uri = plots.decomposition_map(
+        result.effective_classes_covered, result.effective_classes_per_image, result.num_classes
+    )
     bar_uri = plots.entropy_bar(result.marginal_entropy, result.mean_conditional_entropy, result.num_classes)
-    cost = (f"{100 * result.mean_conditional_entropy / result.marginal_entropy:.0f}%"
-            if result.marginal_entropy > 0 else "all of it")
+    cost = (
+        f"{100 * result.mean_conditional_entropy / result.marginal_entropy:.0f}%"
+        if result.marginal_entropy > 0
+        else "all of it"
+    )
     return f"""<section><h2>Why this score: diversity against confidence</h2>
 <div class="two">
 {_figure(map_uri, "diversity against confidence map", "map")}
@@ -317,8 +436,10 @@ images; mass near 0 means the network spreads its belief over many classes.</p>
 
 def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
     if images is None:
-        return ('<section><h2>Images</h2><p class="note">No thumbnails: pass <code>source=</code> (the images that '
-                'were scored) to <code>save_report</code> to see the most and least confident images.</p></section>')
+        return (
+            '<section><h2>Images</h2><p class="note">No thumbnails: pass <code>source=</code> (the images that '
+            "were scored) to <code>save_report</code> to see the most and least confident images.</p></section>"
+        )
     details = result.details
     order = np.argsort(-details.max_probability, kind="stable")
     count = min(GALLERY_SIZE, result.n)
@@ -331,13 +452,20 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
     blocks = [
         ("Most confident", "the images with the highest top-1 probability", [thumbs[int(i)] for i in most]),
         ("Least confident", "the images with the lowest top-1 probability", [thumbs[int(i)] for i in least]),
-        ("One image per most frequent class", "for each of the classes that are most often the top-1, its most "
-         "confident image; caption: class and how many images have it as top-1",
-         [dataclasses.replace(thumbs[i], caption=f"{labels[c]} · {counts[c]} img") for i, c in zip(examples, frequent)]),
+        (
+            "One image per most frequent class",
+            "for each of the classes that are most often the top-1, its most "
+            "confident image; caption: class and how many images have it as top-1",
+            [
+                dataclasses.replace(thumbs[i], caption=f"{labels[c]} · {counts[c]} img")
+                for i, c in zip(examples, frequent)
+            ],
+        ),
     ]
     html_blocks = "".join(
         f'<h3>{name}</h3><p class="note">{about}</p><div class="gallery">{"".join(map(_thumb_html, items))}</div>'
-        for name, about, items in blocks)
+        for name, about, items in blocks
+    )
     return f"<section><h2>Images</h2>{html_blocks}</section>"
 
 
@@ -367,8 +495,10 @@ def _thumbnails(result: ISResult, images: Any, indices: list[int], labels: list[
     thumbs = {}
     for index, sample in _samples_at(result, images, indices):
         if details.names is not None and sample.name != details.names[index]:
-            raise InceptionScoreError(f"the source does not match the result: image {index} is {sample.name}, the "
-                                      f"result scored {details.names[index]}; pass the source that was scored")
+            raise InceptionScoreError(
+                f"the source does not match the result: image {index} is {sample.name}, the "
+                f"result scored {details.names[index]}; pass the source that was scored"
+            )
         pixels = decode(sample)
         image = Image.fromarray(pixels)
         small = max(image.size) < THUMBNAIL_PIXELS // 2
@@ -378,16 +508,21 @@ def _thumbnails(result: ISResult, images: Any, indices: list[int], labels: list[
         uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
         label = labels[int(details.top1_class[index])]
         probability = float(details.max_probability[index])
-        thumbs[index] = Thumbnail(uri, f"{label} · p={probability:.3f}",
-                                  f"{sample.name}: {pixels.shape[1]}x{pixels.shape[0]}, top-1 {label}, p={probability:.4f}",
-                                  small)
+        thumbs[index] = Thumbnail(
+            uri,
+            f"{label} · p={probability:.3f}",
+            f"{sample.name}: {pixels.shape[1]}x{pixels.shape[0]}, top-1 {label}, p={probability:.4f}",
+            small,
+        )
     return thumbs
 
 
 def _thumb_html(thumb: Thumbnail) -> str:
     css = "pixelated" if thumb.small else ""
-    return (f'<figure title="{html.escape(thumb.title)}"><img class="{css}" src="{thumb.uri}" alt="">'
-            f"<figcaption>{html.escape(thumb.caption)}</figcaption></figure>")
+    return (
+        f'<figure title="{html.escape(thumb.title)}"><img class="{css}" src="{thumb.uri}" alt="">'
+        f"<figcaption>{html.escape(thumb.caption)}</figcaption></figure>"
+    )
 
 
 def _version(package: str) -> str:
@@ -406,10 +541,17 @@ def _protocol(result: ISResult, images: Any, distances: list[Distance]) -> str:
     else:
         status = "the reference 2015 weights" if result.reference_weights else "NOT the reference 2015 weights"
         weights = f"<code>{html.escape(result.weights_sha256 or '')}</code> ({status})"
-    described = (f"{html.escape(str(classifier.get('name')))}: input {html.escape(str(classifier.get('input')))}; "
-                 f"logits {html.escape(str(classifier.get('logits')))}" if classifier else "the 2015 Inception network")
-    bootstrap = (f"{result.bootstrap_resamples} resamples, seed {result.bootstrap_seed}, percentile interval"
-                 if result.bootstrap_resamples else "not run")
+    described = (
+        f"{html.escape(str(classifier.get('name')))}: input {html.escape(str(classifier.get('input')))}; "
+        f"logits {html.escape(str(classifier.get('logits')))}"
+        if classifier
+        else "the 2015 Inception network"
+    )
+    bootstrap = (
+        f"{result.bootstrap_resamples} resamples, seed {result.bootstrap_seed}, percentile interval"
+        if result.bootstrap_resamples
+        else "not run"
+    )
     rows = [
         ("Source", html.escape(images.description) if images is not None else "not given"),
         ("Classifier", described),
@@ -417,21 +559,40 @@ def _protocol(result: ISResult, images: Any, distances: list[Distance]) -> str:
         ("Images (N)", str(result.n)),
         ("Classes", str(result.num_classes)),
         ("Splits", f"{result.splits} (split i is rows i·N/splits to (i+1)·N/splits, mean and population std)"),
-        ("Order", html.escape(result.order) + (f", rows permuted by numpy RandomState({result.seed})"
-                                               if result.order == "shuffled" else ", input order (paper's code)")),
+        (
+            "Order",
+            html.escape(result.order)
+            + (
+                f", rows permuted by numpy RandomState({result.seed})"
+                if result.order == "shuffled"
+                else ", input order (paper's code)"
+            ),
+        ),
         ("Bootstrap", bootstrap),
-        ("FID/KID", "; ".join(f"{d.key.upper()} against {html.escape(d.against or 'a reference')}"
-                              + (f" ({html.escape(d.detail)})" if d.detail else "") for d in distances)
-         or "not computed"),
-        ("Versions", ", ".join(f"{name} {_version(name)}" for name in ("inception-score", "numpy", "torch",
-                                                                        "pillow", "matplotlib"))
-         + f", Python {platform.python_version()}"),
+        (
+            "FID/KID",
+            "; ".join(
+                f"{d.key.upper()} against {html.escape(d.against or 'a reference')}"
+                + (f" ({html.escape(d.detail)})" if d.detail else "")
+                for d in distances
+            )
+            or "not computed",
+        ),
+        (
+            "Versions",
+            ", ".join(
+                f"{name} {_version(name)}" for name in ("inception-score", "numpy", "torch", "pillow", "matplotlib")
+            )
+            + f", Python {platform.python_version()}",
+        ),
         ("Report written", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
     ]
     table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     data = html.escape(json.dumps(result.to_dict(), indent=2))
-    return (f'<section><h2>Protocol</h2><table class="protocol">{table}</table>'
-            f"<details><summary>The full result as JSON</summary><pre>{data}</pre></details></section>")
+    return (
+        f'<section><h2>Protocol</h2><table class="protocol">{table}</table>'
+        f"<details><summary>The full result as JSON</summary><pre>{data}</pre></details></section>"
+    )
 
 
 _STYLE = """

@@ -3,6 +3,7 @@
 Figures are built with `matplotlib.figure.Figure` directly, never pyplot, so the user's
 backend and global state are left alone.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,14 +20,27 @@ DIVERSITY = "#0f766e"
 CONFIDENCE = "#c2410c"
 MUTED = "#94a3b8"
 INK = "#1e293b"
-MISSING = ("the HTML report draws its plots with matplotlib, which is not installed: "
-           "pip install 'inception-score[report]' (or pip install matplotlib)")
+MISSING = (
+    "the HTML report draws its plots with matplotlib, which is not installed: "
+    "pip install 'inception-score[report]' (or pip install matplotlib)"
+)
 STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.titlelocation": "left",
-    "axes.edgecolor": "#cbd5e1", "axes.labelcolor": INK, "axes.spines.top": False,
-    "axes.spines.right": False, "xtick.color": "#475569", "ytick.color": "#475569",
-    "axes.grid": True, "grid.color": "#e2e8f0", "grid.linewidth": 0.6, "axes.axisbelow": True,
-    "svg.fonttype": "path", "svg.hashsalt": "inception-score",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.edgecolor": "#cbd5e1",
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": "#475569",
+    "ytick.color": "#475569",
+    "axes.grid": True,
+    "grid.color": "#e2e8f0",
+    "grid.linewidth": 0.6,
+    "axes.axisbelow": True,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "inception-score",
 }
 
 
@@ -41,11 +55,13 @@ def require_matplotlib() -> None:
 def _figure(width: float, height: float) -> Any:
     require_matplotlib()
     from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), layout="constrained")
 
 
 def _data_uri(figure: Any) -> str:
     import matplotlib
+
     buffer = io.BytesIO()
     with matplotlib.rc_context(STYLE):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -54,11 +70,14 @@ def _data_uri(figure: Any) -> str:
 
 def _styled(draw):
     """Draw under the report's style (rcParams apply when axes are created, so wrap the whole drawing)."""
+
     def wrapper(*args: Any, **kwargs: Any) -> str:
         require_matplotlib()
         import matplotlib
+
         with matplotlib.rc_context(STYLE):
             return _data_uri(draw(*args, **kwargs))
+
     wrapper.__doc__ = draw.__doc__
     return wrapper
 
@@ -84,6 +103,7 @@ def split_scores_plot(split_scores: Sequence[float], mean: float, std: float, on
 
 def _plain_log_ticks(axis: Any) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     axis.set_major_locator(LogLocator(base=10))
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
@@ -103,23 +123,42 @@ def decomposition_map(covered: float, per_image: float, num_classes: int) -> Any
     _plain_log_ticks(axes.yaxis)
     grid = np.geomspace(1, top, 200)
     axes.fill_between(grid, grid, top, color="#f8fafc", lw=0, zorder=0)
-    axes.text(1.4, top / 1.6, "impossible: an image cannot be less\nsure than the whole set", color=MUTED,
-              fontsize=7.5, va="bottom")
+    axes.text(
+        1.4,
+        top / 1.6,
+        "impossible: an image cannot be less\nsure than the whole set",
+        color=MUTED,
+        fontsize=7.5,
+        va="bottom",
+    )
     for level in (1, 2, 5, 10, 20, 50, 100, 200, 500):
         if level >= top:
             break
         axes.plot(grid, grid / level, color="#cbd5e1", lw=0.9 if level > 1 else 1.2, ls="-")
-        axes.text(top * 1.06, top / level, f"IS {level}", color="#64748b", fontsize=7.5, va="center",
-                  clip_on=False)
+        axes.text(top * 1.06, top / level, f"IS {level}", color="#64748b", fontsize=7.5, va="center", clip_on=False)
     axes.text(1.4, 1.25, "few classes, each image clear\n(mode collapse)", fontsize=7.5, color="#64748b", va="top")
     axes.text(top / 1.4, 1.25, "many classes,\neach image clear", fontsize=7.5, color="#64748b", va="top", ha="right")
-    axes.text(top / 1.4, top / 3.5, "many classes, each\nimage unclear (blur)", fontsize=7.5, color="#64748b",
-              va="bottom", ha="right")
+    axes.text(
+        top / 1.4,
+        top / 3.5,
+        "many classes, each\nimage unclear (blur)",
+        fontsize=7.5,
+        color="#64748b",
+        va="bottom",
+        ha="right",
+    )
     axes.scatter([covered], [per_image], s=150, color=SCORE, zorder=5, edgecolor="white", linewidth=1.8)
     right = covered > np.sqrt(top)
-    axes.annotate(f"{covered:.1f} / {per_image:.1f} = IS {covered / per_image:.2f}", (covered, per_image),
-                  xytext=(-12 if right else 12, 12 if per_image > 2 else -16), textcoords="offset points",
-                  ha="right" if right else "left", color=SCORE, fontweight="bold", fontsize=9.5)
+    axes.annotate(
+        f"{covered:.1f} / {per_image:.1f} = IS {covered / per_image:.2f}",
+        (covered, per_image),
+        xytext=(-12 if right else 12, 12 if per_image > 2 else -16),
+        textcoords="offset points",
+        ha="right" if right else "left",
+        color=SCORE,
+        fontweight="bold",
+        fontsize=9.5,
+    )
     axes.set_xlabel("diversity: effective classes covered, exp H(y)  →", color=DIVERSITY, fontweight="bold")
     axes.set_ylabel("confidence: effective classes per image, exp E H(y|x)", color=CONFIDENCE, fontweight="bold")
     return figure
@@ -132,15 +171,24 @@ def entropy_bar(marginal_entropy: float, mean_conditional_entropy: float, num_cl
     axes = figure.add_subplot()
     span = float(np.log(num_classes))
     log_score = marginal_entropy - mean_conditional_entropy
-    rows = [(2, 0.0, marginal_entropy, DIVERSITY, f"H(y) = {marginal_entropy:.3f}"),
-            (1, log_score, mean_conditional_entropy, CONFIDENCE, f"− E H(y|x) = {mean_conditional_entropy:.3f}"),
-            (0, 0.0, log_score, SCORE, f"= log IS = {log_score:.3f}")]
+    rows = [
+        (2, 0.0, marginal_entropy, DIVERSITY, f"H(y) = {marginal_entropy:.3f}"),
+        (1, log_score, mean_conditional_entropy, CONFIDENCE, f"− E H(y|x) = {mean_conditional_entropy:.3f}"),
+        (0, 0.0, log_score, SCORE, f"= log IS = {log_score:.3f}"),
+    ]
     for y, left, width, color, text in rows:
         axes.barh([y], [width], left=[left], color=color, height=0.64)
         inside = width > 0.4 * span
-        axes.text(left + width - span * 0.015 if inside else left + width + span * 0.015, y, text,
-                  color="white" if inside else color, ha="right" if inside else "left", va="center",
-                  fontsize=8.5, fontweight="bold")
+        axes.text(
+            left + width - span * 0.015 if inside else left + width + span * 0.015,
+            y,
+            text,
+            color="white" if inside else color,
+            ha="right" if inside else "left",
+            va="center",
+            fontsize=8.5,
+            fontweight="bold",
+        )
     axes.axvline(span, color=MUTED, ls="--", lw=1)
     axes.text(span * 0.99, 2.62, f"log {num_classes} = most possible", color="#64748b", fontsize=7.5, ha="right")
     axes.set_yticks([0, 1, 2], ["score", "confidence cost", "diversity"])
@@ -161,8 +209,13 @@ def class_histogram(marginal: np.ndarray, top1: np.ndarray, labels: Sequence[str
     top1_share = np.bincount(top1, minlength=len(marginal))[classes] / len(top1)
     axes.bar(positions, 100 * marginal[classes], color=DIVERSITY, alpha=0.85, width=0.75, label="p(y), % of all mass")
     axes.scatter(positions, 100 * top1_share, color=INK, s=12, zorder=4, label="% of images with it as top-1")
-    axes.axhline(100 / len(marginal), color=MUTED, ls="--", lw=1,
-                 label=f"uniform over all {len(marginal)} classes ({100 / len(marginal):.2f}%)")
+    axes.axhline(
+        100 / len(marginal),
+        color=MUTED,
+        ls="--",
+        lw=1,
+        label=f"uniform over all {len(marginal)} classes ({100 / len(marginal):.2f}%)",
+    )
     axes.set_xticks(positions, [labels[c] for c in classes], rotation=90, fontsize=7)
     axes.set_xlim(-0.7, len(classes) - 0.3)
     axes.set_ylabel("% of images")
