@@ -41,9 +41,10 @@ def adm_squared_distances(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         m x n float32: the float16 result, or the float32 one when the float16 block is not
         finite everywhere (e.g. features large enough to overflow 65504).
     """
-    rows16, cols16 = np.asarray(rows).astype(np.float16), np.asarray(cols).astype(np.float16)
-    products16 = (rows16.astype(np.float32) @ cols16.astype(np.float32).T).astype(np.float16)
+    with np.errstate(over="ignore"):
+        rows16, cols16 = np.asarray(rows).astype(np.float16), np.asarray(cols).astype(np.float16)
     with np.errstate(over="ignore", invalid="ignore"):
+        products16 = (rows16.astype(np.float32) @ cols16.astype(np.float32).T).astype(np.float16)
         block16 = _float16_squared_norms(rows16)[:, None] - np.float16(2) * products16
         block16 = np.maximum(block16 + _float16_squared_norms(cols16)[None, :], np.float16(0))
     if np.all(np.isfinite(block16)):
