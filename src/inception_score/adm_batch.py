@@ -1,0 +1,219 @@
+"""ADM evaluator batch files: `.npz` with images `arr_0` (N x H x W x 3 uint8) and optional statistics.
+
+openai/guided-diffusion's evaluator reads a sample batch (`arr_0`, maybe `arr_1` labels) and a
+reference batch (`arr_0` plus `mu`, `sigma` of pool3 and `mu_s`, `sigma_s` of the spatial
+features). A 50,000-image batch at 256 px is 9.8 GB, so the images are streamed a block at a
+time from the zip member: `np.load(mmap_mode=...)` cannot map an array inside a zip, and
+loading `arr_0` whole would need all of it in memory. Stored (np.savez) and deflated
+(np.savez_compressed) members both work. Nothing is unpickled (`allow_pickle=False`).
+"""
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import InceptionScoreError
+
+IMAGES_KEY = "arr_0"
+LABELS_KEY = "arr_1"
+STATISTICS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
+STATISTICS_PAIRS = (("mu", "sigma"), ("mu_s", "sigma_s"))
+DEFAULT_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class AdmBatchInfo:
+    """What an ADM batch file holds, read from its zip directory and the images' .npy header."""
+
+    path: str
+    count: int  # N images in arr_0
+    height: int
+    width: int
+    compressed: bool  # arr_0 is deflated (np.savez_compressed)
+    has_labels: bool  # arr_1 present (ignored)
+    statistics: tuple[str, ...]  # those of mu, sigma, mu_s, sigma_s present
+    other_keys: tuple[str, ...]  # any other arrays (ignored)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(path=self.path, count=self.count, height=self.height, width=self.width,
+                    compressed=self.compressed, has_labels=self.has_labels, statistics=list(self.statistics),
+                    other_keys=list(self.other_keys))
+
+
+def _array_names(archive: zipfile.ZipFile) -> list[str]:
+    return [name[:-4] for name in archive.namelist() if name.endswith(".npy")]
+
+
+@contextmanager
+def _open_archive(path: Path) -> Iterator[zipfile.ZipFile]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            yield archive
+    except FileNotFoundError:
+        raise InceptionScoreError(f"{path}: no such file") from None
+    except zipfile.BadZipFile as error:
+        raise InceptionScoreError(f"{path}: not a readable .npz (zip) file ({error})") from None
+
+
+def _read_images_header(member: IO[bytes], path: Path) -> tuple[int, int, int]:
+    """Parse the .npy header of arr_0 and check it describes N x H x W x 3 uint8 in C order."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InceptionScoreError(f"{path}: the header of {IMAGES_KEY} is corrupt ({error})") from None
+    if dtype != np.uint8:
+        raise InceptionScoreError(
+            f"{path}: {IMAGES_KEY} must hold uint8 images (0..255), got dtype {dtype}; convert with "
+            "np.clip(x, 0, 255).astype(np.uint8) before np.savez")
+    if len(shape) != 4 or shape[3] != 3 or shape[1] < 1 or shape[2] < 1:
+        raise InceptionScoreError(f"{path}: {IMAGES_KEY} must be N x H x W x 3 (RGB, channels last), got {shape}")
+    if fortran_order:
+        raise InceptionScoreError(f"{path}: {IMAGES_KEY} is stored in Fortran order; save np.ascontiguousarray(x)")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+@contextmanager
+def _open_images(path: Path) -> Iterator[tuple[IO[bytes], tuple[int, int, int], bool]]:
+    with _open_archive(path) as archive:
+        name = f"{IMAGES_KEY}.npy"
+        if name not in archive.namelist():
+            raise InceptionScoreError(
+                f"{path}: no {IMAGES_KEY} in the file (it holds {_array_names(archive)}); an ADM batch stores its "
+                f"images as np.savez(path, images) -> {IMAGES_KEY}")
+        entry = archive.getinfo(name)
+        with archive.open(entry) as member:
+            count, height, width = _read_images_header(member, path)
+            expected = member.tell() + count * height * width * 3
+            if entry.file_size != expected:
+                raise InceptionScoreError(
+                    f"{path}: {IMAGES_KEY} should hold {expected} bytes for {count} x {height} x {width} x 3 "
+                    f"images but holds {entry.file_size}: the file is truncated or corrupt")
+            yield member, (count, height, width), entry.compress_type != zipfile.ZIP_STORED
+
+
+def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
+    """Describe an ADM batch file without reading its images.
+
+    Parameters
+    ----------
+    path : str or Path
+        The `.npz` file.
+
+    Returns
+    -------
+    AdmBatchInfo
+        Image count and size, compression, and which optional arrays are present.
+    """
+    path = Path(path)
+    with _open_images(path) as (_, (count, height, width), compressed):
+        pass
+    with _open_archive(path) as archive:
+        names = _array_names(archive)
+    known = {IMAGES_KEY, LABELS_KEY, *STATISTICS_KEYS}
+    return AdmBatchInfo(str(path), count, height, width, compressed, LABELS_KEY in names,
+                        tuple(key for key in STATISTICS_KEYS if key in names),
+                        tuple(sorted(name for name in names if name not in known)))
+
+
+def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
+    view = memoryview(into).cast("B")
+    filled = 0
+    while filled < len(view):
+        got = member.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def iter_adm_images(path: str | Path, block: int = DEFAULT_BLOCK) -> Iterator[np.ndarray]:
+    """Stream the images of an ADM batch in blocks, in file order, without loading the whole array.
+
+    Parameters
+    ----------
+    path : str or Path
+        The `.npz` file (stored or deflated members).
+    block : int
+        Images per block (the last block may be shorter).
+
+    Yields
+    ------
+    numpy.ndarray
+        block x H x W x 3 uint8, a new writable array each time.
+    """
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise InceptionScoreError(f"block must be a positive integer, got {block!r}")
+    path = Path(path)
+    with _open_images(path) as (member, (count, height, width), _):
+        for start in range(0, count, block):
+            images = np.empty((min(block, count - start), height, width, 3), np.uint8)
+            try:
+                filled = _read_exactly(member, images)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+                raise InceptionScoreError(
+                    f"{path}: {IMAGES_KEY} is corrupt near image {start} ({error})") from None
+            if filled != images.nbytes:
+                raise InceptionScoreError(
+                    f"{path}: {IMAGES_KEY} ends early: image {start + filled // (height * width * 3)} of {count} "
+                    "is incomplete (truncated file)")
+            yield images
+
+
+def read_adm_statistics(path: str | Path) -> dict[str, np.ndarray]:
+    """The precomputed statistics of an ADM reference batch, in float64.
+
+    Parameters
+    ----------
+    path : str or Path
+        The `.npz` file.
+
+    Returns
+    -------
+    dict
+        Those of `mu`, `sigma` (pool3) and `mu_s`, `sigma_s` (spatial) the file holds; each pair
+        is present in full or not at all, `mu` is d and `sigma` d x d, all finite. Empty when
+        the file has none (compute them from `arr_0` then, as the evaluator does).
+    """
+    path = Path(path)
+    with _open_archive(path) as archive:
+        names = set(_array_names(archive))
+    found = {}
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            for mean_key, cov_key in STATISTICS_PAIRS:
+                if (mean_key in names) != (cov_key in names):
+                    missing = cov_key if mean_key in names else mean_key
+                    raise InceptionScoreError(f"{path}: has {mean_key if missing == cov_key else cov_key} "
+                                              f"but not {missing}; both are needed")
+                if mean_key in names:
+                    found[mean_key], found[cov_key] = _checked_pair(arrays[mean_key], arrays[cov_key],
+                                                                    mean_key, cov_key, path)
+    except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
+        raise InceptionScoreError(f"{path}: cannot read its statistics ({error})") from None
+    return found
+
+
+def _checked_pair(mean: np.ndarray, cov: np.ndarray, mean_key: str, cov_key: str,
+                  path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if mean.ndim != 1 or cov.shape != (mean.size, mean.size):
+        raise InceptionScoreError(
+            f"{path}: {mean_key} must be d and {cov_key} d x d, got {mean.shape} and {cov.shape}")
+    if not (np.issubdtype(mean.dtype, np.number) and np.issubdtype(cov.dtype, np.number)):
+        raise InceptionScoreError(f"{path}: {mean_key}/{cov_key} must be numbers, got {mean.dtype}/{cov.dtype}")
+    mean, cov = mean.astype(np.float64), cov.astype(np.float64)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+        raise InceptionScoreError(f"{path}: {mean_key}/{cov_key} contain NaN or infinite values")
+    return mean, cov
