@@ -1,0 +1,1 @@
+"""Pure numpy maths: no torch, no files."""
