@@ -2,6 +2,7 @@
 and the uint8 image batch check."""
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ def read_state_dict(path: str | Path, *, expected_file: str) -> dict[str, torch.
     path = Path(path)
     try:
         if is_torchscript_archive(path):
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()
+            with warnings.catch_warnings():  # torch >= 2.13 deprecates TorchScript; OpenAI publishes nothing else
+                warnings.simplefilter("ignore", DeprecationWarning)
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or foreign files
