@@ -85,7 +85,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.batches} timed batches"
-          f"{', smoke (1 block per transformer)' if args.smoke else ''}")
+          f"{', smoke (1 block per transformer)' if args.smoke else ''}, load average {os.getloadavg()[0]:.1f}")
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randint(0, 256, (args.batch_size, 3, IMAGE_SIDE, IMAGE_SIDE), dtype=torch.uint8, generator=generator)
     print("| network | input | network alone (img/s) | uint8 256 px -> features (img/s) |")
@@ -101,6 +101,7 @@ def main() -> None:
         alone = images_per_second(network, batch, args.batches)
         whole = images_per_second(extractor, pixels, args.batches)
         print(f"| {label} | {side} | {alone:.2f} | {whole:.2f} |", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (a shared machine slows every figure)")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,25 @@ import json
 import numpy as np
 import pytest
 import torch
-from extractor_recipes import CLIP_PUBLISHED, clip_shapes, digest, random_images, random_inputs, random_state_dict
+from extractor_recipes import (
+    CLIP_PUBLISHED,
+    clip_shapes,
+    digest,
+    random_images,
+    random_inputs,
+    random_state_dict,
+)
 from torch import nn
 
 from inception_score.errors import InceptionScoreError
 from inception_score.extractors import clip
-from inception_score.extractors.clip import ClipExtractor, build_clip, load_clip, load_clip_state, preprocess
+from inception_score.extractors.clip import (
+    ClipExtractor,
+    build_clip,
+    load_clip,
+    load_clip_state,
+    preprocess,
+)
 from inception_score.extractors.common import is_torchscript_archive, read_state_dict
 
 

@@ -35,7 +35,7 @@ def test_one_point_each_by_hand():
 
 def test_two_points_each_by_hand_both_estimators():
     x, y = [[0.0], [3.0]], [[0.0], [4.0]]
-    k = lambda d: math.exp(-d * d / 200)  # noqa: E731
+    k = lambda d: math.exp(-d * d / 200)
     kxx_full = (2 + 2 * k(3)) / 4
     kyy_full = (2 + 2 * k(4)) / 4
     kxy = (k(0) + k(4) + k(3) + k(1)) / 4

@@ -15,11 +15,24 @@ import math
 import numpy as np
 import pytest
 import torch
-from extractor_recipes import DINOV2_PUBLISHED, digest, dinov2_shapes, random_images, random_inputs, random_state_dict
+from extractor_recipes import (
+    DINOV2_PUBLISHED,
+    digest,
+    dinov2_shapes,
+    random_images,
+    random_inputs,
+    random_state_dict,
+)
 
 from inception_score.errors import InceptionScoreError
 from inception_score.extractors import dinov2
-from inception_score.extractors.dinov2 import DinoV2Extractor, build_dinov2, load_dinov2, load_dinov2_state, preprocess
+from inception_score.extractors.dinov2 import (
+    DinoV2Extractor,
+    build_dinov2,
+    load_dinov2,
+    load_dinov2_state,
+    preprocess,
+)
 
 
 def reference_bicubic_axis(size_in: int, size_out: int, scale: float) -> np.ndarray:

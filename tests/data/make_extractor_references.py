@@ -37,7 +37,14 @@ from torch_fidelity.feature_extractor_clip import CLIPVisual
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from extractor_recipes import CLIP_PUBLISHED, clip_shapes, digest, random_images, random_inputs, random_state_dict  # noqa: E402
+from extractor_recipes import (
+    CLIP_PUBLISHED,
+    clip_shapes,
+    digest,
+    random_images,
+    random_inputs,
+    random_state_dict,
+)
 
 OUT = HERE / "extractors"
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -19,7 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InceptionScoreError
-from .common import PublishedWeights, check_image_batch, load_strict, pil_bicubic_resize, read_state_dict
+from .common import (
+    PublishedWeights,
+    check_image_batch,
+    load_strict,
+    pil_bicubic_resize,
+    read_state_dict,
+)
 
 Protocol = Literal["cmmd", "clean-fid"]
 PROTOCOLS: tuple[str, ...] = ("cmmd", "clean-fid")
@@ -240,8 +246,8 @@ def crop_box(height: int, width: int, size: int, protocol: Protocol) -> tuple[in
         resize_height, resize_width = size, int(size * width / height)
     else:
         resize_height, resize_width = int(size * height / width), size
-    top = int(round((resize_height - size) / 2.0))
-    left = int(round((resize_width - size) / 2.0))
+    top = round((resize_height - size) / 2.0)
+    left = round((resize_width - size) / 2.0)
     return resize_height, resize_width, top, left, size
 
 

@@ -87,7 +87,7 @@ def read_state_dict(path: str | Path, *, expected_file: str) -> dict[str, torch.
                 state = torch.jit.load(str(path), map_location="cpu").state_dict()
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
+    except Exception as error:  # noqa: BLE001 -- torch raises many types for corrupt or foreign files
         raise InceptionScoreError(
             f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
             f"It should be {expected_file}; delete it and fetch a good copy") from None

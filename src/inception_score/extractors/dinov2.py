@@ -18,7 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InceptionScoreError
-from .common import PublishedWeights, check_image_batch, load_strict, pil_bicubic_resize, read_state_dict
+from .common import (
+    PublishedWeights,
+    check_image_batch,
+    load_strict,
+    pil_bicubic_resize,
+    read_state_dict,
+)
 
 Protocol = Literal["edm2", "dgm-eval"]
 PROTOCOLS: tuple[str, ...] = ("edm2", "dgm-eval")
