@@ -316,6 +316,7 @@ class ClipExtractor(nn.Module):
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Embeddings N x embed_dim (float32) for uint8 images N x 3 x H x W."""
+        """Embeddings N x embed_dim (float32) for uint8 images N x 3 x H x W (moved to the network's device)."""
+        images = images.to(self.model.visual.proj.device)
         embeddings = self.model(preprocess(images, self.protocol, self.model.config.image_size)).float()
         return F.normalize(embeddings, dim=-1) if self.unit_norm else embeddings

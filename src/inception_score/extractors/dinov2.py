@@ -325,5 +325,5 @@ class DinoV2Extractor(nn.Module):
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Features N x embed_dim (float32) for uint8 images N x 3 x H x W."""
-        return self.model(preprocess(images, self.protocol)).float()
+        """Features N x embed_dim (float32) for uint8 images N x 3 x H x W (moved to the network's device)."""
+        return self.model(preprocess(images.to(self.model.pos_embed.device), self.protocol)).float()
