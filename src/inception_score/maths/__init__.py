@@ -1,1 +1,1 @@
-"""Pure float64 numpy maths of the metrics: arrays in, numbers out (no torch, no files)."""
+"""Pure numpy maths of the metrics: arrays in, numbers out (no torch, no files)."""
