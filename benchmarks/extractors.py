@@ -10,6 +10,7 @@ CLIP ViT-B/32 ("clean-fid" protocol), and the package's Inception2015 at 299, bo
 network: the network alone on an already preprocessed float batch, and for the new extractors
 also the whole extractor (uint8 256 x 256 images in: resize, crop, normalise, network).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from inception_score.extractors import clip, dinov2
+from inception_score.pipeline.networks import clip, dinov2
 
 IMAGE_SIDE = 256
 
@@ -49,9 +50,9 @@ def images_per_second(run: Callable[[torch.Tensor], torch.Tensor], batch: torch.
 def inception_networks(smoke: bool) -> list[tuple[str, nn.Module]]:
     """The package's Inception2015, plain and optimised; empty if this layout of the package has none."""
     try:
-        from inception_score.network import Inception2015, optimise_for_inference
+        from inception_score.pipeline.inception2015 import Inception2015, optimise_for_inference
     except ImportError:
-        print("Inception2015 not found at inception_score.network: skipped")
+        print("Inception2015 not found at inception_score.pipeline.inception2015: skipped")
         return []
     plain = Inception2015().eval().requires_grad_(False)
     optimised = optimise_for_inference(Inception2015().eval().requires_grad_(False))
@@ -75,7 +76,9 @@ def extractor_cases(smoke: bool) -> list[tuple[str, nn.Module, nn.Module, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
-    parser.add_argument("--batches", type=int, default=2, help="timed batches per network, after one warm-up (default 2)")
+    parser.add_argument(
+        "--batches", type=int, default=2, help="timed batches per network, after one warm-up (default 2)"
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: one block per transformer, batch 2, one batch")
     args = parser.parse_args()
@@ -83,9 +86,11 @@ def main() -> None:
         args.batch_size, args.batches = 2, 1
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.batches} timed batches"
-          f"{', smoke (1 block per transformer)' if args.smoke else ''}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.batches} timed batches"
+        f"{', smoke (1 block per transformer)' if args.smoke else ''}, load average {os.getloadavg()[0]:.1f}"
+    )
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randint(0, 256, (args.batch_size, 3, IMAGE_SIDE, IMAGE_SIDE), dtype=torch.uint8, generator=generator)
     print("| network | input | network alone (img/s) | uint8 256 px -> features (img/s) |")

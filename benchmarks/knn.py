@@ -15,6 +15,7 @@ its three full N x N float32 distance matrices would not fit in memory. "bound" 
 float64 matrix products alone take at this machine's measured float64 GEMM rate; the float32 rate
 is printed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ def run_ours(real: np.ndarray, fake: np.ndarray) -> dict:
     import tracemalloc
 
     from inception_score.maths.neighbours import manifold_metrics
+
     before = peak_rss_bytes()
     tracemalloc.start()
     began = time.perf_counter()
@@ -53,20 +55,27 @@ def run_ours(real: np.ndarray, fake: np.ndarray) -> dict:
     seconds = time.perf_counter() - began
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return dict(seconds=seconds, rss_above_inputs=peak_rss_bytes() - before, traced=traced,
-                precision=result.precision_recall.precision, recall=result.precision_recall.recall)
+    return dict(
+        seconds=seconds,
+        rss_above_inputs=peak_rss_bytes() - before,
+        traced=traced,
+        precision=result.precision_recall.precision,
+        recall=result.precision_recall.recall,
+    )
 
 
 def run_torch_fidelity(real: np.ndarray, fake: np.ndarray) -> dict:
     import torch
     from torch_fidelity.metric_prc import calculate_precision_recall_full
+
     real_t, fake_t = torch.from_numpy(real), torch.from_numpy(fake)
     before = peak_rss_bytes()
     began = time.perf_counter()
     precision, recall = calculate_precision_recall_full(fake_t, real_t, neighborhood=3, batch_size=10000)
     seconds = time.perf_counter() - began
-    return dict(seconds=seconds, rss_above_inputs=peak_rss_bytes() - before, traced=None,
-                precision=precision, recall=recall)
+    return dict(
+        seconds=seconds, rss_above_inputs=peak_rss_bytes() - before, traced=None, precision=precision, recall=recall
+    )
 
 
 def worker(which: str, count: int, dim: int) -> None:
@@ -79,8 +88,12 @@ def in_subprocess(python: str, which: str, count: int, dim: int) -> dict | str:
     env = dict(os.environ)
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([python, os.path.abspath(__file__), "--worker", which, "--sizes", str(count),
-                           "--dim", str(dim)], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [python, os.path.abspath(__file__), "--worker", which, "--sizes", str(count), "--dim", str(dim)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if done.returncode != 0:
         return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -124,12 +137,16 @@ def available_memory() -> int:
 
 def table(sizes: list[int], dim: int, peer_python: str) -> None:
     rate64, rate32 = gemm_rate(np.float64, dim), gemm_rate(np.float32, dim)
-    print(f"GEMM on this machine: float64 {rate64 / 1e9:.1f} GFLOP/s, float32 {rate32 / 1e9:.1f} GFLOP/s "
-          f"({os.cpu_count()} CPUs); d = {dim}")
+    print(
+        f"GEMM on this machine: float64 {rate64 / 1e9:.1f} GFLOP/s, float32 {rate32 / 1e9:.1f} GFLOP/s "
+        f"({os.cpu_count()} CPUs); d = {dim}"
+    )
     peer = can_import_torch_fidelity(peer_python)
-    print("| N real = N fake | ours: time | bound (float64 GEMM) | ours / bound | ours: peak RSS above inputs "
-          "| ours: tracemalloc peak | torch-fidelity: time | torch-fidelity: peak RSS above inputs | P, R ours "
-          "| P, R torch-fidelity |")
+    print(
+        "| N real = N fake | ours: time | bound (float64 GEMM) | ours / bound | ours: peak RSS above inputs "
+        "| ours: tracemalloc peak | torch-fidelity: time | torch-fidelity: peak RSS above inputs | P, R ours "
+        "| P, R torch-fidelity |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for count in sizes:
         ours = in_subprocess(sys.executable, "ours", count, dim)
@@ -147,12 +164,18 @@ def table(sizes: list[int], dim: int, peer_python: str) -> None:
 def _row(count: int, ours: dict | str, bound: float, theirs: dict | str) -> str:
     def mib(value) -> str:
         return "-" if value is None else f"{value / 2**20:.0f} MiB"
+
     if isinstance(ours, str):
         ours_cells = [ours, f"{bound:.1f} s", "-", "-", "-"]
         ours_pr = "-"
     else:
-        ours_cells = [f"{ours['seconds']:.1f} s", f"{bound:.1f} s", f"{ours['seconds'] / bound:.2f}",
-                      mib(ours["rss_above_inputs"]), mib(ours["traced"])]
+        ours_cells = [
+            f"{ours['seconds']:.1f} s",
+            f"{bound:.1f} s",
+            f"{ours['seconds'] / bound:.2f}",
+            mib(ours["rss_above_inputs"]),
+            mib(ours["traced"]),
+        ]
         ours_pr = f"{ours['precision']:.4f}, {ours['recall']:.4f}"
     if isinstance(theirs, str):
         their_cells, their_pr = [theirs, "-"], "-"
@@ -167,8 +190,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,50000", help="comma-separated N (real and fake each)")
     parser.add_argument("--dim", type=int, default=DIM, help="feature dimension (default 2048, pool3)")
     parser.add_argument("--smoke", action="store_true", help="a quick run: N = 300, d = 64")
-    parser.add_argument("--peer-python", default=sys.executable,
-                        help="interpreter with torch-fidelity installed (default: this one)")
+    parser.add_argument(
+        "--peer-python", default=sys.executable, help="interpreter with torch-fidelity installed (default: this one)"
+    )
     parser.add_argument("--worker", choices=["ours", "torch-fidelity"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size]

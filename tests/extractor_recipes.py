@@ -7,6 +7,7 @@ the peers' venv to build the same weights for torch-fidelity's CLIP model.
 Layout facts (facebookresearch/dinov2 `hub/backbones.py`, `models/vision_transformer.py`,
 `layers/`; openai/CLIP `model.py`): see docs/feature-spaces.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,40 +32,83 @@ CLIP_PUBLISHED = {
 def dinov2_shapes(variant: str, depth: int | None = None) -> dict[str, tuple[int, ...]]:
     """Keys and shapes of `dinov2_<variant>_pretrain.pth` (the first `depth` blocks only, if given)."""
     dim, published_depth, hidden, ffn = DINOV2_PUBLISHED[variant]
-    shapes = {"cls_token": (1, 1, dim), "pos_embed": (1, 1 + 37 * 37, dim), "mask_token": (1, dim),
-              "patch_embed.proj.weight": (dim, 3, 14, 14), "patch_embed.proj.bias": (dim,),
-              "norm.weight": (dim,), "norm.bias": (dim,)}
+    shapes = {
+        "cls_token": (1, 1, dim),
+        "pos_embed": (1, 1 + 37 * 37, dim),
+        "mask_token": (1, dim),
+        "patch_embed.proj.weight": (dim, 3, 14, 14),
+        "patch_embed.proj.bias": (dim,),
+        "norm.weight": (dim,),
+        "norm.bias": (dim,),
+    }
     for index in range(published_depth if depth is None else depth):
         block = f"blocks.{index}."
-        shapes.update({block + "norm1.weight": (dim,), block + "norm1.bias": (dim,),
-                       block + "attn.qkv.weight": (3 * dim, dim), block + "attn.qkv.bias": (3 * dim,),
-                       block + "attn.proj.weight": (dim, dim), block + "attn.proj.bias": (dim,),
-                       block + "ls1.gamma": (dim,), block + "norm2.weight": (dim,), block + "norm2.bias": (dim,),
-                       block + "ls2.gamma": (dim,)})
+        shapes.update(
+            {
+                block + "norm1.weight": (dim,),
+                block + "norm1.bias": (dim,),
+                block + "attn.qkv.weight": (3 * dim, dim),
+                block + "attn.qkv.bias": (3 * dim,),
+                block + "attn.proj.weight": (dim, dim),
+                block + "attn.proj.bias": (dim,),
+                block + "ls1.gamma": (dim,),
+                block + "norm2.weight": (dim,),
+                block + "norm2.bias": (dim,),
+                block + "ls2.gamma": (dim,),
+            }
+        )
         if ffn == "mlp":
-            shapes.update({block + "mlp.fc1.weight": (hidden, dim), block + "mlp.fc1.bias": (hidden,),
-                           block + "mlp.fc2.weight": (dim, hidden), block + "mlp.fc2.bias": (dim,)})
+            shapes.update(
+                {
+                    block + "mlp.fc1.weight": (hidden, dim),
+                    block + "mlp.fc1.bias": (hidden,),
+                    block + "mlp.fc2.weight": (dim, hidden),
+                    block + "mlp.fc2.bias": (dim,),
+                }
+            )
         else:
-            shapes.update({block + "mlp.w12.weight": (2 * hidden, dim), block + "mlp.w12.bias": (2 * hidden,),
-                           block + "mlp.w3.weight": (dim, hidden), block + "mlp.w3.bias": (dim,)})
+            shapes.update(
+                {
+                    block + "mlp.w12.weight": (2 * hidden, dim),
+                    block + "mlp.w12.bias": (2 * hidden,),
+                    block + "mlp.w3.weight": (dim, hidden),
+                    block + "mlp.w3.bias": (dim,),
+                }
+            )
     return shapes
 
 
 def clip_shapes(variant: str, layers: int | None = None) -> dict[str, tuple[int, ...]]:
     """Keys and shapes of the `visual.*` entries of OpenAI's CLIP file (the first `layers` blocks, if given)."""
     side, patch, width, published_layers, embed = CLIP_PUBLISHED[variant]
-    shapes = {"visual.conv1.weight": (width, 3, patch, patch), "visual.class_embedding": (width,),
-              "visual.positional_embedding": ((side // patch) ** 2 + 1, width),
-              "visual.ln_pre.weight": (width,), "visual.ln_pre.bias": (width,),
-              "visual.ln_post.weight": (width,), "visual.ln_post.bias": (width,), "visual.proj": (width, embed)}
+    shapes = {
+        "visual.conv1.weight": (width, 3, patch, patch),
+        "visual.class_embedding": (width,),
+        "visual.positional_embedding": ((side // patch) ** 2 + 1, width),
+        "visual.ln_pre.weight": (width,),
+        "visual.ln_pre.bias": (width,),
+        "visual.ln_post.weight": (width,),
+        "visual.ln_post.bias": (width,),
+        "visual.proj": (width, embed),
+    }
     for index in range(published_layers if layers is None else layers):
         block = f"visual.transformer.resblocks.{index}."
-        shapes.update({block + "attn.in_proj_weight": (3 * width, width), block + "attn.in_proj_bias": (3 * width,),
-                       block + "attn.out_proj.weight": (width, width), block + "attn.out_proj.bias": (width,),
-                       block + "ln_1.weight": (width,), block + "ln_1.bias": (width,),
-                       block + "mlp.c_fc.weight": (4 * width, width), block + "mlp.c_fc.bias": (4 * width,),
-                       block + "mlp.c_proj.weight": (width, 4 * width), block + "mlp.c_proj.bias": (width,),
-                       block + "ln_2.weight": (width,), block + "ln_2.bias": (width,)})
+        shapes.update(
+            {
+                block + "attn.in_proj_weight": (3 * width, width),
+                block + "attn.in_proj_bias": (3 * width,),
+                block + "attn.out_proj.weight": (width, width),
+                block + "attn.out_proj.bias": (width,),
+                block + "ln_1.weight": (width,),
+                block + "ln_1.bias": (width,),
+                block + "mlp.c_fc.weight": (4 * width, width),
+                block + "mlp.c_fc.bias": (4 * width,),
+                block + "mlp.c_proj.weight": (width, 4 * width),
+                block + "mlp.c_proj.bias": (width,),
+                block + "ln_2.weight": (width,),
+                block + "ln_2.bias": (width,),
+            }
+        )
     return shapes
 
 
@@ -87,7 +131,9 @@ def _scale_and_offset(key: str, shape: tuple[int, ...]) -> tuple[float, float]:
     return 0.5, 0.0  # tokens and positional embeddings
 
 
-def random_state_dict(shapes: dict[str, tuple[int, ...]], seed: int, *, fp16_exact: bool = False) -> dict[str, torch.Tensor]:
+def random_state_dict(
+    shapes: dict[str, tuple[int, ...]], seed: int, *, fp16_exact: bool = False
+) -> dict[str, torch.Tensor]:
     """float32 tensors drawn key by key (sorted) from RandomState(seed); `fp16_exact` rounds them to
     float16 values (OpenAI publishes float16 weights)."""
     rng = np.random.RandomState(seed)

@@ -1,11 +1,12 @@
 """ADM batch files (adm_batch): real .npz files made with np.savez / np.savez_compressed."""
+
 import zipfile
 
 import numpy as np
 import pytest
 
-from inception_score.adm_batch import inspect_adm_batch, iter_adm_images, read_adm_statistics
 from inception_score.errors import InceptionScoreError
+from inception_score.pipeline.adm_batch import inspect_adm_batch, iter_adm_images, read_adm_statistics
 
 
 def images(count=10, height=5, width=7, seed=0):
@@ -59,12 +60,15 @@ def test_large_block_holds_everything_at_once(tmp_path):
     assert np.array_equal(block, pixels)
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.zeros((2, 4, 4, 3), np.float32), "must hold uint8"),
-    (np.zeros((2, 4, 4), np.uint8), "N x H x W x 3"),
-    (np.zeros((2, 3, 4, 4), np.uint8), "N x H x W x 3"),
-    (np.asfortranarray(np.zeros((2, 4, 4, 3), np.uint8)), "Fortran order"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((2, 4, 4, 3), np.float32), "must hold uint8"),
+        (np.zeros((2, 4, 4), np.uint8), "N x H x W x 3"),
+        (np.zeros((2, 3, 4, 4), np.uint8), "N x H x W x 3"),
+        (np.asfortranarray(np.zeros((2, 4, 4, 3), np.uint8)), "Fortran order"),
+    ],
+)
 def test_wrong_images_are_clear_errors(tmp_path, array, message):
     path = tmp_path / "bad.npz"
     np.savez(path, array)
@@ -124,7 +128,7 @@ def test_corrupt_compressed_data_is_a_clear_error(tmp_path):
         info = archive.getinfo("arr_0.npy")
     start = info.header_offset + 30 + len(info.filename) + len(info.extra)
     middle = start + info.compress_size // 2
-    raw[middle:middle + 16] = bytes(16)  # damage the deflate stream, keep the zip directory intact
+    raw[middle : middle + 16] = bytes(16)  # damage the deflate stream, keep the zip directory intact
     path.write_bytes(bytes(raw))
     with pytest.raises(InceptionScoreError, match="corrupt"):
         list(iter_adm_images(path, block=8))

@@ -1,4 +1,5 @@
-"""Smoke run of benchmarks/extractors.py: it answers --help without running and prints its table (no timing is checked)."""
+"""Smoke run of benchmarks/extractors.py: it answers --help without running and prints its table (no timing checked)."""
+
 import os
 import subprocess
 import sys
@@ -8,16 +9,32 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "extractors.py"
 
 
 def test_help_answers_without_running():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120, check=False,
-                          env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stderr
     assert "--smoke" in done.stdout and "img/s" not in done.stdout
 
 
 def test_smoke_run_prints_every_network():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--smoke"], capture_output=True, text=True, timeout=600, check=False,
-                          env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stderr
-    for label in ("Inception 2015 (optimised)", "DINOv2 vitl14 (edm2)", "CLIP vit-l-14-336 (cmmd)",
-                  "CLIP vit-b-32 (clean-fid)"):
+    for label in (
+        "Inception 2015 (optimised)",
+        "DINOv2 vitl14 (edm2)",
+        "CLIP vit-l-14-336 (cmmd)",
+        "CLIP vit-b-32 (clean-fid)",
+    ):
         assert f"| {label} |" in done.stdout

@@ -1,6 +1,7 @@
 """CLIP image tower: OpenAI's published layout, strict loading (state dict and TorchScript archive),
 the network against torch-fidelity 0.4's CLIP tower on random weights, and the CMMD and clean-fid
 preprocessing against the peers' calls (tests/data/make_extractor_references.py)."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,15 @@ from extractor_recipes import (
 from torch import nn
 
 from inception_score.errors import InceptionScoreError
-from inception_score.extractors import clip
-from inception_score.extractors.clip import (
+from inception_score.pipeline.networks import clip
+from inception_score.pipeline.networks.clip import (
     ClipExtractor,
     build_clip,
     load_clip,
     load_clip_state,
     preprocess,
 )
-from inception_score.extractors.common import is_torchscript_archive, read_state_dict
+from inception_score.pipeline.networks.common import is_torchscript_archive, read_state_dict
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +102,14 @@ def test_strict_load_from_a_state_dict_file(tmp_path):
     assert not model.training and torch.equal(model.visual.class_embedding, state["visual.class_embedding"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("visual.proj"), "missing: visual.proj"),
-    (lambda s: s.update({"visual.attnpool.c_proj.bias": torch.zeros(3)}), "unexpected: visual.attnpool"),
-    (lambda s: s.update({"visual.positional_embedding": torch.zeros(257, 768)}), "wrong shape: visual.positional"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("visual.proj"), "missing: visual.proj"),
+        (lambda s: s.update({"visual.attnpool.c_proj.bias": torch.zeros(3)}), "unexpected: visual.attnpool"),
+        (lambda s: s.update({"visual.positional_embedding": torch.zeros(257, 768)}), "wrong shape: visual.positional"),
+    ],
+)
 def test_strict_load_names_what_is_wrong(change, message):
     state = random_state_dict(clip_shapes("vit-b-32", 1), seed=7)
     change(state)
@@ -135,18 +139,24 @@ def test_preprocessing_matches_the_peers_calls(manifest, data, protocol):
         assert np.abs(ours[..., ::stride, ::stride].numpy() - expected).max() < 1e-5
 
 
-@pytest.mark.parametrize("height, width, expected", [
-    (300, 260, (300, 260, 20, 0, 260)),   # cmmd: centred square of the shorter side, floor offsets
-    (41, 64, (41, 64, 0, 11, 41)),
-])
+@pytest.mark.parametrize(
+    "height, width, expected",
+    [
+        (300, 260, (300, 260, 20, 0, 260)),  # cmmd: centred square of the shorter side, floor offsets
+        (41, 64, (41, 64, 0, 11, 41)),
+    ],
+)
 def test_cmmd_crop_box(height, width, expected):
     assert clip.crop_box(height, width, 336, "cmmd") == expected
 
 
-@pytest.mark.parametrize("height, width, expected", [
-    (40, 64, (224, 358, 0, 67, 224)),     # shorter side to 224, other int(224 * 64 / 40); round((358 - 224) / 2)
-    (225, 224, (225, 224, 0, 0, 224)),    # round(0.5) = 0 (Python rounds half to even, as torchvision does)
-])
+@pytest.mark.parametrize(
+    "height, width, expected",
+    [
+        (40, 64, (224, 358, 0, 67, 224)),  # shorter side to 224, other int(224 * 64 / 40); round((358 - 224) / 2)
+        (225, 224, (225, 224, 0, 0, 224)),  # round(0.5) = 0 (Python rounds half to even, as torchvision does)
+    ],
+)
 def test_clean_fid_crop_box(height, width, expected):
     assert clip.crop_box(height, width, 224, "clean-fid") == expected
 

@@ -1,4 +1,5 @@
 """CMMD: hand-checked values, the direct O(N^2) float64 formula, tiling invariance, errors."""
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ def direct_cmmd(x, y, sigma=10.0, scale=1000.0, unbiased=False):
     y = np.asarray(y, np.float64)
 
     def kernel(a, b):
-        return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * sigma ** 2))
+        return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * sigma**2))
 
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     if unbiased:
@@ -35,7 +36,10 @@ def test_one_point_each_by_hand():
 
 def test_two_points_each_by_hand_both_estimators():
     x, y = [[0.0], [3.0]], [[0.0], [4.0]]
-    k = lambda d: math.exp(-d * d / 200)
+
+    def k(d):
+        return math.exp(-d * d / 200)
+
     kxx_full = (2 + 2 * k(3)) / 4
     kyy_full = (2 + 2 * k(4)) / 4
     kxy = (k(0) + k(4) + k(3) + k(1)) / 4
@@ -82,12 +86,15 @@ def test_symmetric_kernel_sum_counts_every_pair():
     assert half == pytest.approx(full, rel=1e-13)
 
 
-@pytest.mark.parametrize("x, y, message", [
-    ([[np.nan, 0.0]], [[0.0, 0.0]], "NaN"),
-    ([[0.0, 0.0]], [[0.0, 0.0, 0.0]], "same embedding size"),
-    ([0.0, 1.0], [[0.0]], "N x D"),
-    (np.zeros((0, 3)), np.zeros((2, 3)), "at least 1"),
-])
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        ([[np.nan, 0.0]], [[0.0, 0.0]], "NaN"),
+        ([[0.0, 0.0]], [[0.0, 0.0, 0.0]], "same embedding size"),
+        ([0.0, 1.0], [[0.0]], "N x D"),
+        (np.zeros((0, 3)), np.zeros((2, 3)), "at least 1"),
+    ],
+)
 def test_bad_embeddings_are_refused(x, y, message):
     with pytest.raises(InceptionScoreError, match=message):
         cmmd(x, y)

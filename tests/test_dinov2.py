@@ -7,6 +7,7 @@ matrix product, a loop over attention heads with an explicit softmax, and PyTorc
 convention for the positional embeddings (A = -0.75, source = (i + 0.5) / scale - 0.5, with the
 scale factor the reference code passes, (grid + 0.1) / 37).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,8 @@ from extractor_recipes import (
 )
 
 from inception_score.errors import InceptionScoreError
-from inception_score.extractors import dinov2
-from inception_score.extractors.dinov2 import (
+from inception_score.pipeline.networks import dinov2
+from inception_score.pipeline.networks.dinov2 import (
     DinoV2Extractor,
     build_dinov2,
     load_dinov2,
@@ -91,7 +92,9 @@ def reference_dinov2(state: dict, images: np.ndarray, heads: int, ffn: str) -> n
             head_dim = dim // heads
             outputs = []
             for head in range(heads):
-                q, k, v = (qkv[:, part * dim + head * head_dim: part * dim + (head + 1) * head_dim] for part in range(3))
+                q, k, v = (
+                    qkv[:, part * dim + head * head_dim : part * dim + (head + 1) * head_dim] for part in range(3)
+                )
                 scores = q @ k.T / math.sqrt(head_dim)
                 weights = np.exp(scores - scores.max(-1, keepdims=True))
                 outputs.append((weights / weights.sum(-1, keepdims=True)) @ v)
@@ -138,11 +141,14 @@ def test_strict_load_from_file(small_state, tmp_path):
     assert torch.equal(model.pos_embed, small_state["pos_embed"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("mask_token"), "missing: mask_token"),
-    (lambda s: s.update({"register_tokens": torch.zeros(1, 4, 384)}), "unexpected: register_tokens"),
-    (lambda s: s.update({"pos_embed": torch.zeros(1, 257, 384)}), "wrong shape: pos_embed"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("mask_token"), "missing: mask_token"),
+        (lambda s: s.update({"register_tokens": torch.zeros(1, 4, 384)}), "unexpected: register_tokens"),
+        (lambda s: s.update({"pos_embed": torch.zeros(1, 257, 384)}), "wrong shape: pos_embed"),
+    ],
+)
 def test_strict_load_names_what_is_wrong(small_state, change, message):
     state = dict(small_state)
     change(state)
@@ -157,12 +163,15 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
         load_dinov2(path, "vits14")
 
 
-@pytest.mark.parametrize("variant, depth, height, width, weights_seed", [
-    ("vits14", None, 224, 224, 1401),   # the full small network at the protocol's input size
-    ("vits14", 1, 518, 518, 1402),      # the trained 37 x 37 grid: no interpolation
-    ("vitl14", 2, 112, 154, 1403),      # non-square grid 8 x 11
-    ("vitg14", 1, 70, 70, 1404),        # SwiGLU
-])
+@pytest.mark.parametrize(
+    "variant, depth, height, width, weights_seed",
+    [
+        ("vits14", None, 224, 224, 1401),  # the full small network at the protocol's input size
+        ("vits14", 1, 518, 518, 1402),  # the trained 37 x 37 grid: no interpolation
+        ("vitl14", 2, 112, 154, 1403),  # non-square grid 8 x 11
+        ("vitg14", 1, 70, 70, 1404),  # SwiGLU
+    ],
+)
 def test_network_matches_numpy_reference(variant, depth, height, width, weights_seed):
     state = random_state_dict(dinov2_shapes(variant, depth), seed=weights_seed)
     model = load_dinov2_state(build_dinov2(variant, depth=depth), state)
@@ -177,8 +186,10 @@ def test_network_matches_numpy_reference(variant, depth, height, width, weights_
 
 
 def test_positions_use_the_scale_factor_not_the_output_size(small_state):
-    model = load_dinov2_state(build_dinov2("vits14", depth=1), {k: v for k, v in small_state.items()
-                                                                  if not k.startswith("blocks.") or k.startswith("blocks.0.")})
+    model = load_dinov2_state(
+        build_dinov2("vits14", depth=1),
+        {k: v for k, v in small_state.items() if not k.startswith("blocks.") or k.startswith("blocks.0.")},
+    )
     ours = model.positional_embedding(16, 16).detach().numpy()[0]
     assert np.abs(ours - reference_positions(small_state["pos_embed"].double().numpy(), 16, 16)).max() < 1e-5
     table = small_state["pos_embed"][:, 1:].reshape(1, 37, 37, -1).permute(0, 3, 1, 2)

@@ -1,4 +1,5 @@
 """Smoke run of benchmarks/knn.py: it runs end to end and prints its table (no timing or memory is checked)."""
+
 import os
 import subprocess
 import sys
@@ -8,8 +9,9 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "knn.py"
 
 
 def test_knn_benchmark_smoke_prints_its_table():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--smoke"], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke"], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    )
     assert done.returncode == 0, done.stderr
     assert "GEMM on this machine" in done.stdout
     assert "| N real = N fake | ours: time |" in done.stdout

@@ -1,4 +1,5 @@
 """k-NN metrics (maths.neighbours): hand-computed 2-D cases, brute force, exactness, torch-fidelity's figures."""
+
 import json
 import math
 from fractions import Fraction
@@ -172,7 +173,8 @@ def test_matches_plain_brute_force_in_float64():
     assert result.precision_recall.precision == np.mean((fake_to_real <= real3[None, :]).any(axis=1))
     assert result.precision_recall.recall == np.mean((fake_to_real <= fake3[:, None]).any(axis=0))
     assert result.density_coverage.density == pytest.approx(
-        (fake_to_real < real5[None, :]).sum() / (5 * len(fake)), abs=1e-15)
+        (fake_to_real < real5[None, :]).sum() / (5 * len(fake)), abs=1e-15
+    )
     assert result.density_coverage.coverage == np.mean(fake_to_real.min(axis=0) < real5)
     kept = np.where(real3 > np.median(real3), 0.0, real3)
     np.testing.assert_allclose(result.realism.scores, (kept[None, :] / fake_to_real).max(axis=1), rtol=1e-12)
@@ -219,15 +221,18 @@ def test_f_score_as_torch_fidelity():
     assert f_score(0.5, 0.25) == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("real, fake, message", [
-    (np.zeros((3, 2)), np.zeros((5, 2)), "need at least 4"),
-    (np.zeros((6, 2)), np.zeros((3, 2)), "need at least 4"),
-    (np.zeros((6, 2)), np.zeros((6, 3)), "differ in dimension"),
-    (np.zeros(6), np.zeros((6, 2)), "N x d"),
-    (np.array([[0, 0], [1, 1], [2, 2], [np.nan, 0], [3, 3], [4, 4]]), np.zeros((6, 2)), "row 3, column 0"),
-    (np.zeros((6, 2)), np.full((6, 2), np.inf), "NaN or infinite"),
-    (np.zeros((6, 2), complex), np.zeros((6, 2)), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "real, fake, message",
+    [
+        (np.zeros((3, 2)), np.zeros((5, 2)), "need at least 4"),
+        (np.zeros((6, 2)), np.zeros((3, 2)), "need at least 4"),
+        (np.zeros((6, 2)), np.zeros((6, 3)), "differ in dimension"),
+        (np.zeros(6), np.zeros((6, 2)), "N x d"),
+        (np.array([[0, 0], [1, 1], [2, 2], [np.nan, 0], [3, 3], [4, 4]]), np.zeros((6, 2)), "row 3, column 0"),
+        (np.zeros((6, 2)), np.full((6, 2), np.inf), "NaN or infinite"),
+        (np.zeros((6, 2), complex), np.zeros((6, 2)), "real numbers"),
+    ],
+)
 def test_bad_input_is_a_clear_error(real, fake, message):
     with pytest.raises(InceptionScoreError, match=message):
         precision_recall(real, fake, k=3)

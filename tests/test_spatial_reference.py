@@ -4,6 +4,7 @@ The spatial features are `Mixed_6d.branch1x1` after batch norm and ReLU, channel
 H, W, C (2023 values), from torch-fidelity's network with a forward hook; see
 tests/data/make_reference_spatial.py.
 """
+
 import json
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_score.features import preprocess
-from inception_score.metrics import fid_from_features
+from inception_score.pipeline.extract import preprocess
+from inception_score.results import fid_from_features
 
 DATA = Path(__file__).parent / "data"
 SPATIAL_CHANNELS = 7
@@ -42,7 +43,8 @@ def test_our_network_gives_the_same_spatial_features(model):
     images = [np.array(Image.open(path).convert("RGB")) for path in files]
     recorded = []
     hook = model.Mixed_6d.branch1x1.register_forward_hook(
-        lambda module, inputs, output: recorded.append(output.detach().float().clone()))
+        lambda module, inputs, output: recorded.append(output.detach().float().clone())
+    )
     try:
         with torch.no_grad():
             model(preprocess(images, "cpu"))

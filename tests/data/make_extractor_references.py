@@ -20,6 +20,7 @@ manifest records their digests and the versions used.
 torch-fidelity's DINOv2 extractor cannot be built offline (it calls torch.hub.load on
 facebookresearch/dinov2), so the DINOv2 tests use a from-scratch numpy reference instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,7 @@ from torch_fidelity.feature_extractor_clip import CLIPVisual
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from extractor_recipes import (
+from extractor_recipes import (  # noqa: E402 (the tests folder is put on the path above)
     CLIP_PUBLISHED,
     clip_shapes,
     digest,
@@ -67,9 +68,16 @@ def clip_reference(variant: str, layers: int | None, weights_seed: int, input_se
         output = model.visual(torch.from_numpy(inputs)).numpy().astype(np.float32)
     name = f"clip_{variant}_{layers or published_layers}_blocks"
     np.save(OUT / f"{name}.npy", output)
-    return {"file": f"{name}.npy", "variant": variant, "blocks": layers or published_layers,
-            "weights_seed": weights_seed, "input_seed": input_seed, "input_shape": list(inputs.shape),
-            "input_sha256": digest(inputs), "source": "torch_fidelity.feature_extractor_clip.CLIPVisual"}
+    return {
+        "file": f"{name}.npy",
+        "variant": variant,
+        "blocks": layers or published_layers,
+        "weights_seed": weights_seed,
+        "input_seed": input_seed,
+        "input_shape": list(inputs.shape),
+        "input_sha256": digest(inputs),
+        "source": "torch_fidelity.feature_extractor_clip.CLIPVisual",
+    }
 
 
 def to_pil(images: np.ndarray) -> list[Image.Image]:
@@ -109,19 +117,33 @@ def clean_fid(images: np.ndarray) -> torch.Tensor:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    manifest = {"versions": {"torch": torch.__version__, "torchvision": torchvision.__version__,
-                             "torch_fidelity": torch_fidelity.__version__, "pillow": Image.__version__,
-                             "numpy": np.__version__},
-                "stride": STRIDE, "clip": [clip_reference(*case) for case in CLIP_CASES], "preprocessing": []}
+    manifest = {
+        "versions": {
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "torch_fidelity": torch_fidelity.__version__,
+            "pillow": Image.__version__,
+            "numpy": np.__version__,
+        },
+        "stride": STRIDE,
+        "clip": [clip_reference(*case) for case in CLIP_CASES],
+        "preprocessing": [],
+    }
     for name, seed, count, height, width in IMAGE_SETS:
         images = random_images(seed, count, height, width)
         for protocol, function in (("dgm-eval", dgm_eval), ("edm2", edm2), ("cmmd", cmmd), ("clean-fid", clean_fid)):
             output = function(images)[..., ::STRIDE, ::STRIDE].numpy().astype(np.float32)
             file = f"preprocess_{protocol}_{name}.npy"
             np.save(OUT / file, output)
-            manifest["preprocessing"].append({"file": file, "protocol": protocol, "images_seed": seed,
-                                              "images_shape": [count, 3, height, width],
-                                              "images_sha256": digest(images)})
+            manifest["preprocessing"].append(
+                {
+                    "file": file,
+                    "protocol": protocol,
+                    "images_seed": seed,
+                    "images_shape": [count, 3, height, width],
+                    "images_sha256": digest(images),
+                }
+            )
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(list(OUT.glob('*.npy')))} arrays to {OUT}")
 

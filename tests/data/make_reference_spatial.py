@@ -20,6 +20,7 @@ Run with the peers' environment, from the repository root (offline; no download 
 - Check: the pool3 features of the same forward pass equal tests/data/reference_{a,b}_pool3.npy
   within 1e-4 (the fixture references come from the same pipeline).
 """
+
 import hashlib
 import json
 import math
@@ -34,7 +35,7 @@ import torch_fidelity
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from inception_score.network import Inception2015
+from inception_score.pipeline.inception2015 import Inception2015
 
 DATA = Path(__file__).resolve().parent
 RECIPE_SHA256 = "9fa6f43b6dc7cfc148f0ecd505cc1256346125942aa78490c61b0f291fbb79c3"
@@ -80,11 +81,12 @@ def read_folder(folder: Path) -> torch.Tensor:
 def spatial_and_pool(extractor: FeatureExtractorInceptionV3, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     recorded = []
     hook = extractor.Mixed_6d.branch1x1.register_forward_hook(
-        lambda module, inputs, output: recorded.append(output.detach().clone()))
+        lambda module, inputs, output: recorded.append(output.detach().clone())
+    )
     pools = []
     with torch.no_grad():
         for start in range(0, len(images), 20):
-            (pool,) = extractor(images[start:start + 20])
+            (pool,) = extractor(images[start : start + 20])
             pools.append(pool.numpy())
     hook.remove()
     maps = torch.cat(recorded)  # N x 192 x 17 x 17
@@ -108,8 +110,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "recipe.pth"
         torch.save(recipe_state_dict(), weights)
-        extractor = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                                feature_extractor_weights_path=str(weights))
+        extractor = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights)
+        )
     branch = extractor.Mixed_6d.branch1x1
     assert [type(m).__name__ for m in branch.children()] == ["Conv2d", "BatchNorm2d"], list(branch.children())
     spatial = {}
@@ -122,15 +125,19 @@ def main() -> None:
         assert pool_gap < 1e-4, f"pool3 differs from the fixture reference by {pool_gap}"
         np.save(DATA / f"reference_{name}_spatial.npy", spatial[name])
         print(name, spatial[name].shape, "pool3 max gap vs fixture", pool_gap)
-    result = dict(tool=f"torch-fidelity {torch_fidelity.__version__}", torch=torch.__version__,
-                  scipy=scipy.__version__,
-                  layer="Mixed_6d.branch1x1 output (conv, batch norm, ReLU), channels [:7], flattened H, W, C",
-                  features=["reference_a_spatial.npy", "reference_b_spatial.npy"],
-                  sfid_a_b=frechet_distance(spatial["a"], spatial["b"]),
-                  sfid_a_a=frechet_distance(spatial["a"], spatial["a"]),
-                  covariance="ddof=1", sqrtm="scipy.linalg.sqrtm, float64",
-                  note="120 images give rank-deficient 2023 x 2023 covariances; sfid_a_a (exactly 0 in exact "
-                       "arithmetic) shows the size of scipy sqrtm's error on them")
+    result = dict(
+        tool=f"torch-fidelity {torch_fidelity.__version__}",
+        torch=torch.__version__,
+        scipy=scipy.__version__,
+        layer="Mixed_6d.branch1x1 output (conv, batch norm, ReLU), channels [:7], flattened H, W, C",
+        features=["reference_a_spatial.npy", "reference_b_spatial.npy"],
+        sfid_a_b=frechet_distance(spatial["a"], spatial["b"]),
+        sfid_a_a=frechet_distance(spatial["a"], spatial["a"]),
+        covariance="ddof=1",
+        sqrtm="scipy.linalg.sqrtm, float64",
+        note="120 images give rank-deficient 2023 x 2023 covariances; sfid_a_a (exactly 0 in exact "
+        "arithmetic) shows the size of scipy sqrtm's error on them",
+    )
     (DATA / "reference_sfid.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

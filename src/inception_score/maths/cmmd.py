@@ -7,9 +7,10 @@ The reference (google-research/cmmd `distance.py`) takes the means over the full
 diagonal included: Gretton et al.'s minimum-variance (biased) estimator, named "min-variance"
 here and the default. "unbiased" leaves the diagonals of the within-set matrices out.
 The reference computes on CLIP ViT-L/14@336px embeddings normalised to unit length
-(see `inception_score.extractors.clip`); `unit_normalise` does that for other features.
+(see `inception_score.pipeline.networks.clip`); `unit_normalise` does that for other features.
 Kernel sums are accumulated over square tiles, so memory stays bounded for any N.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,8 +26,15 @@ SCALE = 1000.0
 BLOCK_ROWS = 2048  # a tile is at most 2048 x 2048 float64 values: 32 MiB
 
 
-def cmmd(x: np.ndarray, y: np.ndarray, *, sigma: float = SIGMA, scale: float = SCALE,
-         estimator: Estimator = "min-variance", block_rows: int = BLOCK_ROWS) -> float:
+def cmmd(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sigma: float = SIGMA,
+    scale: float = SCALE,
+    estimator: Estimator = "min-variance",
+    block_rows: int = BLOCK_ROWS,
+) -> float:
     """CMMD between two sets of embeddings (rows), in float64.
 
     Parameters
@@ -63,8 +71,9 @@ def cmmd(x: np.ndarray, y: np.ndarray, *, sigma: float = SIGMA, scale: float = S
     return float(scale * (within_x + within_y - 2.0 * between))
 
 
-def rbf_kernel_sum(a: np.ndarray, b: np.ndarray, *, gamma: float, block_rows: int = BLOCK_ROWS,
-                   symmetric: bool = False) -> float:
+def rbf_kernel_sum(
+    a: np.ndarray, b: np.ndarray, *, gamma: float, block_rows: int = BLOCK_ROWS, symmetric: bool = False
+) -> float:
     """Sum over all pairs (i, j) of exp(-gamma ||a_i - b_j||^2), tile by tile, in float64.
 
     Parameters
@@ -89,8 +98,13 @@ def rbf_kernel_sum(a: np.ndarray, b: np.ndarray, *, gamma: float, block_rows: in
     for row in range(0, len(a), block_rows):
         first_col = row if symmetric else 0
         for col in range(first_col, len(b), block_rows):
-            tile = _rbf_tile(a[row:row + block_rows], b[col:col + block_rows],
-                             a_norms[row:row + block_rows], b_norms[col:col + block_rows], gamma)
+            tile = _rbf_tile(
+                a[row : row + block_rows],
+                b[col : col + block_rows],
+                a_norms[row : row + block_rows],
+                b_norms[col : col + block_rows],
+                gamma,
+            )
             total += tile.sum() * (2.0 if symmetric and col != row else 1.0)
     return total
 
@@ -139,8 +153,10 @@ def _check_embeddings(x: np.ndarray, y: np.ndarray, estimator: Estimator) -> tup
         if values.ndim != 2 or values.shape[1] == 0:
             raise InceptionScoreError(f"CMMD needs embeddings N x D; {name} has shape {values.shape}")
         if len(values) < minimum:
-            raise InceptionScoreError(f"the {estimator} CMMD estimator needs at least {minimum} embeddings "
-                                      f"in each set; {name} has {len(values)}")
+            raise InceptionScoreError(
+                f"the {estimator} CMMD estimator needs at least {minimum} embeddings "
+                f"in each set; {name} has {len(values)}"
+            )
         if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
             raise InceptionScoreError(f"CMMD needs real-valued embeddings; {name} has dtype {values.dtype}")
         values = values.astype(np.float64, copy=False)
@@ -148,6 +164,8 @@ def _check_embeddings(x: np.ndarray, y: np.ndarray, estimator: Estimator) -> tup
             raise InceptionScoreError(f"{name} holds NaN or infinite values; CMMD needs finite embeddings")
         checked.append(values)
     if checked[0].shape[1] != checked[1].shape[1]:
-        raise InceptionScoreError(f"x and y must have the same embedding size, got {checked[0].shape[1]} "
-                                  f"and {checked[1].shape[1]}; were they made by the same extractor?")
+        raise InceptionScoreError(
+            f"x and y must have the same embedding size, got {checked[0].shape[1]} "
+            f"and {checked[1].shape[1]}; were they made by the same extractor?"
+        )
     return checked[0], checked[1]

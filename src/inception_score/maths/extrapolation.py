@@ -7,6 +7,7 @@ extra forward passes). The fit's points and its RMS residual are returned so a r
 judge how straight the line is. The metric is any callable of row indices, so this module
 knows nothing about IS or FID.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -39,8 +40,15 @@ class Extrapolation:
         return self.intercept + self.slope / size
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(intercept=self.intercept, slope=self.slope, sizes=list(self.sizes), values=list(self.values),
-                    rms_residual=self.rms_residual, seed=self.seed, count=self.count)
+        return dict(
+            intercept=self.intercept,
+            slope=self.slope,
+            sizes=list(self.sizes),
+            values=list(self.values),
+            rms_residual=self.rms_residual,
+            seed=self.seed,
+            count=self.count,
+        )
 
 
 def subset_sizes(count: int, *, points: int = DEFAULT_POINTS, smallest: int | None = None) -> tuple[int, ...]:
@@ -67,7 +75,8 @@ def subset_sizes(count: int, *, points: int = DEFAULT_POINTS, smallest: int | No
     if not 1 <= smallest < count:
         raise InceptionScoreError(
             f"the smallest subset must hold between 1 and N - 1 = {count - 1} images, got {smallest} "
-            "(extrapolation needs at least two different subset sizes)")
+            "(extrapolation needs at least two different subset sizes)"
+        )
     sizes = np.unique(np.round(np.linspace(smallest, count, points)).astype(np.int64))
     return tuple(int(size) for size in sizes)
 
@@ -98,12 +107,18 @@ def fit_inverse_size(sizes: Sequence[int], values: Sequence[float]) -> tuple[flo
     design = np.stack([np.ones_like(inverse), inverse - centre], axis=1)
     (level, slope), *_ = np.linalg.lstsq(design, observed, rcond=None)
     residuals = observed - design @ np.array([level, slope])
-    return float(level - slope * centre), float(slope), float(np.sqrt(np.mean(residuals ** 2)))
+    return float(level - slope * centre), float(slope), float(np.sqrt(np.mean(residuals**2)))
 
 
-def extrapolate(metric: Callable[[np.ndarray], float], count: int, *, points: int = DEFAULT_POINTS,
-                smallest: int | None = None, sizes: Sequence[int] | None = None,
-                seed: int = DEFAULT_SEED) -> Extrapolation:
+def extrapolate(
+    metric: Callable[[np.ndarray], float],
+    count: int,
+    *,
+    points: int = DEFAULT_POINTS,
+    smallest: int | None = None,
+    sizes: Sequence[int] | None = None,
+    seed: int = DEFAULT_SEED,
+) -> Extrapolation:
     """Evaluate `metric` on seeded random subsets of several sizes and extrapolate to n = infinity.
 
     Parameters

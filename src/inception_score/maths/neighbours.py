@@ -16,6 +16,7 @@ Conventions (see docs/paper-table.md):
   ADM evaluator and torch-fidelity do; density/coverage use open balls (distance < radius), as
   Naeem et al.'s code does, unless `closed_balls=True`.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,14 @@ class PrecisionRecall:
     fake_count: int
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(precision=self.precision, recall=self.recall, f_score=self.f_score, k=self.k,
-                    real_count=self.real_count, fake_count=self.fake_count)
+        return dict(
+            precision=self.precision,
+            recall=self.recall,
+            f_score=self.f_score,
+            k=self.k,
+            real_count=self.real_count,
+            fake_count=self.fake_count,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,14 @@ class DensityCoverage:
     closed_balls: bool = False  # False: distance < radius counts (Naeem et al.'s code)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(density=self.density, coverage=self.coverage, k=self.k, real_count=self.real_count,
-                    fake_count=self.fake_count, closed_balls=self.closed_balls)
+        return dict(
+            density=self.density,
+            coverage=self.coverage,
+            k=self.k,
+            real_count=self.real_count,
+            fake_count=self.fake_count,
+            closed_balls=self.closed_balls,
+        )
 
 
 @dataclass(frozen=True)
@@ -83,10 +96,14 @@ class Realism:
     def to_dict(self) -> dict[str, Any]:
         """Summary figures only (the per-image arrays stay out of JSON)."""
         finite = self.scores[np.isfinite(self.scores)]
-        return dict(k=self.k, prune_percentile=self.prune_percentile, fake_count=int(self.scores.size),
-                    outside_count=int(np.count_nonzero(~self.inside)),
-                    infinite_count=int(self.scores.size - finite.size),
-                    median=float(np.median(self.scores)) if self.scores.size else 0.0)
+        return dict(
+            k=self.k,
+            prune_percentile=self.prune_percentile,
+            fake_count=int(self.scores.size),
+            outside_count=int(np.count_nonzero(~self.inside)),
+            infinite_count=int(self.scores.size - finite.size),
+            median=float(np.median(self.scores)) if self.scores.size else 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ def distance_error_bound(dim: int) -> float:
         |x|^2, |y|^2 and x.y, plus the two additions.
     """
     terms = dim + 2
-    unit = 2.0 ** -53
+    unit = 2.0**-53
     return 2.0 * terms * unit / (1.0 - terms * unit)
 
 
@@ -144,13 +161,15 @@ def check_features(values: Any, what: str, min_count: int) -> np.ndarray:
     if array.shape[0] < min_count:
         raise InceptionScoreError(
             f"{what}: {array.shape[0]} points, need at least {min_count} (k + 1) to find each point's "
-            f"k-th nearest other point")
+            f"k-th nearest other point"
+        )
     for start in range(0, array.shape[0], BLOCK_ROWS):
-        block = array[start:start + BLOCK_ROWS]
+        block = array[start : start + BLOCK_ROWS]
         if np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block)):
             bad = np.argwhere(~np.isfinite(block))[0]
             raise InceptionScoreError(
-                f"{what} contain NaN or infinite values (first at row {start + bad[0]}, column {bad[1]})")
+                f"{what} contain NaN or infinite values (first at row {start + bad[0]}, column {bad[1]})"
+            )
     return array
 
 
@@ -158,7 +177,8 @@ def _check_same_dim(real: np.ndarray, fake: np.ndarray) -> None:
     if real.shape[1] != fake.shape[1]:
         raise InceptionScoreError(
             f"real and fake features differ in dimension: {real.shape[1]} vs {fake.shape[1]} "
-            "(both must come from the same layer of the same network)")
+            "(both must come from the same layer of the same network)"
+        )
 
 
 def _check_k(k: int, what: str = "k") -> int:
@@ -176,12 +196,13 @@ class _Blocks:
         self.starts = list(range(0, features.shape[0], rows))
 
     def block(self, start: int) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(self.features[start:start + self.rows], dtype=np.float64)
+        values = np.asarray(self.features[start : start + self.rows], dtype=np.float64)
         return values, np.einsum("ij,ij->i", values, values)
 
 
-def squared_distances(rows: np.ndarray, cols: np.ndarray, rows_sq: np.ndarray | None = None,
-                      cols_sq: np.ndarray | None = None) -> np.ndarray:
+def squared_distances(
+    rows: np.ndarray, cols: np.ndarray, rows_sq: np.ndarray | None = None, cols_sq: np.ndarray | None = None
+) -> np.ndarray:
     """Squared Euclidean distances between two blocks of points, in float64.
 
     Parameters
@@ -210,7 +231,7 @@ def squared_distances(rows: np.ndarray, cols: np.ndarray, rows_sq: np.ndarray | 
     out += rows_sq[:, None]
     out += cols_sq[None, :]
     np.maximum(out, 0.0, out=out)
-    scale = (float(rows_sq.max(initial=0.0)) + float(cols_sq.max(initial=0.0)))
+    scale = float(rows_sq.max(initial=0.0)) + float(cols_sq.max(initial=0.0))
     _recompute_small(out, rows, cols, distance_error_bound(rows.shape[1]) * scale)
     return out
 
@@ -219,14 +240,15 @@ def _recompute_small(out: np.ndarray, rows: np.ndarray, cols: np.ndarray, thresh
     """Replace entries <= threshold by the direct sum of squared differences (cancellation-free)."""
     row_index, col_index = np.nonzero(out <= threshold)
     for start in range(0, row_index.size, _PAIR_CHUNK):
-        r = row_index[start:start + _PAIR_CHUNK]
-        c = col_index[start:start + _PAIR_CHUNK]
+        r = row_index[start : start + _PAIR_CHUNK]
+        c = col_index[start : start + _PAIR_CHUNK]
         difference = rows[r] - cols[c]
         out[r, c] = np.einsum("ij,ij->i", difference, difference)
 
 
-def kth_neighbour_squared_distances(features: np.ndarray, ks: tuple[int, ...], *,
-                                    block_rows: int = BLOCK_ROWS) -> np.ndarray:
+def kth_neighbour_squared_distances(
+    features: np.ndarray, ks: tuple[int, ...], *, block_rows: int = BLOCK_ROWS
+) -> np.ndarray:
     """Squared distance from each point to its k-th nearest other point, for several k at once.
 
     Parameters
@@ -257,9 +279,9 @@ def kth_neighbour_squared_distances(features: np.ndarray, ks: tuple[int, ...], *
             block = squared_distances(rows, cols, rows_sq, cols_sq)
             if j0 == i0:
                 np.fill_diagonal(block, np.inf)  # a point is not its own neighbour
-            _keep_smallest(nearest[i0:i0 + len(rows)], block, largest)
+            _keep_smallest(nearest[i0 : i0 + len(rows)], block, largest)
             if j0 != i0:
-                _keep_smallest(nearest[j0:j0 + len(cols)], block.T, largest)
+                _keep_smallest(nearest[j0 : j0 + len(cols)], block.T, largest)
     nearest.sort(axis=1)
     return nearest[:, [k - 1 for k in ks]]
 
@@ -303,8 +325,9 @@ class _CrossTally:
         self.nearest_real = np.zeros(fake_count, np.int64)
 
 
-def _tally_block(tally: _CrossTally, block: np.ndarray, fakes: slice, reals: slice, radii: dict[str, np.ndarray],
-                 closed_balls: bool) -> None:
+def _tally_block(
+    tally: _CrossTally, block: np.ndarray, fakes: slice, reals: slice, radii: dict[str, np.ndarray], closed_balls: bool
+) -> None:
     """Update every count with one block of squared distances (rows: fake points, columns: real points)."""
     inside_real = block <= radii["real_pr"][None, reals]
     tally.fake_in_real[fakes] |= inside_real.any(axis=1)
@@ -324,8 +347,9 @@ def _tally_block(tally: _CrossTally, block: np.ndarray, fakes: slice, reals: sli
     tally.nearest_real[fakes] = np.where(closer, nearest + reals.start, tally.nearest_real[fakes])
 
 
-def _cross_pass(real: np.ndarray, fake: np.ndarray, radii: dict[str, np.ndarray], closed_balls: bool,
-                block_rows: int) -> _CrossTally:
+def _cross_pass(
+    real: np.ndarray, fake: np.ndarray, radii: dict[str, np.ndarray], closed_balls: bool, block_rows: int
+) -> _CrossTally:
     tally = _CrossTally(real.shape[0], fake.shape[0])
     real_blocks, fake_blocks = _Blocks(real, block_rows), _Blocks(fake, block_rows)
     for f0 in fake_blocks.starts:
@@ -333,8 +357,9 @@ def _cross_pass(real: np.ndarray, fake: np.ndarray, radii: dict[str, np.ndarray]
         for r0 in real_blocks.starts:
             real_rows, real_sq = real_blocks.block(r0)
             block = squared_distances(fake_rows, real_rows, fake_sq, real_sq)
-            _tally_block(tally, block, slice(f0, f0 + len(fake_rows)), slice(r0, r0 + len(real_rows)),
-                         radii, closed_balls)
+            _tally_block(
+                tally, block, slice(f0, f0 + len(fake_rows)), slice(r0, r0 + len(real_rows)), radii, closed_balls
+            )
     return tally
 
 
@@ -362,9 +387,16 @@ def _pruned(squared_radii: np.ndarray, percentile: float) -> np.ndarray:
     return np.where(squared_radii > limit, 0.0, squared_radii)
 
 
-def manifold_metrics(real: np.ndarray, fake: np.ndarray, *, k_pr: int = 3, k_dc: int = 5,
-                     prune_percentile: float = 50.0, closed_balls: bool = False,
-                     block_rows: int = BLOCK_ROWS) -> ManifoldMetrics:
+def manifold_metrics(
+    real: np.ndarray,
+    fake: np.ndarray,
+    *,
+    k_pr: int = 3,
+    k_dc: int = 5,
+    prune_percentile: float = 50.0,
+    closed_balls: bool = False,
+    block_rows: int = BLOCK_ROWS,
+) -> ManifoldMetrics:
     """Precision, recall, F-score, density, coverage and per-image realism in three passes.
 
     Parameters
@@ -397,24 +429,39 @@ def manifold_metrics(real: np.ndarray, fake: np.ndarray, *, k_pr: int = 3, k_dc:
     _check_same_dim(real, fake)
     real_radii = kth_neighbour_squared_distances(real, (k_pr, k_dc), block_rows=block_rows)
     fake_radii = kth_neighbour_squared_distances(fake, (k_pr,), block_rows=block_rows)
-    radii = dict(real_pr=real_radii[:, 0], real_dc=real_radii[:, 1], fake_pr=fake_radii[:, 0],
-                 real_realism=_pruned(real_radii[:, 0], prune_percentile))
+    radii = dict(
+        real_pr=real_radii[:, 0],
+        real_dc=real_radii[:, 1],
+        fake_pr=fake_radii[:, 0],
+        real_realism=_pruned(real_radii[:, 0], prune_percentile),
+    )
     tally = _cross_pass(real, fake, radii, closed_balls, block_rows)
     real_count, fake_count = real.shape[0], fake.shape[0]
     precision = float(np.count_nonzero(tally.fake_in_real)) / fake_count
     recall = float(np.count_nonzero(tally.real_in_fake)) / real_count
     return ManifoldMetrics(
-        precision_recall=PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count,
-                                         fake_count),
-        density_coverage=DensityCoverage(float(tally.balls_holding_fake.sum()) / (k_dc * fake_count),
-                                         float(np.count_nonzero(tally.real_covered)) / real_count,
-                                         k_dc, real_count, fake_count, closed_balls),
-        realism=Realism(np.sqrt(np.nan_to_num(tally.best_ratio, nan=0.0, posinf=math.inf)), tally.fake_in_real,
-                        tally.nearest_real, k_pr, float(prune_percentile)))
+        precision_recall=PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count, fake_count),
+        density_coverage=DensityCoverage(
+            float(tally.balls_holding_fake.sum()) / (k_dc * fake_count),
+            float(np.count_nonzero(tally.real_covered)) / real_count,
+            k_dc,
+            real_count,
+            fake_count,
+            closed_balls,
+        ),
+        realism=Realism(
+            np.sqrt(np.nan_to_num(tally.best_ratio, nan=0.0, posinf=math.inf)),
+            tally.fake_in_real,
+            tally.nearest_real,
+            k_pr,
+            float(prune_percentile),
+        ),
+    )
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, *,
-                     block_rows: int = BLOCK_ROWS) -> PrecisionRecall:
+def precision_recall(
+    real: np.ndarray, fake: np.ndarray, k: int = 3, *, block_rows: int = BLOCK_ROWS
+) -> PrecisionRecall:
     """Improved precision and recall (Kynkaenniemi et al. 2019).
 
     Parameters
@@ -441,8 +488,9 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, *,
     return metrics.precision_recall
 
 
-def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5, *, closed_balls: bool = False,
-                     block_rows: int = BLOCK_ROWS) -> DensityCoverage:
+def density_coverage(
+    real: np.ndarray, fake: np.ndarray, k: int = 5, *, closed_balls: bool = False, block_rows: int = BLOCK_ROWS
+) -> DensityCoverage:
     """Density and coverage (Naeem et al. 2020), balls around real points only.
 
     Parameters
@@ -463,13 +511,15 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5, *, closed_b
         share of real balls holding at least one fake point.
     """
     k = _check_k(k)
-    metrics = manifold_metrics(real, fake, k_pr=1, k_dc=k, prune_percentile=100.0, closed_balls=closed_balls,
-                               block_rows=block_rows)
+    metrics = manifold_metrics(
+        real, fake, k_pr=1, k_dc=k, prune_percentile=100.0, closed_balls=closed_balls, block_rows=block_rows
+    )
     return metrics.density_coverage
 
 
-def realism_scores(real: np.ndarray, fake: np.ndarray, k: int = 3, *, prune_percentile: float = 50.0,
-                   block_rows: int = BLOCK_ROWS) -> Realism:
+def realism_scores(
+    real: np.ndarray, fake: np.ndarray, k: int = 3, *, prune_percentile: float = 50.0, block_rows: int = BLOCK_ROWS
+) -> Realism:
     """Per-fake-image realism score (Kynkaenniemi et al. 2019); see `Realism` for the conventions.
 
     Parameters
@@ -488,5 +538,6 @@ def realism_scores(real: np.ndarray, fake: np.ndarray, k: int = 3, *, prune_perc
     Realism
         Scores, inside-flags and nearest real index per fake point.
     """
-    return manifold_metrics(real, fake, k_pr=k, k_dc=k, prune_percentile=prune_percentile,
-                            block_rows=block_rows).realism
+    return manifold_metrics(
+        real, fake, k_pr=k, k_dc=k, prune_percentile=prune_percentile, block_rows=block_rows
+    ).realism

@@ -13,6 +13,7 @@ of squares accumulate in float32 and round once to float16 at the end (cuBLAS/Te
 default for half precision). Our own metrics are in `neighbours.py`; this module is only the
 yardstick, and keeps the evaluator's block size, so it needs ~2 GB for 10,000 points or more.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,11 @@ def adm_squared_distances(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     if np.all(np.isfinite(block16)):
         return block16.astype(np.float32)
     rows32, cols32 = np.asarray(rows, np.float32), np.asarray(cols, np.float32)
-    block32 = (np.einsum("ij,ij->i", rows32, rows32)[:, None] - 2 * (rows32 @ cols32.T)
-               + np.einsum("ij,ij->i", cols32, cols32)[None, :])
+    block32 = (
+        np.einsum("ij,ij->i", rows32, rows32)[:, None]
+        - 2 * (rows32 @ cols32.T)
+        + np.einsum("ij,ij->i", cols32, cols32)[None, :]
+    )
     return np.maximum(block32, np.float32(0))
 
 
@@ -75,10 +79,11 @@ def adm_radii(features: np.ndarray, k: int = 3) -> np.ndarray:
     count = features.shape[0]
     radii = np.empty(count, np.float32)
     for start in range(0, count, ADM_BLOCK):
-        rows = features[start:start + ADM_BLOCK]
-        row_distances = np.concatenate([adm_squared_distances(rows, features[col:col + ADM_BLOCK])
-                                        for col in range(0, count, ADM_BLOCK)], axis=1)
-        radii[start:start + len(rows)] = np.partition(row_distances, k, axis=1)[:, k]
+        rows = features[start : start + ADM_BLOCK]
+        row_distances = np.concatenate(
+            [adm_squared_distances(rows, features[col : col + ADM_BLOCK]) for col in range(0, count, ADM_BLOCK)], axis=1
+        )
+        radii[start : start + len(rows)] = np.partition(row_distances, k, axis=1)[:, k]
     return radii
 
 
@@ -106,9 +111,9 @@ def adm_float16_precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3)
     fake_inside = np.zeros(fake.shape[0], bool)
     for r0 in range(0, real.shape[0], ADM_BLOCK):
         for f0 in range(0, fake.shape[0], ADM_BLOCK):
-            block = adm_squared_distances(real[r0:r0 + ADM_BLOCK], fake[f0:f0 + ADM_BLOCK])
-            real_inside[r0:r0 + block.shape[0]] |= (block <= fake_radii[None, f0:f0 + block.shape[1]]).any(axis=1)
-            fake_inside[f0:f0 + block.shape[1]] |= (block <= real_radii[r0:r0 + block.shape[0], None]).any(axis=0)
+            block = adm_squared_distances(real[r0 : r0 + ADM_BLOCK], fake[f0 : f0 + ADM_BLOCK])
+            real_inside[r0 : r0 + block.shape[0]] |= (block <= fake_radii[None, f0 : f0 + block.shape[1]]).any(axis=1)
+            fake_inside[f0 : f0 + block.shape[1]] |= (block <= real_radii[r0 : r0 + block.shape[0], None]).any(axis=0)
     precision = float(np.count_nonzero(fake_inside)) / fake.shape[0]
     recall = float(np.count_nonzero(real_inside)) / real.shape[0]
     return PrecisionRecall(precision, recall, f_score(precision, recall), k, real.shape[0], fake.shape[0])

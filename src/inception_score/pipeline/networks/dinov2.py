@@ -7,6 +7,7 @@ LayerNorm. Two preprocessing protocols are offered (see `preprocess` and docs/fe
 "edm2" (the default, NVlabs/edm2's FD_DINOv2 detector) and "dgm-eval" (layer6ai-labs/dgm-eval,
 identical to EDM2's slow `resize_mode='pil'`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InceptionScoreError
+from ...errors import InceptionScoreError
 from .common import (
     PublishedWeights,
     check_image_batch,
@@ -67,14 +68,19 @@ CONFIGS: dict[str, DinoV2Config] = {
 def _published(variant: str, output_dim: int) -> PublishedWeights:
     name = f"dinov2_{variant}_pretrain.pth"
     return PublishedWeights(
-        name=name, urls=(f"https://dl.fbaipublicfiles.com/dinov2/dinov2_{variant}/{name}",), sha256=None,
-        input_size=INPUT_SIZE, output_dim=output_dim,
+        name=name,
+        urls=(f"https://dl.fbaipublicfiles.com/dinov2/dinov2_{variant}/{name}",),
+        sha256=None,
+        input_size=INPUT_SIZE,
+        output_dim=output_dim,
         notes="PyTorch state dict (float32) of the LVD-142M pretrained backbone, as torch.hub "
-              "'facebookresearch/dinov2' loads it; Meta publishes no checksum, so only the layout can be verified.")
+        "'facebookresearch/dinov2' loads it; Meta publishes no checksum, so only the layout can be verified.",
+    )
 
 
-WEIGHTS: dict[str, PublishedWeights] = {variant: _published(variant, config.embed_dim)
-                                        for variant, config in CONFIGS.items()}
+WEIGHTS: dict[str, PublishedWeights] = {
+    variant: _published(variant, config.embed_dim) for variant, config in CONFIGS.items()
+}
 
 
 class PatchEmbed(nn.Module):
@@ -195,8 +201,10 @@ class DinoV2(nn.Module):
         scale = ((grid_height + POS_EMBED_OFFSET) / trained, (grid_width + POS_EMBED_OFFSET) / trained)
         patch_pos = F.interpolate(patch_pos, scale_factor=scale, mode="bicubic", antialias=False)
         if tuple(patch_pos.shape[-2:]) != (grid_height, grid_width):
-            raise InceptionScoreError(f"positional embedding interpolation gave {tuple(patch_pos.shape[-2:])}, "
-                                      f"expected {(grid_height, grid_width)}")
+            raise InceptionScoreError(
+                f"positional embedding interpolation gave {tuple(patch_pos.shape[-2:])}, "
+                f"expected {(grid_height, grid_width)}"
+            )
         patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(1, grid_height * grid_width, dim)
         return torch.cat((self.pos_embed[:, :1].float(), patch_pos), dim=1).to(self.pos_embed.dtype)
 
@@ -206,7 +214,8 @@ class DinoV2(nn.Module):
         height, width = images.shape[-2:]
         if images.ndim != 4 or height % patch or width % patch:
             raise InceptionScoreError(
-                f"expected images N x 3 x H x W with H and W multiples of {patch}, got {tuple(images.shape)}")
+                f"expected images N x 3 x H x W with H and W multiples of {patch}, got {tuple(images.shape)}"
+            )
         tokens = self.patch_embed(images)
         tokens = torch.cat((self.cls_token.expand(tokens.shape[0], -1, -1), tokens), dim=1)
         tokens = tokens + self.positional_embedding(height // patch, width // patch)
@@ -215,8 +224,9 @@ class DinoV2(nn.Module):
         return self.norm(tokens[:, 0])
 
 
-def build_dinov2(variant: str = DEFAULT_VARIANT, *, depth: int | None = None,
-                 device: torch.device | str | None = None) -> DinoV2:
+def build_dinov2(
+    variant: str = DEFAULT_VARIANT, *, depth: int | None = None, device: torch.device | str | None = None
+) -> DinoV2:
     """An uninitialised DINOv2 (zeros, ones), ready for `load_dinov2_state`.
 
     Parameters
@@ -264,8 +274,9 @@ def load_dinov2(weights: str | Path, variant: str = DEFAULT_VARIANT) -> DinoV2:
 def load_dinov2_state(model: DinoV2, state: dict[str, torch.Tensor], *, source: str = "the state dict") -> DinoV2:
     """Load a state dict into `model` with a strict key and shape check (see `load_dinov2`)."""
     variant = model.config.variant
-    return load_strict(model, state, source=source, layout=f"the DINOv2 {variant} layout",
-                       expected_file=WEIGHTS[variant].name)
+    return load_strict(
+        model, state, source=source, layout=f"the DINOv2 {variant} layout", expected_file=WEIGHTS[variant].name
+    )
 
 
 def preprocess(images: torch.Tensor, protocol: Protocol = DEFAULT_PROTOCOL) -> torch.Tensor:

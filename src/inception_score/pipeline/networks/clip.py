@@ -7,6 +7,7 @@ and shape check; the text tower's keys are ignored. The output is the projected 
 embedding. Two preprocessing protocols (see `preprocess` and docs/feature-spaces.md): "cmmd"
 (google-research/cmmd, L2-normalised embeddings) and "clean-fid" (clean-fid's FD_CLIP).
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InceptionScoreError
+from ...errors import InceptionScoreError
 from .common import (
     PublishedWeights,
     check_image_batch,
@@ -67,16 +68,20 @@ WEIGHTS: dict[str, PublishedWeights] = {
         name="ViT-B-32.pt",
         urls=(f"{OPENAI_BASE_URL}/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",),
         sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
-        input_size=224, output_dim=512,
+        input_size=224,
+        output_dim=512,
         notes="TorchScript archive of the whole CLIP model (float16 weights); only visual.* is used. "
-              "The URL's second-last part is the file's sha256 (openai/CLIP checks it after download)."),
+        "The URL's second-last part is the file's sha256 (openai/CLIP checks it after download).",
+    ),
     "vit-l-14-336": PublishedWeights(
         name="ViT-L-14-336px.pt",
         urls=(f"{OPENAI_BASE_URL}/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt",),
         sha256="3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02",
-        input_size=336, output_dim=768,
+        input_size=336,
+        output_dim=768,
         notes="TorchScript archive of the whole CLIP model (float16 weights); only visual.* is used. "
-              "CMMD's reference (scenic 'vit_l14_336px') converts this same file."),
+        "CMMD's reference (scenic 'vit_l14_336px') converts this same file.",
+    ),
 }
 
 
@@ -112,8 +117,11 @@ class ResidualAttentionBlock(nn.Module):
         super().__init__()
         self.attn = SelfAttention(width, heads)
         self.ln_1 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([
-            ("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()), ("c_proj", nn.Linear(4 * width, width))]))
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                [("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()), ("c_proj", nn.Linear(4 * width, width))]
+            )
+        )
         self.ln_2 = nn.LayerNorm(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +148,7 @@ class VisionTransformer(nn.Module):
         width = config.width
         self.conv1 = nn.Conv2d(3, width, kernel_size=config.patch_size, stride=config.patch_size, bias=False)
         self.class_embedding = nn.Parameter(torch.zeros(width))
-        self.positional_embedding = nn.Parameter(torch.zeros(config.grid ** 2 + 1, width))
+        self.positional_embedding = nn.Parameter(torch.zeros(config.grid**2 + 1, width))
         self.ln_pre = nn.LayerNorm(width)
         self.transformer = Transformer(width, config.layers, config.heads)
         self.ln_post = nn.LayerNorm(width)
@@ -176,8 +184,9 @@ class ClipImageTower(nn.Module):
         return self.visual(images)
 
 
-def build_clip(variant: str = DEFAULT_VARIANT, *, layers: int | None = None,
-               device: torch.device | str | None = None) -> ClipImageTower:
+def build_clip(
+    variant: str = DEFAULT_VARIANT, *, layers: int | None = None, device: torch.device | str | None = None
+) -> ClipImageTower:
     """An uninitialised CLIP image tower (zeros), ready for `load_clip_state`.
 
     Parameters
@@ -197,8 +206,15 @@ def build_clip(variant: str = DEFAULT_VARIANT, *, layers: int | None = None,
         raise InceptionScoreError(f"unknown CLIP variant {variant!r}; choose one of {', '.join(CONFIGS)}")
     config = CONFIGS[variant]
     if layers is not None:
-        config = ClipConfig(config.variant, config.image_size, config.patch_size, config.width, layers,
-                            config.embed_dim, config.default_protocol)
+        config = ClipConfig(
+            config.variant,
+            config.image_size,
+            config.patch_size,
+            config.width,
+            layers,
+            config.embed_dim,
+            config.default_protocol,
+        )
     with torch.device(device or "cpu"):
         return ClipImageTower(config)
 
@@ -222,13 +238,19 @@ def load_clip(weights: str | Path, variant: str = DEFAULT_VARIANT) -> ClipImageT
     return load_clip_state(build_clip(variant), state, source=f"weights file {weights}")
 
 
-def load_clip_state(model: ClipImageTower, state: dict[str, torch.Tensor], *,
-                    source: str = "the state dict") -> ClipImageTower:
+def load_clip_state(
+    model: ClipImageTower, state: dict[str, torch.Tensor], *, source: str = "the state dict"
+) -> ClipImageTower:
     """Load the `visual.*` entries of a CLIP state dict strictly (every key, every shape); others are ignored."""
     visual = {key: value for key, value in state.items() if key.startswith("visual.")}
     variant = model.config.variant
-    return load_strict(model, visual, source=source, layout=f"the CLIP {variant} image tower layout",
-                       expected_file=WEIGHTS[variant].name)
+    return load_strict(
+        model,
+        visual,
+        source=source,
+        layout=f"the CLIP {variant} image tower layout",
+        expected_file=WEIGHTS[variant].name,
+    )
 
 
 def crop_box(height: int, width: int, size: int, protocol: Protocol) -> tuple[int, int, int, int, int]:
@@ -277,10 +299,10 @@ def preprocess(images: torch.Tensor, protocol: Protocol, image_size: int) -> tor
         raise InceptionScoreError(f"unknown CLIP protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     resize_height, resize_width, top, left, side = crop_box(*images.shape[-2:], image_size, protocol)
     if protocol == "cmmd":
-        cropped = images[..., top:top + side, left:left + side]
+        cropped = images[..., top : top + side, left : left + side]
         resized = pil_bicubic_resize(cropped, (image_size, image_size))
     else:
-        resized = pil_bicubic_resize(images, (resize_height, resize_width))[..., top:top + side, left:left + side]
+        resized = pil_bicubic_resize(images, (resize_height, resize_width))[..., top : top + side, left : left + side]
     mean = torch.tensor(CLIP_MEAN, device=images.device).reshape(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=images.device).reshape(1, 3, 1, 1)
     return (resized.float() / 255 - mean) / std

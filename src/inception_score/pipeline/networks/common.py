@@ -1,5 +1,6 @@
 """What every extractor module shares: its published weights as data, a strict state-dict load,
 and the uint8 image batch check."""
+
 from __future__ import annotations
 
 import warnings
@@ -13,7 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..errors import InceptionScoreError
+from ...errors import InceptionScoreError
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def check_image_batch(images: torch.Tensor) -> None:
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3 or 0 in images.shape:
         raise InceptionScoreError(
             f"expected uint8 images N x 3 x H x W, got {images.dtype} {tuple(images.shape)}; "
-            "convert to RGB 0..255 first")
+            "convert to RGB 0..255 first"
+        )
 
 
 def is_torchscript_archive(path: Path) -> bool:
@@ -90,14 +92,16 @@ def read_state_dict(path: str | Path, *, expected_file: str) -> dict[str, torch.
     except Exception as error:  # noqa: BLE001 -- torch raises many types for corrupt or foreign files
         raise InceptionScoreError(
             f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
-            f"It should be {expected_file}; delete it and fetch a good copy") from None
+            f"It should be {expected_file}; delete it and fetch a good copy"
+        ) from None
     if not isinstance(state, Mapping):
         raise InceptionScoreError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
     return dict(state)
 
 
-def load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str, layout: str,
-                expected_file: str) -> nn.Module:
+def load_strict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str, layout: str, expected_file: str
+) -> nn.Module:
     """Copy `state` into `model` after checking every key and shape; eval mode, no gradients.
 
     Parameters
@@ -121,12 +125,17 @@ def load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(key for key in set(expected) & set(state)
-                         if not isinstance(state[key], torch.Tensor) or state[key].shape != expected[key].shape)
+    wrong_shape = sorted(
+        key
+        for key in set(expected) & set(state)
+        if not isinstance(state[key], torch.Tensor) or state[key].shape != expected[key].shape
+    )
     if missing or unexpected or wrong_shape:
-        details = "; ".join(f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                            for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                                ("wrong shape", wrong_shape)) if keys)
+        details = "; ".join(
+            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
+            if keys
+        )
         raise InceptionScoreError(f"{source} does not have {layout} ({details}); use {expected_file}")
     model.load_state_dict(state, strict=True)
     return model.eval().requires_grad_(False)
@@ -136,6 +145,8 @@ def pil_bicubic_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Ten
     """Resize uint8 images N x 3 x H x W to (height, width) with PIL's antialiased bicubic, as uint8."""
     height, width = size
     pixels = images.permute(0, 2, 3, 1).cpu().numpy()
-    resized = [np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.Resampling.BICUBIC))
-               for image in pixels]
+    resized = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.Resampling.BICUBIC))
+        for image in pixels
+    ]
     return torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).to(images.device)

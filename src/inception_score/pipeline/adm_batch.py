@@ -7,6 +7,7 @@ time from the zip member: `np.load(mmap_mode=...)` cannot map an array inside a 
 loading `arr_0` whole would need all of it in memory. Stored (np.savez) and deflated
 (np.savez_compressed) members both work. Nothing is unpickled (`allow_pickle=False`).
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -19,7 +20,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import InceptionScoreError
+from ..errors import InceptionScoreError
 
 IMAGES_KEY = "arr_0"
 LABELS_KEY = "arr_1"
@@ -42,9 +43,16 @@ class AdmBatchInfo:
     other_keys: tuple[str, ...]  # any other arrays (ignored)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(path=self.path, count=self.count, height=self.height, width=self.width,
-                    compressed=self.compressed, has_labels=self.has_labels, statistics=list(self.statistics),
-                    other_keys=list(self.other_keys))
+        return dict(
+            path=self.path,
+            count=self.count,
+            height=self.height,
+            width=self.width,
+            compressed=self.compressed,
+            has_labels=self.has_labels,
+            statistics=list(self.statistics),
+            other_keys=list(self.other_keys),
+        )
 
 
 def _array_names(archive: zipfile.ZipFile) -> list[str]:
@@ -77,7 +85,8 @@ def _read_images_header(member: IO[bytes], path: Path) -> tuple[int, int, int]:
     if dtype != np.uint8:
         raise InceptionScoreError(
             f"{path}: {IMAGES_KEY} must hold uint8 images (0..255), got dtype {dtype}; convert with "
-            "np.clip(x, 0, 255).astype(np.uint8) before np.savez")
+            "np.clip(x, 0, 255).astype(np.uint8) before np.savez"
+        )
     if len(shape) != 4 or shape[3] != 3 or shape[1] < 1 or shape[2] < 1:
         raise InceptionScoreError(f"{path}: {IMAGES_KEY} must be N x H x W x 3 (RGB, channels last), got {shape}")
     if fortran_order:
@@ -92,7 +101,8 @@ def _open_images(path: Path) -> Iterator[tuple[IO[bytes], tuple[int, int, int], 
         if name not in archive.namelist():
             raise InceptionScoreError(
                 f"{path}: no {IMAGES_KEY} in the file (it holds {_array_names(archive)}); an ADM batch stores its "
-                f"images as np.savez(path, images) -> {IMAGES_KEY}")
+                f"images as np.savez(path, images) -> {IMAGES_KEY}"
+            )
         entry = archive.getinfo(name)
         with archive.open(entry) as member:
             count, height, width = _read_images_header(member, path)
@@ -100,7 +110,8 @@ def _open_images(path: Path) -> Iterator[tuple[IO[bytes], tuple[int, int, int], 
             if entry.file_size != expected:
                 raise InceptionScoreError(
                     f"{path}: {IMAGES_KEY} should hold {expected} bytes for {count} x {height} x {width} x 3 "
-                    f"images but holds {entry.file_size}: the file is truncated or corrupt")
+                    f"images but holds {entry.file_size}: the file is truncated or corrupt"
+                )
             yield member, (count, height, width), entry.compress_type != zipfile.ZIP_STORED
 
 
@@ -123,9 +134,16 @@ def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
     with _open_archive(path) as archive:
         names = _array_names(archive)
     known = {IMAGES_KEY, LABELS_KEY, *STATISTICS_KEYS}
-    return AdmBatchInfo(str(path), count, height, width, compressed, LABELS_KEY in names,
-                        tuple(key for key in STATISTICS_KEYS if key in names),
-                        tuple(sorted(name for name in names if name not in known)))
+    return AdmBatchInfo(
+        str(path),
+        count,
+        height,
+        width,
+        compressed,
+        LABELS_KEY in names,
+        tuple(key for key in STATISTICS_KEYS if key in names),
+        tuple(sorted(name for name in names if name not in known)),
+    )
 
 
 def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
@@ -163,12 +181,12 @@ def iter_adm_images(path: str | Path, block: int = DEFAULT_BLOCK) -> Iterator[np
             try:
                 filled = _read_exactly(member, images)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
-                raise InceptionScoreError(
-                    f"{path}: {IMAGES_KEY} is corrupt near image {start} ({error})") from None
+                raise InceptionScoreError(f"{path}: {IMAGES_KEY} is corrupt near image {start} ({error})") from None
             if filled != images.nbytes:
                 raise InceptionScoreError(
                     f"{path}: {IMAGES_KEY} ends early: image {start + filled // (height * width * 3)} of {count} "
-                    "is incomplete (truncated file)")
+                    "is incomplete (truncated file)"
+                )
             yield images
 
 
@@ -196,21 +214,23 @@ def read_adm_statistics(path: str | Path) -> dict[str, np.ndarray]:
             for mean_key, cov_key in STATISTICS_PAIRS:
                 if (mean_key in names) != (cov_key in names):
                     missing = cov_key if mean_key in names else mean_key
-                    raise InceptionScoreError(f"{path}: has {mean_key if missing == cov_key else cov_key} "
-                                              f"but not {missing}; both are needed")
+                    raise InceptionScoreError(
+                        f"{path}: has {mean_key if missing == cov_key else cov_key} but not {missing}; both are needed"
+                    )
                 if mean_key in names:
-                    found[mean_key], found[cov_key] = _checked_pair(arrays[mean_key], arrays[cov_key],
-                                                                    mean_key, cov_key, path)
+                    found[mean_key], found[cov_key] = _checked_pair(
+                        arrays[mean_key], arrays[cov_key], mean_key, cov_key, path
+                    )
     except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
         raise InceptionScoreError(f"{path}: cannot read its statistics ({error})") from None
     return found
 
 
-def _checked_pair(mean: np.ndarray, cov: np.ndarray, mean_key: str, cov_key: str,
-                  path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _checked_pair(
+    mean: np.ndarray, cov: np.ndarray, mean_key: str, cov_key: str, path: Path
+) -> tuple[np.ndarray, np.ndarray]:
     if mean.ndim != 1 or cov.shape != (mean.size, mean.size):
-        raise InceptionScoreError(
-            f"{path}: {mean_key} must be d and {cov_key} d x d, got {mean.shape} and {cov.shape}")
+        raise InceptionScoreError(f"{path}: {mean_key} must be d and {cov_key} d x d, got {mean.shape} and {cov.shape}")
     if not (np.issubdtype(mean.dtype, np.number) and np.issubdtype(cov.dtype, np.number)):
         raise InceptionScoreError(f"{path}: {mean_key}/{cov_key} must be numbers, got {mean.dtype}/{cov.dtype}")
     mean, cov = mean.astype(np.float64), cov.astype(np.float64)
