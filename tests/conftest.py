@@ -114,8 +114,10 @@ TIERS = {
     "test_benchmarks.py": "benchmark",
     "test_knn_benchmark.py": "benchmark",
     "test_benchmark_extractors.py": "benchmark",
+    "test_clip.py": "reference",
+    "test_dinov2.py": "reference",
 }
-SLOW = ("distributed", "example", "benchmark", "browser")
+SLOW = ("distributed", "example", "benchmark", "browser", "reference")
 
 
 def pytest_collection_modifyitems(items) -> None:

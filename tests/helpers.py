@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -9,16 +11,38 @@ from pathlib import Path
 
 
 def run_cli(
-    *args, prefix: tuple = (), command: tuple | None = None, cwd: str | Path | None = None, timeout: float = 300
+    *args,
+    prefix: tuple = (),
+    command: tuple | None = None,
+    cwd: str | Path | None = None,
+    process: bool = False,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess:
-    """Run the command line (`python -m inception_score ARGS`, or `command ARGS`) in a real process.
+    """Run the command line with ARGS and return its exit code, stdout and stderr.
 
-    prefix: words before the interpreter (e.g. a `ulimit` wrapper); cwd: run there, with the
-    tested code kept first on the path.
+    By default `inception_score.cli.main` runs in this process (the same code, without the
+    second or two a new interpreter spends importing torch), so that the fast tier can check
+    every error message. process=True, or any of prefix (words before the interpreter, e.g. a
+    `ulimit` wrapper), command (e.g. the console script) or cwd, starts a real process instead.
     """
+    words = [str(arg) for arg in args]
+    if process or prefix or command or cwd is not None:
+        return _in_a_process(words, prefix, command, cwd, timeout)
+    from inception_score.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(words)
+        except SystemExit as exit_:  # argparse's usage errors and --version
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(words, code, stdout.getvalue(), stderr.getvalue())
+
+
+def _in_a_process(words, prefix, command, cwd, timeout) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    if cwd is not None:
+    if cwd is not None:  # keep the tested code first on the path when running elsewhere
         paths = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join([*paths, str(cwd)])
-    words = [*prefix, *(command or (sys.executable, "-m", "inception_score")), *map(str, args)]
-    return subprocess.run(words, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    full = [*prefix, *(command or (sys.executable, "-m", "inception_score")), *words]
+    return subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)

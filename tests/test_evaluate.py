@@ -58,6 +58,7 @@ def full(weights_path, data, folder_features, session_cache):
     return result, counted[0]
 
 
+@pytest.mark.reference
 def test_is_fid_kid_match_torch_fidelity(full, data, weights_path):
     result, forwarded = full
     assert forwarded == 0 and result.inception_score.cached == 120  # per-image features from the session's run

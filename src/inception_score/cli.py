@@ -267,7 +267,8 @@ def _stats(args: argparse.Namespace) -> int:
             "the statistics are of the other images",
             file=sys.stderr,
         )
-    features = f", features {written.features_shape[0]} x {written.features_shape[1]}" if written.has_features else ""
+    shape = written.features_shape
+    features = f", features {shape[0]} x {shape[1]}" if shape is not None else ""
     print(
         f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
         f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}"

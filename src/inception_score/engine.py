@@ -102,7 +102,7 @@ class Side:
             return len(self.names) if self.names is not None else self.source.total
         assert self.statistics is not None
         if "features" in self.needs and self.statistics.has_features:
-            return self.statistics.features_shape[0]
+            return self.statistics.features_shape[0]  # type: ignore[index]  # has_features: a shape
         return self.statistics.n
 
 
@@ -446,12 +446,13 @@ def reduce_moments(group: Group, accumulator: MomentAccumulator) -> MomentAccumu
         return accumulator if group.rank == 0 else None
     accumulator.recentre(shifts[0])
     total, outer, rows = accumulator.sums()
-    total, outer = group.reduce_sum(total), group.reduce_sum(outer)
+    summed_total, summed_outer = group.reduce_sum(total), group.reduce_sum(outer)
     keep_rows = sum(counts) <= len(shifts[0])
     rows = group.gather_rows(rows) if keep_rows and rows is not None else None
     if group.rank != 0:
         return None
-    return MomentAccumulator.from_sums(sum(counts), shifts[0], total, outer, rows)
+    assert summed_total is not None and summed_outer is not None
+    return MomentAccumulator.from_sums(sum(counts), shifts[0], summed_total, summed_outer, rows)
 
 
 def _fill_moments(sides: list[Side]) -> None:
@@ -535,6 +536,7 @@ def _results(
         )
     if "kid" in request.metrics:
         kid_side = next(side for side in sides if _key(side.value) == _key(request.references["kid"]))
+        assert main.features is not None and kid_side.features is not None
         kid = kernel_inception_distance(
             main.features,
             kid_side.features,

@@ -75,7 +75,7 @@ class InceptionScore:
         if group is None:
             return self._result(local, world_size=1)
         logits = group.gather_rows(local)
-        return group.on_main(lambda: self._result(logits, world_size=group.world_size))
+        return group.on_main(lambda: self._result(logits, world_size=group.world_size))  # type: ignore[arg-type]  # rank 0
 
     def reset(self) -> None:
         """Forget the images seen so far."""

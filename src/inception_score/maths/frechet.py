@@ -77,6 +77,7 @@ class MomentAccumulator:
             return
         if len(shift) != len(self._shift):
             raise InceptionScoreError(f"cannot recentre {len(self._shift)}-d sums around a {len(shift)}-d point")
+        assert self._sum is not None and self._outer is not None
         delta = self._shift - shift
         self._outer += np.outer(delta, self._sum) + np.outer(self._sum, delta) + self.n * np.outer(delta, delta)
         self._sum += self.n * delta
@@ -88,6 +89,7 @@ class MomentAccumulator:
         """(sum, outer products, rows) around `shift`; rows is None once more than d were added."""
         if self._shift is None:
             raise InceptionScoreError("no features were added yet: recentre() an empty accumulator first")
+        assert self._sum is not None and self._outer is not None
         rows = None
         if self._rows is not None:
             rows = np.concatenate(self._rows) if self._rows else np.zeros((0, len(self._shift)))
@@ -109,7 +111,7 @@ class MomentAccumulator:
 
     def moments(self) -> Moments:
         """Mean and covariance (ddof=1) of everything added so far."""
-        if self._shift is None or self.n < 2:
+        if self._shift is None or self._sum is None or self._outer is None or self.n < 2:
             raise InceptionScoreError(f"FID needs at least 2 images on each side, got {self.n}")
         mean_shifted = self._sum / self.n
         if self._rows is not None:

@@ -102,8 +102,8 @@ def split_score(log_probs: np.ndarray, probs: np.ndarray | None = None) -> float
     if probs is None:
         probs = np.exp(log_probs)
     log_marginal = _logsumexp(log_probs, axis=0) - np.log(len(log_probs))
-    kl_terms = log_probs - log_marginal
     with np.errstate(invalid="ignore"):  # classes with p = 0 contribute exactly 0 (set below)
+        kl_terms = log_probs - log_marginal
         kl_terms *= probs
     kl_terms[~(probs > 0)] = 0.0
     return float(np.exp(np.mean(np.sum(kl_terms, axis=1))))

@@ -90,7 +90,7 @@ class Group:
         posted = self._posted_failure()
         first = next((failure for failure in failures if failure is not None), posted)
         if first is None:
-            return value
+            return value  # type: ignore[return-value]  # no failure: work() returned it
         if error is not None and not isinstance(error, InceptionScoreError):
             raise error
         if first[0] == "user":
@@ -113,7 +113,7 @@ class Group:
         Arrays and lists are concatenated, ints summed, anything else taken from rank 0; fields
         in `skip` are sent as zero rows.
         """
-        gathered = {}
+        gathered: dict[str, Any] = {}
         for field in dataclasses.fields(value):
             item = getattr(value, field.name)
             if isinstance(item, np.ndarray):

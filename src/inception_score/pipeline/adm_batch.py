@@ -147,10 +147,10 @@ def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
 
 
 def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
-    view = memoryview(into).cast("B")
+    view = memoryview(into).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
     filled = 0
     while filled < len(view):
-        got = member.readinto(view[filled:])
+        got = member.readinto(view[filled:])  # type: ignore[attr-defined]  # zip members can
         if not got:
             break
         filled += got

@@ -51,7 +51,7 @@ def sample_key(sample: Sample, context: str) -> str:
     if isinstance(sample.data, np.ndarray):
         array = np.ascontiguousarray(sample.data)
         digest.update(f"\0array\0{array.dtype.str}\0{array.shape}\0".encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(memoryview(array).cast("B"))  # type: ignore[arg-type]  # numpy arrays are buffers
     else:
         digest.update(b"\0file\0")
         digest.update(sample.data)
@@ -105,7 +105,7 @@ class FeatureCache:
             pass  # evicted by another process meanwhile; the values we read are still good
         return np.array(logits, np.float32), np.array(pool3, np.float32)
 
-    def _discard(self, path: Path) -> None:
+    def _discard(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         self.corrupt += 1
         try:
             path.unlink()
@@ -133,9 +133,10 @@ class FeatureCache:
         if self._written_since_trim > self.size_limit // 10:
             self.trim()
 
-    def put_many(self, keys: list[str], logits: np.ndarray, pool3: np.ndarray) -> None:
+    def put_many(self, keys: list[str | None], logits: np.ndarray, pool3: np.ndarray) -> None:
         for key, row_logits, row_pool3 in zip(keys, logits, pool3):
-            self.put(key, row_logits, row_pool3)
+            if key is not None:  # None: a sample that could not be keyed (not cached)
+                self.put(key, row_logits, row_pool3)
 
     def _files(self) -> Iterator[os.DirEntry]:
         if not self.folder.is_dir():

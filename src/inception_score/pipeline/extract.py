@@ -165,7 +165,7 @@ def _plan(
     work = _Work()
     for index, sample in enumerate(samples):
         key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
-        cached = cache.get(key) if key is not None else None
+        cached = cache.get(key) if cache is not None and key is not None else None
         if cached is not None:
             work.hits.append((index, sample.name, *cached))
         else:

@@ -8,7 +8,7 @@ One forward pass gives the unbiased logits (pool3 @ fc.weight.T) and the 2048-d 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,9 @@ INPUT_SIZE = 299
 Pooling = Literal["avg-exclude-pad", "avg", "max"]
 
 
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
 class BasicConv2d(nn.Module):
     """Convolution without bias, batch norm (eps 0.001), ReLU.
 
@@ -34,7 +37,7 @@ class BasicConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, **conv_options) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **conv_options)
-        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+        self.bn: nn.Module = nn.BatchNorm2d(out_channels, eps=0.001)
         self.fused = False
         self._packed: tuple[tuple, torch.Tensor] | None = None  # (what it was made from, oneDNN weight)
 
@@ -48,6 +51,7 @@ class BasicConv2d(nn.Module):
         if isinstance(self.bn, nn.Identity):
             return
         bn, conv = self.bn, self.conv
+        assert isinstance(bn, nn.BatchNorm2d) and bn.running_var is not None and bn.running_mean is not None
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
         weight = conv.weight.double() * scale[:, None, None, None]
         bias = bn.bias.double() - bn.running_mean.double() * scale
@@ -68,7 +72,9 @@ class BasicConv2d(nn.Module):
         made_from = (tuple(x.shape), conv.weight.data_ptr(), conv.weight._version)
         packed = self._packed
         if packed is None or packed[0] != made_from:
-            weight = torch._C._nn.mkldnn_reorder_conv2d_weight(conv.weight.to_mkldnn(), *geometry, list(x.shape))
+            weight = torch._C._nn.mkldnn_reorder_conv2d_weight(  # type: ignore[call-arg]  # private op, stubs lag
+                conv.weight.to_mkldnn(), *geometry, list(x.shape)
+            )
             packed = self._packed = (made_from, weight)
         return torch.ops.mkldnn._convolution_pointwise(x, packed[1], conv.bias, *geometry, "relu", [], "")
 
@@ -282,7 +288,7 @@ def optimise_for_inference(model: Inception2015) -> Inception2015:
             module.fold_batchnorm()
             if fuse:
                 module.fuse_relu()
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
     model.variant = "optimised"
     return model
 
@@ -311,7 +317,7 @@ def _check_onednn_conv_relu() -> bool:
     with torch.no_grad():
         layer.conv.weight.copy_(torch.randn(layer.conv.weight.shape, generator=generator))
         layer.conv.bias = nn.Parameter(torch.randn(16, generator=generator), requires_grad=False)
-    layer = layer.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+    layer = layer.eval().requires_grad_(False).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     inputs = torch.randn(2, 8, 9, 7, generator=generator).contiguous(memory_format=torch.channels_last)
     try:
         with torch.inference_mode():
@@ -338,7 +344,7 @@ def load_inception(weights_path: str | Path, *, plain: bool = False) -> Inceptio
     return model if plain else optimise_for_inference(model)
 
 
-def load_state_file(model: nn.Module, weights_path: str | Path, *, layout: str, expected_file: str) -> nn.Module:
+def load_state_file(model: ModelT, weights_path: str | Path, *, layout: str, expected_file: str) -> ModelT:
     """Load a state dict file into `model` strictly (all keys, all shapes); eval mode, no gradients.
 
     `num_batches_tracked` entries may be absent (published files predate them).
@@ -376,4 +382,5 @@ def load_state_file(model: nn.Module, weights_path: str | Path, *, layout: str, 
             f"Use {expected_file} (see 'inception-score weights path')"
         )
     model.load_state_dict(state, strict=True)
-    return model.eval().requires_grad_(False)
+    model.eval().requires_grad_(False)
+    return model

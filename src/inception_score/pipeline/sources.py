@@ -219,8 +219,8 @@ def _archive_source(path: Path) -> Source:
             with zipfile.ZipFile(path) as archive:
                 members = [info.filename for info in archive.infolist() if not info.is_dir()]
         else:
-            with tarfile.open(path, "r:*") as archive:
-                members = [info.name for info in archive.getmembers() if info.isfile()]
+            with tarfile.open(path, "r:*") as tar:
+                members = [info.name for info in tar.getmembers() if info.isfile()]
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
         raise InceptionScoreError(
             f"{path}: cannot read the archive ({error}); check that it is a complete .zip, .tar, .tar.gz or .tgz file"
@@ -245,6 +245,8 @@ def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: s
         if isinstance(archive, zipfile.ZipFile):
             return Sample(label, archive.read(name))
         member = archive.extractfile(name)
+        if member is None:
+            raise InceptionScoreError(f"{label}: not a regular file in the archive")
         return Sample(label, member.read())
     except Exception as error:  # damaged members: zlib, CRC, truncated tar, encrypted zip
         return Sample(
@@ -356,7 +358,7 @@ def _sampler_source(sample: Callable[[int], Any], num_samples: int, batch_size: 
     name = getattr(sample, "__qualname__", type(sample).__name__)
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
-        index = start
+        index, stop = start, num_samples if stop is None else stop
         while index < stop:
             wanted = min(batch_size, stop - index)
             with torch.no_grad():
@@ -423,9 +425,10 @@ def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
 
 def _png_16bit_rawmode(image: Image.Image) -> str | None:
     """'RGB;16B' or 'RGBA;16B' for a not yet loaded 16-bit colour PNG, else None."""
-    if image.format != "PNG" or image.mode not in ("RGB", "RGBA") or len(image.tile) != 1:
+    tile = getattr(image, "tile", [])  # set on images not loaded yet
+    if image.format != "PNG" or image.mode not in ("RGB", "RGBA") or len(tile) != 1:
         return None
-    args = image.tile[0].args
+    args = tile[0].args
     return args if args in ("RGB;16B", "RGBA;16B") else None
 
 

@@ -92,7 +92,7 @@ def write_statistics(
     handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, **arrays)  # type: ignore[arg-type]  # keyword arrays, as documented
         os.replace(temporary, path)
     except OSError as error:
         raise InceptionScoreError(f"{path}: cannot write ({error.strerror})") from None
@@ -156,7 +156,8 @@ def require_features(statistics: Statistics) -> None:
 def moments_of_statistics(statistics: Statistics) -> Moments:
     """mu and sigma as Moments; stored features of a small set (n <= d) give FID its exact cheap factor."""
     centered = None
-    if statistics.has_features and statistics.features_shape[0] <= statistics.features_shape[1]:
+    shape = statistics.features_shape
+    if shape is not None and shape[0] <= shape[1]:
         features = read_features(statistics).astype(np.float64)
         mean = features.mean(axis=0)
         if np.max(np.abs(mean - statistics.mu)) > 1e-6 * (1 + float(np.max(np.abs(statistics.mu)))):
@@ -238,6 +239,7 @@ def _read_text(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> str:
 def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | None) -> tuple[int, ...]:
     """Shape of the stored features, read from the array header without loading the data."""
     try:
+        assert npz.zip is not None
         with npz.zip.open("features.npy") as member:
             version = np.lib.format.read_magic(member)
             reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0

@@ -54,4 +54,6 @@ def load_torchvision_inception(weights_path: str | Path, *, plain: bool = False)
         expected_file="inception_v3_google-0cc3c7bd.pth",
     )
     del model.AuxLogits
-    return model if plain else optimise_for_inference(model)
+    if not plain:
+        optimise_for_inference(model)
+    return model

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..errors import InceptionScoreError
 from ..pipeline.sources import decode, open_source
-from ..results import Evaluation, ISResult
+from ..results import Evaluation, ISResult, ScoreDetails
 from . import plots
 
 THUMBNAIL_PIXELS = 128
@@ -131,7 +131,7 @@ def render_report(
 ) -> str:
     """The report as one HTML string."""
     plots.require_matplotlib()
-    details = result.details
+    details = details_of(result)
     if details is None:
         raise InceptionScoreError(
             "this result carries no per-image details (results rebuilt from JSON do not); "
@@ -414,8 +414,15 @@ below the one-split score (dashed). Splits far below it, in given order, mean th
 score them shuffled.</p></div></div></section>"""
 
 
+def details_of(result: ISResult) -> ScoreDetails:
+    """The per-image arrays behind the report (results made by the API always carry them)."""
+    if result.details is None:
+        raise InceptionScoreError("this result has no per-image details (it was read back from JSON?): score again")
+    return result.details
+
+
 def _classes(result: ISResult, labels: list[str], named: bool) -> str:
-    uri = plots.class_histogram(result.details.marginal, result.details.top1_class, labels)
+    uri = plots.class_histogram(details_of(result).marginal, details_of(result).top1_class, labels)
     note = "" if named else f'<p class="note">{NO_NAMES_NOTE}</p>'
     shown = "top 50 of p(y)" if result.num_classes > 50 else f"all {result.num_classes} classes of p(y)"
     return f"""<section><h2>Which classes the images spread over ({shown})</h2>
@@ -425,8 +432,8 @@ A few tall bars and a quick fall mean the images cover few classes.</p>{note}</s
 
 
 def _confidence(result: ISResult) -> str:
-    uri = plots.confidence_histogram(result.details.max_probability)
-    sure = float(np.mean(result.details.max_probability >= 0.5))
+    uri = plots.confidence_histogram(details_of(result).max_probability)
+    sure = float(np.mean(details_of(result).max_probability >= 0.5))
     return f"""<section><h2>How sure the network is of each image</h2>
 <div class="two">{_figure(uri, "histogram of per-image max probability")}
 <div><p>For each image, the probability of its most likely class. Mass near 1 means clear, recognisable
@@ -440,7 +447,7 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
             '<section><h2>Images</h2><p class="note">No thumbnails: pass <code>source=</code> (the images that '
             "were scored) to <code>save_report</code> to see the most and least confident images.</p></section>"
         )
-    details = result.details
+    details = details_of(result)
     order = np.argsort(-details.max_probability, kind="stable")
     count = min(GALLERY_SIZE, result.n)
     most, least = order[:count], order[::-1][:count]
@@ -491,7 +498,7 @@ def _samples_at(result: ISResult, images: Any, indices: list[int]) -> Iterator[t
 
 
 def _thumbnails(result: ISResult, images: Any, indices: list[int], labels: list[str]) -> dict[int, Thumbnail]:
-    details = result.details
+    details = details_of(result)
     thumbs = {}
     for index, sample in _samples_at(result, images, indices):
         if details.names is not None and sample.name != details.names[index]:

@@ -63,7 +63,7 @@ def _data_uri(figure: Any) -> str:
     import matplotlib
 
     buffer = io.BytesIO()
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # rcParams keys
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -75,7 +75,7 @@ def _styled(draw):
         require_matplotlib()
         import matplotlib
 
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # rcParams keys
             return _data_uri(draw(*args, **kwargs))
 
     wrapper.__doc__ = draw.__doc__

@@ -297,7 +297,8 @@ def preprocess(images: torch.Tensor, protocol: Protocol, image_size: int) -> tor
     check_image_batch(images)
     if protocol not in PROTOCOLS:
         raise InceptionScoreError(f"unknown CLIP protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    resize_height, resize_width, top, left, side = crop_box(*images.shape[-2:], image_size, protocol)
+    height, width = images.shape[-2:]
+    resize_height, resize_width, top, left, side = crop_box(height, width, image_size, protocol)
     if protocol == "cmmd":
         cropped = images[..., top : top + side, left : left + side]
         resized = pil_bicubic_resize(cropped, (image_size, image_size))

@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +16,8 @@ from PIL import Image
 from torch import nn
 
 from ...errors import InceptionScoreError
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,8 @@ def read_state_dict(path: str | Path, *, expected_file: str) -> dict[str, torch.
 
 
 def load_strict(
-    model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str, layout: str, expected_file: str
-) -> nn.Module:
+    model: ModelT, state: Mapping[str, torch.Tensor], *, source: str, layout: str, expected_file: str
+) -> ModelT:
     """Copy `state` into `model` after checking every key and shape; eval mode, no gradients.
 
     Parameters
@@ -138,7 +141,8 @@ def load_strict(
         )
         raise InceptionScoreError(f"{source} does not have {layout} ({details}); use {expected_file}")
     model.load_state_dict(state, strict=True)
-    return model.eval().requires_grad_(False)
+    model.eval().requires_grad_(False)
+    return model
 
 
 def pil_bicubic_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
