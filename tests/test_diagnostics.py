@@ -130,7 +130,9 @@ def naive_bootstrap(probs: np.ndarray, resamples: int, seed: int) -> list[float]
     return list(np.percentile(scores, [2.5, 97.5]))
 
 
-@pytest.mark.parametrize("n, classes", [(60, 9), pytest.param(70_000, 4, marks=pytest.mark.reference)])  # the second spans several chunks
+@pytest.mark.parametrize(
+    "n, classes", [(60, 9), pytest.param(70_000, 4, marks=pytest.mark.reference)]
+)  # the second spans several chunks
 def test_bootstrap_matches_the_plain_resampling_loop(n, classes):
     probs = np.random.RandomState(3).dirichlet(np.full(classes, 0.5), size=n)
     np.testing.assert_allclose(

@@ -107,3 +107,9 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     targets = [target for target, _ in imports_of("results", fake)]
     assert targets == ["engine", "maths"]
     assert RANKS[group_of("engine")] > RANKS[group_of("results")]
+
+
+def test_every_folder_of_the_package_is_a_regular_package():
+    """setuptools installs only folders with an __init__.py: a namespace folder would be left out of a wheel."""
+    folders = {path.parent for path in PACKAGE.rglob("*.py")}
+    assert sorted(str(f.relative_to(PACKAGE)) for f in folders if not (f / "__init__.py").exists()) == []

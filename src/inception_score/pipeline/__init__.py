@@ -1,0 +1,1 @@
+"""Images to features: sources, decoding, resizing, networks and their registry, weights, cache, statistics."""
