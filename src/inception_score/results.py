@@ -237,10 +237,28 @@ def inception_score_from_logits(
 ) -> ISResult:
     """IS from N x C logits (for the 2015 network: pool3 @ fc.weight.T, no bias).
 
-    Notes: softmax is taken in float64 over all classes; the paper's protocol is splits=10
-    on 50,000 images; order="given" splits in input order like the paper's code, "shuffled"
-    first permutes rows with RandomState(seed) like torch-fidelity. bootstrap=1000 adds a
-    seeded 95% interval for the 1-split score. Warnings go to the result and to `warnings`.
+    Parameters
+    ----------
+    logits
+        N x C finite numbers, any float or integer dtype (kept as given: not copied to float64).
+    splits
+        Number of splits (N >= splits).
+    order
+        "shuffled": rows permuted with ``RandomState(seed)`` first (torch-fidelity); "given": input order.
+    seed
+        Seed of the permutation and of the bootstrap.
+    bootstrap
+        Resamples for a seeded 95% interval of the 1-split score (0: none).
+
+    Returns
+    -------
+    ISResult
+        Its warnings are also emitted as InceptionScoreWarning.
+
+    Notes
+    -----
+    Softmax is taken in float64 over all classes, one split at a time; the paper's protocol is
+    splits=10 on 50,000 images.
     """
     return announce(
         inception_score_from_log_probabilities(
@@ -252,7 +270,19 @@ def inception_score_from_logits(
 def inception_score_from_probabilities(
     probs: np.ndarray, *, splits: int = 10, order: Order = "shuffled", seed: int = 2020, bootstrap: int = 0
 ) -> ISResult:
-    """IS from N x C class probabilities; each row must be finite, non-negative and sum to 1."""
+    """IS from N x C class probabilities; each row must be finite, non-negative and sum to 1.
+
+    Parameters
+    ----------
+    probs
+        N x C probabilities (rows summing to 1 within 1e-4).
+    splits, order, seed, bootstrap
+        As for `inception_score_from_logits`.
+
+    Returns
+    -------
+    ISResult
+    """
     probs = np.asarray(probs, dtype=np.float64)
     check_matrix(probs, "probabilities")
     if not np.all(np.isfinite(probs)):
@@ -333,12 +363,33 @@ def _count(n: int | None) -> str:
 
 
 def fid_from_moments(a: Moments, b: Moments) -> FIDResult:
-    """FID between two sets summarised by their moments (see `frechet_distance`)."""
+    """FID between two sets summarised by their moments (see `frechet_distance`).
+
+    Parameters
+    ----------
+    a, b
+        Mean, covariance (ddof=1) and count of each set.
+
+    Returns
+    -------
+    FIDResult
+    """
     return FIDResult(fid=frechet_of_moments(a, b), n_a=a.n, n_b=b.n)
 
 
 def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> FIDResult:
-    """FID between two N x d arrays of feature vectors (pool3 for the standard FID)."""
+    """FID between two N x d arrays of feature vectors (pool3 for the standard FID).
+
+    Parameters
+    ----------
+    features_a, features_b
+        N_a x d and N_b x d finite feature vectors (N >= 2 each).
+
+    Returns
+    -------
+    FIDResult
+        The distance in float64, never NaN, with the two counts.
+    """
     return fid_from_moments(moments_of(features_a), moments_of(features_b))
 
 
@@ -347,9 +398,22 @@ def kernel_inception_distance(
 ) -> KIDResult:
     """KID: unbiased MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, over random subsets, in float64.
 
-    Each round draws `subset_size` rows of a, then of b, without replacement, from one
-    numpy.random.RandomState(seed) (torch-fidelity's order); the result is the mean and
-    population std over `subsets` rounds. Notes: torch-fidelity's defaults are 100 subsets of 1000.
+    Parameters
+    ----------
+    features_a, features_b
+        N_a x d and N_b x d finite feature vectors (at least `subset_size` each).
+    subsets, subset_size, seed
+        Each round draws `subset_size` rows of a, then of b, without replacement, from one
+        ``numpy.random.RandomState(seed)`` (torch-fidelity's order).
+
+    Returns
+    -------
+    KIDResult
+        Mean and population std over the `subsets` rounds.
+
+    Notes
+    -----
+    torch-fidelity's defaults, and the usual published protocol, are 100 subsets of 1000.
     """
     values = kid_subset_values(features_a, features_b, subsets=subsets, subset_size=subset_size, seed=seed)
     return KIDResult(

@@ -50,7 +50,13 @@ class InceptionScore:
         self._logits: list[np.ndarray] = []
 
     def update(self, images: Any) -> None:
-        """Score a batch: a uint8 array/tensor N x H x W x 3 or N x 3 x H x W (or anything the API takes)."""
+        """Score a batch and keep its logits.
+
+        Parameters
+        ----------
+        images
+            A uint8 array or tensor N x H x W x 3 or N x 3 x H x W, or anything the API takes.
+        """
         options = self.options
         source = open_source(images, npz_key=options.npz_key, value_range=options.value_range, layout=options.layout)
         features = extract_features(
@@ -69,7 +75,13 @@ class InceptionScore:
         self._logits.append(features.logits)
 
     def compute(self) -> ISResult:
-        """The IS of every image given to update() since the last reset(), on all ranks."""
+        """The IS of every image given to update() since the last reset(), on all ranks.
+
+        Returns
+        -------
+        ISResult
+            The same result the API gives for those images (rank 0's updates first under torch.distributed).
+        """
         local = np.concatenate(self._logits) if self._logits else np.zeros((0, 0), np.float32)
         group = join(self.options.distributed)
         if group is None:

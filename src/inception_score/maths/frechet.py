@@ -138,6 +138,18 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
     the eigenvalues of S_a S_b are the squared singular values of F_a^T F_b. All real, so never
     complex or NaN, also for rank-deficient covariances (N < d) and identical sets (0 up to
     rounding). A negative rounding residue is reported as 0.
+
+    Parameters
+    ----------
+    mu_a, mu_b
+        Means, shape (d,).
+    sigma_a, sigma_b
+        Covariances, shape (d, d), symmetric positive semidefinite.
+
+    Returns
+    -------
+    float
+        The distance, >= 0.
     """
     a = Moments(np.asarray(mu_a, np.float64), np.asarray(sigma_a, np.float64), None)
     b = Moments(np.asarray(mu_b, np.float64), np.asarray(sigma_b, np.float64), None)

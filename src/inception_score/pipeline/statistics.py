@@ -103,7 +103,18 @@ def write_statistics(
 
 
 def read_statistics(path: str | Path) -> Statistics:
-    """Read and check a statistics file (never unpickles); every problem is an error naming the file."""
+    """Read and check a statistics file (never unpickles); every problem is an error naming the file.
+
+    Parameters
+    ----------
+    path
+        A pytorch-fid-format .npz file (mu, sigma), or one written by `save_statistics`.
+
+    Returns
+    -------
+    Statistics
+        Its arrays and provenance (weights, pipeline, count, whether it holds features).
+    """
     path = Path(path)
     with _open_npz(path) as npz:
         keys = set(npz.files)
