@@ -284,7 +284,7 @@ def _side(
             value, progress=options.progress, allow_other_protocol=options.allow_other_protocol
         )
         sides[key] = _side({}, resolved.path, set(), options, group, num_samples=num_samples)
-        sides[key].reference = resolved
+        sides[key].value, sides[key].reference = value, resolved  # found again by its name
         sides[key].description = f"reference {resolved.entry.name} ({sides[key].description})"
     if key not in sides:
         if is_statistics_path(value):

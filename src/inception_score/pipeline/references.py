@@ -270,6 +270,7 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes in pickles of protocol < 3 (e.g. written by Python 2)
 }
 
 
