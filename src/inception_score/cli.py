@@ -99,18 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--seed", type=int, default=2020, help="seed of the permutation (default 2020)")
     _add_run_options(score)
-    score.add_argument("--fid", metavar="REF", help="also FID against REF (images or a statistics .npz), same pass")
-    score.add_argument("--kid", metavar="REF", help="also KID against REF (images or a .npz with features), same pass")
+    score.add_argument(
+        "--fid", metavar="REF", help="also FID against REF (images, a statistics .npz or a catalog NAME), same pass"
+    )
+    score.add_argument(
+        "--kid", metavar="REF", help="also KID against REF (images, a .npz with features or a catalog NAME), same pass"
+    )
     _add_kid_options(score, "--kid-")
 
     fid_command = commands.add_parser("fid", help="FID between A and B (images or statistics .npz files)")
     fid_command.add_argument("a", help="folder, image file, or statistics .npz")
-    fid_command.add_argument("b", help="folder, image file, or statistics .npz")
+    fid_command.add_argument("b", help="folder, image file, statistics .npz, or a catalog NAME (refs list)")
     _add_run_options(fid_command)
 
     kid_command = commands.add_parser("kid", help="KID between A and B (images or .npz files with features)")
     kid_command.add_argument("a", help="folder, image file, or statistics .npz written with --with-features")
-    kid_command.add_argument("b", help="folder, image file, or statistics .npz written with --with-features")
+    kid_command.add_argument(
+        "b", help="folder, image file, statistics .npz written with --with-features, or a catalog NAME"
+    )
     _add_kid_options(kid_command, "--")
     _add_run_options(kid_command)
 
@@ -142,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     install = weights_commands.add_parser("install", help="verify FILE and copy it into the cache")
     install.add_argument("file")
     weights_commands.add_parser("path", help="where the weights are, or would be installed")
+
+    _add_refs_parser(commands)
 
     cache = commands.add_parser("cache", help="the per-image feature cache")
     cache_commands = cache.add_subparsers(dest="cache_command", required=True)
@@ -202,6 +210,11 @@ def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) 
     if json_option:
         parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--allow-other-protocol",
+        action="store_true",
+        help="accept a catalog reference computed with another protocol (e.g. clean-fid's resize); still warns",
+    )
     _add_input_options(parser)
 
 
@@ -227,6 +240,7 @@ def _options(args: argparse.Namespace) -> Options:
         value_range=args.value_range,
         layout=args.layout,
         on_error="skip" if args.skip_bad else "stop",
+        allow_other_protocol=getattr(args, "allow_other_protocol", False),
     )
 
 
@@ -340,6 +354,54 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_refs_parser(commands) -> None:
+    """`refs list | info NAME | fetch NAME | install NAME FILE | build NAME --data DIR`."""
+    refs = commands.add_parser("refs", help="the catalog of named references (FID/KID statistics)")
+    refs_commands = refs.add_subparsers(dest="refs_command", required=True)
+    refs_commands.add_parser("list", help="every catalog entry, its protocol and whether it is here")
+    info = refs_commands.add_parser("info", help="everything known about NAME: provenance, URLs, hash")
+    info.add_argument("name")
+    fetch = refs_commands.add_parser("fetch", help="download NAME into the cache (resumable, verified)")
+    fetch.add_argument("name")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.add_argument("--allow-other-protocol", action="store_true", help="fetch an entry of another protocol")
+    install = refs_commands.add_parser("install", help="verify FILE (a copy of NAME) and copy it into the cache")
+    install.add_argument("name")
+    install.add_argument("file")
+    build = refs_commands.add_parser("build", help="compute NAME from your copy of its dataset (our protocol)")
+    build.add_argument("name")
+    build.add_argument("--data", required=True, metavar="DIR", help="the dataset folder")
+    _add_run_options(build, json_option=False)
+
+
+def _refs(args: argparse.Namespace) -> int:
+    from .pipeline import references
+
+    if args.refs_command == "list":
+        for entry in references.CATALOG:
+            here = "installed" if references.installed_path(entry).is_file() else "build" if entry.build else "-"
+            print(f"{entry.name:30} {entry.protocol.name:26} {'+'.join(entry.metrics):12} {here:9} {entry.dataset}")
+        return 0
+    entry = references.entry_named(args.name)
+    if args.refs_command == "info":
+        print(json.dumps(references.describe(entry), indent=2))
+    elif args.refs_command == "fetch":
+        references.check_protocol(entry, args.allow_other_protocol)
+        path = references.fetch(entry, progress=not args.quiet)
+        print(f"{path} sha256 {references.sha256_file(path)} ({references.expected_sha256(entry)[1]})")
+    elif args.refs_command == "install":
+        path = references.install(entry, args.file)
+        print(f"{path} sha256 {references.sha256_file(path)} ({references.expected_sha256(entry)[1]})")
+    else:
+        destination = references.build_destination(entry)
+        data = references.read_cifar10_batches(args.data) if entry.build == "cifar10-python" else args.data
+        written = save_statistics(data, destination, with_features=True, options=_options(args))
+        if distributed.is_main_process():
+            sha256 = references.record_build(entry, written.path)
+            print(f"built {written.path}: {written.n} images, sha256 {sha256} (pinned)")
+    return 0
+
+
 def _cache(args: argparse.Namespace) -> int:
     cache = FeatureCache()
     if args.cache_command == "clear":
@@ -372,6 +434,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         _join_torchrun(args)
         handlers = {"score": _score, "weights": _weights, "cache": _cache, "fid": _fid, "kid": _kid, "stats": _stats}
+        handlers["refs"] = _refs
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InceptionScoreWarning)  # results carry them; printed once
             return handlers[args.command](args)
@@ -386,7 +449,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _join_torchrun(args: argparse.Namespace) -> None:
     """Under torchrun, join the process group; rank 0 says so and alone shows progress and output."""
-    if args.command in ("weights", "cache") or not distributed.launched_by_torchrun():
+    if args.command in ("weights", "cache", "refs") or not distributed.launched_by_torchrun():
         return
     distributed.init_from_env(getattr(args, "device", None))
     group = distributed.join(True)

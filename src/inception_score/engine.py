@@ -30,6 +30,8 @@ from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main
 from .pipeline.cache import FeatureCache
 from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
 from .pipeline.extractors import Classifier
+from .pipeline.references import Resolved, is_catalog_name, protocol_warnings
+from .pipeline.references import resolve as resolve_reference
 from .pipeline.sources import Source, open_source
 from .pipeline.statistics import (
     Statistics,
@@ -93,6 +95,7 @@ class Side:
     corrupt_cache_entries: int = 0
     names: list[str] | None = None
     skipped: list[str] = field(default_factory=list)
+    reference: Resolved | None = None  # the catalog entry this side was resolved from
 
     @property
     def count(self) -> int | None:
@@ -276,6 +279,13 @@ def _side(
     num_samples: int | None = None,
 ) -> Side:
     key = _key(value)
+    if key not in sides and is_catalog_name(value):
+        resolved = resolve_reference(
+            value, progress=options.progress, allow_other_protocol=options.allow_other_protocol
+        )
+        sides[key] = _side({}, resolved.path, set(), options, group, num_samples=num_samples)
+        sides[key].value, sides[key].reference = value, resolved  # found again by its name
+        sides[key].description = f"reference {resolved.entry.name} ({sides[key].description})"
     if key not in sides:
         if is_statistics_path(value):
             statistics = read_statistics(value)
@@ -531,7 +541,11 @@ def _results(
         evaluation = dataclasses.replace(
             evaluation,
             fid=dataclasses.replace(
-                fid, b=fid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context
+                fid,
+                b=fid_side.description,
+                warnings=_warnings(sha256, named, file_warnings, notes),
+                reference=_reference_provenance(fid_side, fid.n_b),
+                **context,
             ),
         )
     if "kid" in request.metrics:
@@ -548,10 +562,19 @@ def _results(
         evaluation = dataclasses.replace(
             evaluation,
             kid=dataclasses.replace(
-                kid, b=kid_side.description, warnings=_warnings(sha256, named, file_warnings, notes), **context
+                kid,
+                b=kid_side.description,
+                warnings=_warnings(sha256, named, file_warnings, notes),
+                reference=_reference_provenance(kid_side, kid.n_b),
+                **context,
             ),
         )
     return evaluation
+
+
+def _reference_provenance(side: Side, n: int | None) -> dict[str, Any] | None:
+    """Catalog name, sha256 (and where it came from), protocol and N of a catalog reference side."""
+    return side.reference.provenance(n) if side.reference is not None else None
 
 
 def _names_weights(classifier: Classifier | None) -> bool:
@@ -563,12 +586,24 @@ def _provenance(
     sides: list[Side], sha256: str | None, pipeline: str | None
 ) -> tuple[str | None, str | None, list[str]]:
     """The weights and pipeline of this comparison, and warnings for files made otherwise."""
-    files = [side.statistics for side in sides if side.statistics is not None]
+    # a catalog file from other tools says nothing of how it was made: its entry's protocol does
+    files = [
+        side.statistics
+        for side in sides
+        if side.statistics is not None
+        and (side.reference is None or side.reference.entry.protocol.name == "inception-score")
+    ]
     if sha256 is None and pipeline is None:
         described = [s for s in files if s.weights_sha256 is not None and s.pipeline_version is not None]
         if described:
             sha256, pipeline = described[0].weights_sha256, described[0].pipeline_version
     messages = [message for statistics in files for message in provenance_warnings(statistics, sha256, pipeline)]
+    messages += [
+        message
+        for side in sides
+        if side.reference is not None
+        for message in protocol_warnings(side.reference.entry, sha256, pipeline)
+    ]
     for message in messages:
         python_warnings.warn(message, InceptionScoreWarning, stacklevel=7)
     return sha256, pipeline, messages

@@ -61,6 +61,9 @@ class Options:
     distributed
         None: use an initialised torch.distributed group if there is one; True: join
         torchrun's; False: this process alone.
+    allow_other_protocol
+        Accept a catalog reference computed with another protocol (e.g. clean-fid's resize),
+        which is refused by default; the result still warns.
     """
 
     classifier: Any = None
@@ -85,6 +88,7 @@ class Options:
     num_samples: int | None = None
     sample_seed: int | None = None
     distributed: bool | None = None
+    allow_other_protocol: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and (

@@ -318,13 +318,14 @@ class FIDResult:
     warnings: list[str] = field(default_factory=list)
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
     sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
+    reference: dict[str, Any] | None = None  # catalog reference: name, sha256 and its origin, protocol, N
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
         return dataclasses.asdict(self)
 
     def summary(self) -> str:
-        return f"FID = {self.fid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images)"
+        return f"FID = {self.fid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images){_against(self.reference)}"
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ class KIDResult:
     warnings: list[str] = field(default_factory=list)
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
     sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
+    reference: dict[str, Any] | None = None  # catalog reference: name, sha256 and its origin, protocol, N
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -354,8 +356,15 @@ class KIDResult:
     def summary(self) -> str:
         return (
             f"KID = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
-            f"seed {self.seed}; {self.n_a} vs {self.n_b} images)"
+            f"seed {self.seed}; {self.n_a} vs {self.n_b} images){_against(self.reference)}"
         )
+
+
+def _against(reference: dict[str, Any] | None) -> str:
+    """The reference part of a summary line: catalog name, protocol, sha256 (so two users can compare)."""
+    if reference is None:
+        return ""
+    return f" vs reference {reference['catalog_name']} [{reference['protocol']}, sha256 {reference['sha256']}]"
 
 
 def _count(n: int | None) -> str:

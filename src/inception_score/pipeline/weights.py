@@ -8,16 +8,13 @@ a `WeightsFile` (the 2015 Inception weights, torchvision's ImageNet Inception v3
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..errors import InceptionScoreError
+from .download import DownloadFailed, fetch_verified
 
 REFERENCE_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 REFERENCE_SIZE = 95_628_359
@@ -149,48 +146,11 @@ def download_weights(
     if urls is None:
         mirror = os.environ.get(spec.env_url) if spec.env_url else None
         urls = (mirror,) if mirror else spec.urls
-    failures = []
-    for url in urls:
-        try:
-            _download_verified(url, destination, sha256, progress)
-            return destination
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            failures.append(f"{url}: {error.__class__.__name__}: {error}")
-    raise InceptionScoreError(_missing_message(failures, spec))
-
-
-def _download_verified(url: str, destination: Path, sha256: str, progress: bool) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    received = 0
-    with urllib.request.urlopen(url, timeout=60) as response:
-        expected_size = int(response.headers.get("Content-Length") or 0) or None
-        handle, temporary = tempfile.mkstemp(prefix=".download-", dir=destination.parent)
-        try:
-            with (
-                os.fdopen(handle, "wb") as file,
-                tqdm(
-                    total=expected_size,
-                    unit="B",
-                    unit_scale=True,
-                    desc=f"downloading {destination.name}",
-                    disable=not progress,
-                    leave=False,
-                ) as bar,
-            ):
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    file.write(block)
-                    digest.update(block)
-                    received += len(block)
-                    bar.update(len(block))
-            if expected_size is not None and received != expected_size:
-                raise ValueError(f"truncated: got {received} of {expected_size} bytes")
-            if not digest.hexdigest().startswith(sha256):
-                raise ValueError(f"sha256 {digest.hexdigest()[:16]}... does not match the expected {sha256[:16]}...")
-            os.replace(temporary, destination)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+    try:
+        fetch_verified(urls, destination, sha256=sha256, progress=progress)
+    except DownloadFailed as error:
+        raise InceptionScoreError(_missing_message(error.failures, spec)) from None
+    return destination
 
 
 def install_weights(file: str | Path) -> Path:
