@@ -240,7 +240,7 @@ def _print_result(result, json_document: dict, as_json: bool) -> int:
         return 0
     for warning in result.warnings:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
-    print(json.dumps(json_document, indent=2) if as_json else result.summary())
+    print(json.dumps(json_document, indent=2, allow_nan=False) if as_json else result.summary())
     return 0
 
 
@@ -318,7 +318,7 @@ def _score(args: argparse.Namespace) -> int:
     _print_skipped(result.skipped_names)
     for warning in notes:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
-    print(json.dumps(document, indent=2) if args.json else f"{summary}\n{result.explain()}")
+    print(json.dumps(document, indent=2, allow_nan=False) if args.json else f"{summary}\n{result.explain()}")
     if args.report:
         source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
         path = save_report(result, args.report, source=source, class_names=class_names, **distances)
@@ -375,12 +375,17 @@ def _run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", InceptionScoreWarning)  # results carry them; printed once
             return handlers[args.command](args)
     except InceptionScoreError as error:
-        print(f"inception-score: error: {error}", file=sys.stderr)
+        print(f"inception-score: error: {_in_command_words(str(error), args.command)}", file=sys.stderr)
         distributed.exit_with_on_terminate(2)
         return 2
     except KeyboardInterrupt:
         print("inception-score: interrupted", file=sys.stderr)
         return 130
+
+
+def _in_command_words(message: str, command: str) -> str:
+    """The library names the KID options as `score` spells them (--kid-subsets); `kid` spells them --subsets."""
+    return message.replace("--kid-", "--") if command == "kid" else message
 
 
 def _join_torchrun(args: argparse.Namespace) -> None:

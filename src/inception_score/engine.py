@@ -23,6 +23,7 @@ from .errors import InceptionScoreError, InceptionScoreWarning
 from .maths.frechet import MomentAccumulator, Moments
 from .maths.inception import LogProbabilities
 from .maths.kernel import check_kid_options
+from .maths.limits import MAX_BOOTSTRAP, MAX_KID_SUBSETS, check_cost, check_seed
 from .options import Options
 from .parallel.group import Group
 from .parallel.launch import join
@@ -73,6 +74,12 @@ class Request:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     kid_seed: int = 2020
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed, "seed (--seed)")
+        check_seed(self.kid_seed, "kid_seed (--kid-seed)")
+        check_cost(self.bootstrap, MAX_BOOTSTRAP, "bootstrap (--bootstrap)", "1000 resamples give a 95% interval")
+        check_cost(self.kid_subsets, MAX_KID_SUBSETS, "kid_subsets (--kid-subsets)", "100 is the convention")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from .errors import InceptionScoreError
+from .maths.limits import check_seed
 from .pipeline.arrays import Layout
 from .pipeline.cache import DEFAULT_SIZE_LIMIT
 from .pipeline.extract import default_device
@@ -93,6 +94,7 @@ class Options:
             raise InceptionScoreError(f"batch_size must be at least 1, got {self.batch_size!r}")
         if self.on_error not in ("stop", "skip"):
             raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {self.on_error!r}")
+        check_seed(self.sample_seed, "sample_seed")
 
     @classmethod
     def of(cls, options: Options | None = None, **overrides: Any) -> Options:

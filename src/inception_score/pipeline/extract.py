@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped, plural
 from .cache import FeatureCache, sample_key
 from .extractors import INCEPTION_2015_INPUT, InputContract
 from .sources import DEFAULT_MAX_PIXELS, Sample, decode
@@ -141,6 +141,25 @@ def preprocess(
         else:
             batch[indices] = values
     return batch
+
+
+def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, fast: bool = False) -> None:
+    """Refuse a batch whose network outputs hold NaN or infinity: every score made from them would be
+    meaningless (broken weights, a normalisation that overflows, or float16 overflow in fast mode)."""
+    bad = ~(np.isfinite(logits).all(axis=1) & np.isfinite(features).all(axis=1))
+    if not bad.any():
+        return
+    first = names[int(np.argmax(bad))]
+    others = int(bad.sum()) - 1
+    more = f" and {plural(others, 'other image')}" if others else ""
+    cause = (
+        "float16 overflowed: run without --fast (fast=False)"
+        if fast
+        else "check the weights file (--weights) and the classifier's normalisation, which must give finite values"
+    )
+    raise InceptionScoreError(
+        f"{escaped(first)}{more}: the network gave NaN or infinite outputs, from which no score is meaningful; {cause}"
+    )
 
 
 @dataclass
@@ -412,6 +431,7 @@ def extract_features(
                 )
                 batch_logits = batch_logits.float().cpu().numpy()
                 batch_pool3 = batch_pool3.float().cpu().numpy()
+                check_finite(batch_logits, batch_pool3, work.names, fast=precision != "float32")
                 if cache is not None:
                     cache.put_many(work.keys, batch_logits, batch_pool3)
                 if pool3_moments is not None:

@@ -10,6 +10,7 @@ Inception network (the paper's protocol) and torchvision's ImageNet Inception v3
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import sys
 import warnings
@@ -110,8 +111,11 @@ def _normalization(name: str, channels: int) -> tuple[float, tuple[float, ...], 
                 f"normalize must be one of {', '.join(NORMALIZATIONS)} or MEAN,STD (applied to x/255, "
                 f"e.g. 0.1307,0.3081), got {name!r}"
             ) from None
-        if std[0] == 0:
-            raise InceptionScoreError(f"normalize {name!r}: the standard deviation must not be 0")
+        if not (math.isfinite(mean[0]) and math.isfinite(std[0])) or std[0] <= 0:
+            raise InceptionScoreError(
+                f"normalize {name!r}: MEAN must be a finite number and STD a finite number above 0 "
+                "(e.g. 0.1307,0.3081); NaN, infinity or a zero STD would collapse every image to one input"
+            )
     if len(mean) not in (1, channels):
         raise InceptionScoreError(
             f"normalize {name!r} has {len(mean)} channel means but the classifier takes {channels} channel(s)"

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped, plural
 from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -229,6 +229,7 @@ def _archive_source(path: Path) -> Source:
     images = sorted(name for name in safe if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
     if not images:
         raise InceptionScoreError(_no_images(path, "archive", len(safe)))
+    _refuse_duplicates(path, images)
     is_zip = path.name.lower().endswith(".zip")
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
@@ -237,6 +238,23 @@ def _archive_source(path: Path) -> Source:
                 yield _read_member(archive, path, name)
 
     return Source(f"archive {path}", len(images), read, ignored=len(safe) - len(images))
+
+
+def _refuse_duplicates(path: Path, images: list[str]) -> None:
+    """Members sharing a name (what `tar -r` and zip appends make) cannot be told apart by name: refuse.
+
+    Reading by name would give the last copy each time, scoring one member twice and another never.
+    """
+    repeated = sorted({name for name, following in zip(images, images[1:]) if name == following})
+    if repeated:
+        copies = len(images) - len(set(images))
+        shown = ", ".join(escaped(name) for name in repeated[:3]) + (" ..." if len(repeated) > 3 else "")
+        raise InceptionScoreError(
+            f"{escaped(path)}: {plural(len(repeated), 'member name')} used more than once ({shown}; "
+            f"{plural(copies, 'extra copy', 'extra copies')}), as `tar -r` or a zip append makes; "
+            "the members cannot be told apart by name: extract the archive and score the folder, "
+            "or rebuild the archive with unique names"
+        )
 
 
 def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: str) -> Sample:
@@ -405,8 +423,9 @@ def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
 def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
     """PIL's convert("RGB") (alpha dropped, palette expanded, grayscale replicated), except for
     16-bit images, which PIL clips (gray) or truncates (RGB): those are scaled by value / 257 and
-    rounded. The first frame of an animation. `data`: the file's bytes (for 16-bit RGB PNG)."""
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+    rounded. Other integer and float modes (32-bit "I", "F") follow PIL's conversion (values
+    clipped to 0..255). The first frame of an animation. `data`: the file's bytes (for 16-bit RGB PNG)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N") or (image.mode == "I" and _has_16bit_samples(image)):
         return np.repeat(_scale_16bit(np.asarray(image))[..., None], 3, axis=2)
     wide = _png_16bit_rawmode(image)
     if wide is not None and data is not None:
@@ -419,6 +438,16 @@ def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # same colours; avoids PIL's warning about palette transparency
     return np.asarray(image.convert("RGB"))
+
+
+def _has_16bit_samples(image: Image.Image) -> bool:
+    """True for a mode "I" image read from a file of 16-bit samples (older Pillows open 16-bit
+    grayscale PNG so); False for 32-bit files and images made in memory."""
+    for tile in image.tile:
+        rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+        if not (isinstance(rawmode, str) and rawmode.startswith("I;16")):
+            return False
+    return bool(image.tile)
 
 
 def _png_16bit_rawmode(image: Image.Image) -> str | None:
