@@ -10,13 +10,14 @@ import warnings
 from ._version import __version__
 from .api import evaluate, fid, inception_score, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.limits import check_seed
 from .options import Options
 from .parallel import launch as distributed
 from .pipeline import weights as weights_module
 from .pipeline.cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
 from .pipeline.extractors import NORMALIZATIONS, RESIZE_METHODS
 from .pipeline.sources import DEFAULT_MAX_PIXELS, open_source
-from .report import read_class_names, save_report
+from .report import check_report_path, read_class_names, save_report
 from .report.plots import require_matplotlib
 
 
@@ -55,7 +56,9 @@ def _value_range(text: str) -> tuple[float, float]:
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     """How sources are read: arrays (.npy/.npz), the pixel limit, and what to do with broken files."""
-    parser.add_argument("--npz-key", metavar="NAME", help="the array of an .npz file to score (default: its first)")
+    parser.add_argument(
+        "--npz-key", metavar="NAME", help="the array of an .npz file to score (needed when it holds several)"
+    )
     parser.add_argument(
         "--value-range",
         type=_value_range,
@@ -294,8 +297,10 @@ def _evaluate_with_references(args: argparse.Namespace):
 
 
 def _score(args: argparse.Namespace) -> int:
+    check_seed(args.kid_seed, "kid_seed (--kid-seed)")  # a bad seed is refused even when no KID is asked for
     class_names = read_class_names(args.class_names) if args.class_names else None
     if args.report:
+        check_report_path(args.report, inputs=(args.source, args.fid, args.kid, args.class_names))
         require_matplotlib()  # before minutes of scoring, not after
     if args.fid or args.kid:
         evaluation = _evaluate_with_references(args)

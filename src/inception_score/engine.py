@@ -23,7 +23,7 @@ from .errors import InceptionScoreError, InceptionScoreWarning
 from .maths.frechet import MomentAccumulator, Moments
 from .maths.inception import LogProbabilities
 from .maths.kernel import check_kid_options
-from .maths.limits import MAX_BOOTSTRAP, MAX_KID_SUBSETS, check_cost, check_seed
+from .maths.limits import MAX_BOOTSTRAP, MAX_KID_SUBSETS, check_cost, check_seed, check_whole
 from .options import Options
 from .parallel.group import Group
 from .parallel.launch import join
@@ -76,6 +76,12 @@ class Request:
     kid_seed: int = 2020
 
     def __post_init__(self) -> None:
+        check_whole(self.splits, "splits (--splits)", 1)
+        check_whole(self.bootstrap, "bootstrap (--bootstrap)", 0)
+        check_whole(self.kid_subsets, "kid_subsets (--kid-subsets)", 1)
+        check_whole(self.kid_subset_size, "kid_subset_size (--kid-subset-size)", 2)
+        if self.order not in ("shuffled", "given"):
+            raise InceptionScoreError(f"order must be 'shuffled' or 'given' (--order), got {self.order!r}")
         check_seed(self.seed, "seed (--seed)")
         check_seed(self.kid_seed, "kid_seed (--kid-seed)")
         check_cost(self.bootstrap, MAX_BOOTSTRAP, "bootstrap (--bootstrap)", "1000 resamples give a 95% interval")
@@ -116,6 +122,8 @@ class Side:
 def check_metrics(metrics: Any) -> frozenset[str]:
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if not isinstance(metrics, (tuple, list, set, frozenset)):
+        raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
@@ -167,7 +175,7 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
     """Write the feature mean and covariance of `source` (and its features) to a statistics file."""
     group = join(options.distributed)
     writes = group is None or group.rank == 0
-    output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
+    output = everywhere(group, lambda: check_output_path(path, inputs=(source,)) if writes else Path(path))
 
     def plan() -> Side:
         side = _side(

@@ -30,3 +30,9 @@ def check_cost(value: object, limit: int, option: str, advice: str) -> None:
     """Refuse a count over `limit` up front (the run would take days, not give a better number)."""
     if _is_integer(value) and int(value) > limit:  # type: ignore[call-overload]
         raise InceptionScoreError(f"{option} {value} is over the limit of {limit:,}; {advice}")
+
+
+def check_whole(value: object, option: str, least: int) -> None:
+    """A whole number >= least (bool is not a number here)."""
+    if not _is_integer(value) or int(value) < least:  # type: ignore[call-overload]
+        raise InceptionScoreError(f"{option} must be a whole number >= {least}, got {value!r}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InceptionScoreError
+from .files import umask_mode
 from .sources import Sample
 from .weights import cache_dir
 
@@ -125,6 +126,7 @@ class FeatureCache:
         try:
             with os.fdopen(handle, "wb") as file:
                 np.save(file, entry, allow_pickle=False)
+            umask_mode(temporary)
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):

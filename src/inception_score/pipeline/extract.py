@@ -52,6 +52,36 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def check_device(device: torch.device | str) -> torch.device:
+    """The device, if this machine can run the network on it; else one line that says what to use."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InceptionScoreError(
+            f"device '{escaped(device)}' is not a torch device; use cpu, cuda or cuda:N (--device)"
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InceptionScoreError(
+                f"device {parsed} asked for, but CUDA is not available here (torch {torch.__version__}, "
+                f"{'no GPU found' if torch.version.cuda else 'built without CUDA'}); use --device cpu (device='cpu')"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise InceptionScoreError(
+                f"device {parsed} asked for, but this machine has {plural(torch.cuda.device_count(), 'GPU')} "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InceptionScoreError(f"device {parsed} (Apple GPU) is not available here; use --device cpu")
+    elif parsed.type != "cpu":
+        raise InceptionScoreError(
+            f"device {parsed} cannot run the network (it holds no data or is not supported here); "
+            "use cpu, cuda or cuda:N (--device)"
+        )
+    return parsed
+
+
 def default_batch_size(device: torch.device | str) -> int:
     """Large batches keep a GPU busy; on a CPU small ones are a little faster (activations stay in cache)
     and use less memory (benchmarks/throughput.py, README "Speed")."""

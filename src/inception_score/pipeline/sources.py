@@ -106,7 +106,7 @@ def open_source(
 ) -> Source:
     """Wrap what the user has as a Source (see the module docstring for what is accepted).
 
-    npz_key: the array of an .npz file (default: its first); value_range: of float images,
+    npz_key: the array of an .npz file (needed when it holds several); value_range: of float images,
     (0, 1) (default), (-1, 1) or (0, 255); layout: "NHWC" or "NCHW" when the shape does not
     tell; num_samples: images to draw from a callable (or to take from an iterable);
     batch_size: images asked of a callable per call (default 64).
@@ -287,12 +287,23 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
                 )
             if not keys:
                 raise InceptionScoreError(f"{path}: holds no arrays")
+            if npz_key is None and len(keys) > 1:
+                raise InceptionScoreError(
+                    f"{escaped(path)}: holds {len(keys)} arrays ({', '.join(map(escaped, keys))}); "
+                    "say which holds the images with --npz-key NAME (npz_key=NAME)"
+                )
             key = npz_key if npz_key is not None else keys[0]
             if key not in keys:
                 raise InceptionScoreError(f"{path}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)")
             array = archive[key]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InceptionScoreError(f"{path}: cannot read the array file ({error})") from None
+    except InceptionScoreError:
+        raise
+    except Exception as error:  # numpy raises many types for damaged headers and members
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise InceptionScoreError(
+            f"{escaped(path)}: cannot read the array file ({escaped(first[:200])}); "
+            "it should be an .npy or .npz file written by numpy.save / numpy.savez"
+        ) from None
     return _array_source(array, f"{path}[{key}]", **arrays)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import InceptionScoreError
+from .files import umask_mode
 
 REFERENCE_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 REFERENCE_SIZE = 95_628_359
@@ -187,6 +188,7 @@ def _download_verified(url: str, destination: Path, sha256: str, progress: bool)
                 raise ValueError(f"truncated: got {received} of {expected_size} bytes")
             if not digest.hexdigest().startswith(sha256):
                 raise ValueError(f"sha256 {digest.hexdigest()[:16]}... does not match the expected {sha256[:16]}...")
+            umask_mode(temporary)
             os.replace(temporary, destination)
         finally:
             if os.path.exists(temporary):
@@ -214,6 +216,7 @@ def install_weights(file: str | Path) -> Path:
         with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
             for block in iter(lambda: src.read(1 << 20), b""):
                 out.write(block)
+        umask_mode(temporary)
         os.replace(temporary, destination)
     finally:
         if os.path.exists(temporary):
