@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +237,41 @@ def test_files_written_follow_the_umask(tmp_path, weights_path, private_cache):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
     cached = list(private_cache.rglob("*.npy"))
     assert len(cached) == 3 and all(stat.S_IMODE(p.stat().st_mode) == 0o640 for p in cached)
+
+
+# A newcomer's first hour.
+
+
+def test_evaluate_against_a_mu_sigma_file_serves_what_it_can_and_says_what_was_left_out(tmp_path, weights_path):
+    reference = tmp_path / "stats.npz"
+    np.savez(reference, mu=np.zeros(2048), sigma=np.eye(2048))
+    with pytest.warns(api.InceptionScoreWarning, match="computing IS, FID only .KID: .*stats.npz holds mu and sigma"):
+        evaluation = api.evaluate(
+            tiny_images(), reference=reference, splits=1, weights=weights_path, cache=False, progress=False
+        )
+    assert evaluation.inception_score is not None and evaluation.fid is not None and evaluation.kid is None
+
+
+def test_kid_hint_names_the_option_of_the_command_that_ran(tmp_path):
+    rng = np.random.RandomState(0)
+    for name in ("a", "b"):
+        np.savez(tmp_path / f"{name}.npz", mu=np.zeros(4), sigma=np.eye(4), features=rng.rand(5, 4).astype(np.float32))
+    done = run_cli("kid", tmp_path / "a.npz", tmp_path / "b.npz")
+    assert_one_error_line(done, "use subset_size=5 (--subset-size 5)")
+    np.save(tmp_path / "images.npy", tiny_images())
+    done = run_cli("score", tmp_path / "images.npy", "--kid", tmp_path / "b.npz", "--splits", 1)
+    assert_one_error_line(done, "(--kid-subset-size 3)")
+
+
+def test_file_names_with_control_characters_are_escaped(tmp_path):
+    folder = tmp_path / "odd\ninception-score: error: forged"
+    folder.mkdir()
+    done = run_cli("score", folder)
+    assert_one_error_line(done, "odd\\ninception-score: error: forged")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).parent.parent / "benchmarks").glob("*.py")))
+def test_benchmarks_answer_help_without_running(script):
+    path = Path(__file__).parent.parent / "benchmarks" / script
+    done = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage:"), done.stderr

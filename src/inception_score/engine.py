@@ -106,6 +106,7 @@ class Side:
     corrupt_cache_entries: int = 0
     names: list[str] | None = None
     skipped: list[str] = field(default_factory=list)
+    cache_problems: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int | None:
@@ -409,6 +410,7 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         side.corrupt_cache_entries = features.corrupt_cache_entries
         side.names = features.names
         side.skipped = features.skipped
+        side.cache_problems = features.cache_problems
         side.accumulator = accumulator
 
 
@@ -595,6 +597,7 @@ def _run_warnings(sides: list[Side], options: Options) -> list[str]:
     corrupt = sum(side.corrupt_cache_entries for side in sides)
     if corrupt:
         warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
+    warnings += dict.fromkeys(problem for side in sides for problem in side.cache_problems)
     return warnings + skipped_warnings([name for side in sides for name in side.skipped])
 
 

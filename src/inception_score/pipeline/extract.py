@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..errors import InceptionScoreError, escaped, plural
 from .cache import FeatureCache, sample_key
 from .extractors import INCEPTION_2015_INPUT, InputContract
-from .sources import DEFAULT_MAX_PIXELS, Sample, decode
+from .sources import DEFAULT_MAX_PIXELS, Sample, decode, pixel_count
 
 if TYPE_CHECKING:
     from ..maths.frechet import MomentAccumulator
@@ -46,6 +46,7 @@ class Features:
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
     precision: str = "float32"
     skipped: list[str] = field(default_factory=list)  # names of samples that could not be decoded (on_error="skip")
+    cache_problems: list[str] = field(default_factory=list)  # why the feature cache (or an entry) was not used
 
 
 def default_device() -> torch.device:
@@ -209,22 +210,36 @@ def _plan(
     cache: FeatureCache | None,
     cache_context: str,
     start_decode: Callable[[Sample], Future],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[_Work]:
-    """Look each sample up in the cache; group the misses, their decoding started, in batches."""
+    """Look each sample up in the cache; group the misses, their decoding started, in batches.
+
+    A batch also closes when its images would hold more than max_pixels pixels together, so decoded
+    pixels in flight stay bounded (an image alone over max_pixels is refused by decoding). A cached
+    image over max_pixels counts as a miss, so decoding refuses it as it would uncached.
+    """
     work = _Work()
+    batch_pixels = 0
     for index, sample in enumerate(samples):
         key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
         cached = cache.get(key) if key is not None else None
+        pixels = pixel_count(sample) if sample.error is None else None
+        if cached is not None and not (pixels is not None and pixels <= max_pixels):
+            cached = None
         if cached is not None:
             work.hits.append((index, sample.name, *cached))
         else:
+            if work.indices and batch_pixels + (pixels or 0) > max_pixels:
+                yield work
+                work, batch_pixels = _Work(), 0
+            batch_pixels += pixels or 0
             work.indices.append(index)
             work.names.append(sample.name)
             work.keys.append(key)
             work.decoded.append(start_decode(sample))
         if len(work.indices) == batch_size or len(work.hits) == _HITS_PER_STEP:
             yield work
-            work = _Work()
+            work, batch_pixels = _Work(), 0
     if work.indices or work.hits:
         yield work
 
@@ -249,6 +264,7 @@ class _InputStage:
             cache,
             cache_context,
             lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
+            max_pixels,
         )
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
@@ -430,7 +446,9 @@ def extract_features(
     work_items = (
         stage
         if stage is not None
-        else _plan(samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels))
+        else _plan(
+            samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels), max_pixels
+        )
     )
     try:
         with (
@@ -482,4 +500,5 @@ def extract_features(
         cache.corrupt - corrupt_before if cache is not None else 0,
         precision,
         skipped,
+        list(dict.fromkeys(cache.problems)) if cache is not None else [],
     )

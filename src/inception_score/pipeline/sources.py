@@ -31,6 +31,7 @@ from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, chec
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_MAX_PIXELS = 178_956_970  # PIL's own decompression-bomb limit
+MAX_MEMBER_BYTES = 1 << 30  # one archive member, uncompressed: more than any image under max_pixels needs
 DEFAULT_SAMPLE_BATCH = 64  # images asked of a `sample(batch_size)` callable at a time
 OnError = Literal["stop", "skip"]
 _SKIP_HINT = "replace or remove it, or skip such files with --skip-bad (on_error='skip')"
@@ -152,7 +153,7 @@ def _what(source: Any) -> str:
 
 def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     if not path.exists():
-        raise InceptionScoreError(f"{path}: no such file or folder")
+        raise InceptionScoreError(f"{escaped(path)}: no such file or folder")
     if path.is_dir():
         return _folder_source(path)
     name = path.name.lower()
@@ -170,14 +171,14 @@ def _folder_source(folder: Path) -> Source:
     )
     if not images:
         raise InceptionScoreError(_no_images(folder, "folder", len(files)))
-    return _file_list_source(images, f"folder {folder}", ignored=len(files) - len(images))
+    return _file_list_source(images, f"folder {escaped(folder)}", ignored=len(files) - len(images))
 
 
 def _no_images(path: Path, kind: str, others: int) -> str:
     if others == 0:
-        return f"{path}: the {kind} is empty; give a {kind} with image files in it"
+        return f"{escaped(path)}: the {kind} is empty; give a {kind} with image files in it"
     return (
-        f"{path}: no image files in the {kind}, only {others} other file{'s' if others > 1 else ''} "
+        f"{escaped(path)}: no image files in the {kind}, only {plural(others, 'other file')} "
         f"(image extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
     )
 
@@ -185,7 +186,7 @@ def _no_images(path: Path, kind: str, others: int) -> str:
 def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) -> Source:
     for path in files:
         if not path.is_file():
-            raise InceptionScoreError(f"{path}: no such file")
+            raise InceptionScoreError(f"{escaped(path)}: no such file")
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         for path in files[start:stop]:
@@ -196,10 +197,10 @@ def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) 
 
 def _read_file(path: Path) -> Sample:
     try:
-        return Sample(str(path), path.read_bytes())
+        return Sample(escaped(path), path.read_bytes())
     except OSError as error:
         return Sample(
-            str(path),
+            escaped(path),
             b"",
             error=f"cannot read the file ({error.strerror}); check its permissions, "
             f"or skip such files with --skip-bad (on_error='skip')",
@@ -223,7 +224,8 @@ def _archive_source(path: Path) -> Source:
                 members = [info.name for info in archive.getmembers() if info.isfile()]
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
         raise InceptionScoreError(
-            f"{path}: cannot read the archive ({error}); check that it is a complete .zip, .tar, .tar.gz or .tgz file"
+            f"{escaped(path)}: cannot read the archive ({error}); "
+            "check that it is a complete .zip, .tar, .tar.gz or .tgz file"
         ) from None
     safe = [name for name in members if not _escapes(name)]
     images = sorted(name for name in safe if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
@@ -237,7 +239,7 @@ def _archive_source(path: Path) -> Source:
             for name in images[start:stop]:
                 yield _read_member(archive, path, name)
 
-    return Source(f"archive {path}", len(images), read, ignored=len(safe) - len(images))
+    return Source(f"archive {escaped(path)}", len(images), read, ignored=len(safe) - len(images))
 
 
 def _refuse_duplicates(path: Path, images: list[str]) -> None:
@@ -258,8 +260,16 @@ def _refuse_duplicates(path: Path, images: list[str]) -> None:
 
 
 def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: str) -> Sample:
-    label = f"{path}:{name}"
+    label = f"{escaped(path)}:{escaped(name)}"
     try:
+        size = archive.getinfo(name).file_size if isinstance(archive, zipfile.ZipFile) else archive.getmember(name).size
+        if size > MAX_MEMBER_BYTES:
+            return Sample(
+                label,
+                b"",
+                error=f"the member expands to {size:,} bytes, over the limit of {MAX_MEMBER_BYTES:,} for one image "
+                "(a guard against decompression bombs); extract it and check it, or skip it with --skip-bad",
+            )
         if isinstance(archive, zipfile.ZipFile):
             return Sample(label, archive.read(name))
         member = archive.extractfile(name)
@@ -277,16 +287,16 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     """An .npy file (memory-mapped) or one array of an .npz file."""
     try:
         if path.suffix.lower() == ".npy":
-            return _array_source(np.load(path, mmap_mode="r", allow_pickle=False), str(path), **arrays)
+            return _array_source(np.load(path, mmap_mode="r", allow_pickle=False), escaped(path), **arrays)
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
             if {"mu", "sigma"} & set(keys):
                 raise InceptionScoreError(
-                    f"{path}: holds FID statistics (mu, sigma), not images; use it as the "
+                    f"{escaped(path)}: holds FID statistics (mu, sigma), not images; use it as the "
                     "reference of fid/kid, or give the images"
                 )
             if not keys:
-                raise InceptionScoreError(f"{path}: holds no arrays")
+                raise InceptionScoreError(f"{escaped(path)}: holds no arrays")
             if npz_key is None and len(keys) > 1:
                 raise InceptionScoreError(
                     f"{escaped(path)}: holds {len(keys)} arrays ({', '.join(map(escaped, keys))}); "
@@ -294,7 +304,9 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
                 )
             key = npz_key if npz_key is not None else keys[0]
             if key not in keys:
-                raise InceptionScoreError(f"{path}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)")
+                raise InceptionScoreError(
+                    f"{escaped(path)}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)"
+                )
             array = archive[key]
     except InceptionScoreError:
         raise
@@ -304,7 +316,7 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
             f"{escaped(path)}: cannot read the array file ({escaped(first[:200])}); "
             "it should be an .npy or .npz file written by numpy.save / numpy.savez"
         ) from None
-    return _array_source(array, f"{path}[{key}]", **arrays)
+    return _array_source(array, f"{escaped(path)}[{escaped(key)}]", **arrays)
 
 
 def _array_source(array: Any, what: str, *, layout: Layout | None, value_range: tuple[float, float]) -> Source:
@@ -422,6 +434,18 @@ def decode(sample: Sample, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         ) from None
     except Exception as error:  # PIL raises many types for broken files
         raise InceptionScoreError(f"{sample.name}: cannot decode image ({error}); {_SKIP_HINT}") from None
+
+
+def pixel_count(sample: Sample) -> int | None:
+    """Width x height of the sample, read from the file's header only (None if it cannot be read:
+    decoding will say why). Used to hold cached images to max_pixels and to bound a batch's memory."""
+    if isinstance(sample.data, np.ndarray):
+        return int(sample.data.shape[0]) * int(sample.data.shape[1])
+    try:
+        with Image.open(io.BytesIO(sample.data)) as image:
+            return image.width * image.height
+    except Exception:
+        return None
 
 
 def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
