@@ -86,9 +86,15 @@ def test_api_seeds_out_of_range_raise_our_error():
     [
         (lambda s: s.__setitem__(7, torch.zeros(3)), "unexpected: 7"),
         (lambda s: s.__setitem__("extra.weight", torch.zeros(3)), "unexpected: extra.weight"),
-        (lambda s: s.__setitem__("fc.bias", torch.zeros(1008, dtype=torch.int64)), "wrong shape or type: fc.bias"),
-        (lambda s: s.__setitem__("fc.weight", s["fc.weight"].to_sparse()), "wrong shape or type: fc.weight"),
-        (lambda s: s.__setitem__("fc.bias", [0.0] * 1008), "wrong shape or type: fc.bias"),
+        (
+            lambda s: s.__setitem__("fc.bias", torch.zeros(1008, dtype=torch.int64)),
+            "not a dense tensor of the right type: fc.bias",
+        ),
+        (
+            lambda s: s.__setitem__("fc.weight", s["fc.weight"].to_sparse()),
+            "not a dense tensor of the right type: fc.weight",
+        ),
+        (lambda s: s.__setitem__("fc.bias", [0.0] * 1008), "not a dense tensor of the right type: fc.bias"),
     ],
 )
 def test_weights_of_a_wrong_but_loadable_shape_are_one_line(weights_path, tmp_path, change, message):

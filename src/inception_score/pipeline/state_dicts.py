@@ -20,18 +20,23 @@ def load_failure(error: Exception) -> str:
 
 def state_problems(state: Mapping, expected: Mapping[str, torch.Tensor]) -> str:
     """'' when `state` has exactly the keys of `expected`, each a dense finite tensor of the same
-    shape and kind (floating or integer); else what differs, e.g. 'missing: a, b; unexpected: c'."""
+    shape and kind (floating or integer, dense); else what differs, e.g. 'missing: a, b; unexpected: c'."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(map(str, set(state) - set(expected)))
     common = set(expected) & set(state)
     wrong = sorted(key for key in common if not _same_kind(state[key], expected[key]))
+    wrong_shape = [
+        key for key in wrong if isinstance(state[key], torch.Tensor) and state[key].shape != expected[key].shape
+    ]
+    wrong_type = [key for key in wrong if key not in wrong_shape]
     not_finite = sorted(key for key in common if key not in wrong and not torch.isfinite(state[key]).all())
     return "; ".join(
         f"{label}: {', '.join(map(escaped, keys[:3]))}{' ...' if len(keys) > 3 else ''}"
         for label, keys in (
             ("missing", missing),
             ("unexpected", unexpected),
-            ("wrong shape or type", wrong),
+            ("wrong shape", wrong_shape),
+            ("not a dense tensor of the right type", wrong_type),
             ("NaN or infinite values", not_finite),
         )
         if keys
