@@ -4,6 +4,8 @@ against one accumulator of all rows, in one process; prints the relative differe
     python benchmarks/distributed_moments.py
 """
 
+import argparse
+
 import numpy as np
 
 from inception_score.maths.frechet import MomentAccumulator
@@ -46,4 +48,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help answers without running
     main()

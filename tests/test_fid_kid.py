@@ -207,7 +207,7 @@ def test_kid_equals_the_pairwise_definition():
         (
             dict(subset_size=1000),
             "KID subsets of 1000 need at least 1000 images on each side, but side b has 80: "
-            "use subset_size=80 (--subset-size 80)",
+            "use subset_size=80 (--kid-subset-size 80)",
         ),
         (dict(subsets=0), "subsets must be an integer >= 1"),
         (dict(subset_size=1), "subset_size must be an integer >= 2"),

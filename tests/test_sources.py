@@ -299,6 +299,10 @@ def test_npz_files_pick_their_array_and_refuse_statistics(tmp_path):
     with pytest.raises(InceptionScoreError, match="no array 'x'; it holds labels, images"):
         open_source(tmp_path / "two.npz", npz_key="x")
     with pytest.raises(InceptionScoreError, match=r"two.npz\[labels\]: expected"):
+        open_source(tmp_path / "two.npz", npz_key="labels")
+    with pytest.raises(
+        InceptionScoreError, match="two.npz: holds 2 arrays .labels, images.; say which .* --npz-key NAME"
+    ):
         open_source(tmp_path / "two.npz")
     np.savez(tmp_path / "stats.npz", mu=np.zeros(2048), sigma=np.eye(2048))
     with pytest.raises(InceptionScoreError, match="holds FID statistics"):

@@ -7,13 +7,14 @@ error. See the docs' API reference for each option.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from . import engine
-from .errors import InceptionScoreError
+from .errors import InceptionScoreError, InceptionScoreWarning
 from .options import Options
-from .pipeline.statistics import Statistics
+from .pipeline.statistics import Statistics, is_statistics_path, read_statistics
 from .results import Evaluation, FIDResult, ISResult, KIDResult, Order
 
 
@@ -69,7 +70,7 @@ def evaluate(
     source: Any,
     *,
     reference: Any = None,
-    metrics: tuple[str, ...] | str = engine.METRICS,
+    metrics: tuple[str, ...] | str | None = None,
     fid_reference: Any = None,
     kid_reference: Any = None,
     splits: int = 10,
@@ -92,7 +93,8 @@ def evaluate(
         The other side of FID and KID: images or a statistics file (KID needs one written with
         features). `fid_reference` / `kid_reference` override it for one metric.
     metrics
-        A choice of "is", "fid", "kid" (default: all three).
+        A choice of "is", "fid", "kid" (default: those the inputs can serve: IS of images, FID
+        against a reference, KID against one with features; what is left out is said in a warning).
     splits, order, seed, bootstrap
         The Inception Score's options (see `inception_score`).
     kid_subsets, kid_subset_size, kid_seed
@@ -106,11 +108,11 @@ def evaluate(
     Evaluation
         The results asked for (the others are None).
     """
-    wanted = engine.check_metrics(metrics)
     references = {
         "fid": fid_reference if fid_reference is not None else reference,
         "kid": kid_reference if kid_reference is not None else reference,
     }
+    wanted = engine.check_metrics(metrics if metrics is not None else _servable_metrics(source, references))
     if reference is not None and not {"fid", "kid"} & wanted:
         raise InceptionScoreError("a reference was given but neither 'fid' nor 'kid' is in metrics")
     request = engine.Request(
@@ -125,6 +127,24 @@ def evaluate(
         kid_seed=kid_seed,
     )
     return engine.evaluate(source, request, Options.of(options, **image_options))
+
+
+def _servable_metrics(source: Any, references: dict[str, Any]) -> tuple[str, ...]:
+    """The default metrics: all three, less those the inputs cannot serve, each left out with a warning."""
+    left_out = {}
+    if is_statistics_path(source):
+        left_out["is"] = "the source is a statistics file, not images"
+    for metric in ("fid", "kid"):
+        if references[metric] is None:
+            left_out[metric] = "no reference was given"
+    kid_reference = references["kid"]
+    if "kid" not in left_out and is_statistics_path(kid_reference) and not read_statistics(kid_reference).has_features:
+        left_out["kid"] = f"{kid_reference} holds mu and sigma but no features (write it with --with-features)"
+    served = tuple(metric for metric in engine.METRICS if metric not in left_out)
+    if served and left_out and any(references.values()):
+        details = "; ".join(f"{metric.upper()}: {why}" for metric, why in left_out.items())
+        warnings.warn(f"computing {', '.join(m.upper() for m in served)} only ({details})", InceptionScoreWarning, 3)
+    return served or engine.METRICS
 
 
 def fid(a: Any, b: Any, *, options: Options | None = None, **image_options: Any) -> FIDResult:

@@ -10,13 +10,14 @@ import warnings
 from ._version import __version__
 from .api import evaluate, fid, inception_score, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.limits import check_seed
 from .options import Options
 from .parallel import launch as distributed
 from .pipeline import weights as weights_module
 from .pipeline.cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
 from .pipeline.extractors import NORMALIZATIONS, RESIZE_METHODS
 from .pipeline.sources import DEFAULT_MAX_PIXELS, open_source
-from .report import read_class_names, save_report
+from .report import check_report_path, read_class_names, save_report
 from .report.plots import require_matplotlib
 
 
@@ -55,7 +56,9 @@ def _value_range(text: str) -> tuple[float, float]:
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     """How sources are read: arrays (.npy/.npz), the pixel limit, and what to do with broken files."""
-    parser.add_argument("--npz-key", metavar="NAME", help="the array of an .npz file to score (default: its first)")
+    parser.add_argument(
+        "--npz-key", metavar="NAME", help="the array of an .npz file to score (needed when it holds several)"
+    )
     parser.add_argument(
         "--value-range",
         type=_value_range,
@@ -254,7 +257,7 @@ def _print_result(result, json_document: dict, as_json: bool) -> int:
         return 0
     for warning in result.warnings:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
-    print(json.dumps(json_document, indent=2) if as_json else result.summary())
+    print(json.dumps(json_document, indent=2, allow_nan=False) if as_json else result.summary())
     return 0
 
 
@@ -309,8 +312,10 @@ def _evaluate_with_references(args: argparse.Namespace):
 
 
 def _score(args: argparse.Namespace) -> int:
+    check_seed(args.kid_seed, "kid_seed (--kid-seed)")  # a bad seed is refused even when no KID is asked for
     class_names = read_class_names(args.class_names) if args.class_names else None
     if args.report:
+        check_report_path(args.report, inputs=(args.source, args.fid, args.kid, args.class_names))
         require_matplotlib()  # before minutes of scoring, not after
     if args.fid or args.kid:
         evaluation = _evaluate_with_references(args)
@@ -333,7 +338,7 @@ def _score(args: argparse.Namespace) -> int:
     _print_skipped(result.skipped_names)
     for warning in notes:
         print(f"inception-score: warning: {warning}", file=sys.stderr)
-    print(json.dumps(document, indent=2) if args.json else f"{summary}\n{result.explain()}")
+    print(json.dumps(document, indent=2, allow_nan=False) if args.json else f"{summary}\n{result.explain()}")
     if args.report:
         source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
         path = save_report(result, args.report, source=source, class_names=class_names, **distances)
@@ -439,12 +444,17 @@ def _run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", InceptionScoreWarning)  # results carry them; printed once
             return handlers[args.command](args)
     except InceptionScoreError as error:
-        print(f"inception-score: error: {error}", file=sys.stderr)
+        print(f"inception-score: error: {_in_command_words(str(error), args.command)}", file=sys.stderr)
         distributed.exit_with_on_terminate(2)
         return 2
     except KeyboardInterrupt:
         print("inception-score: interrupted", file=sys.stderr)
         return 130
+
+
+def _in_command_words(message: str, command: str) -> str:
+    """The library names the KID options as `score` spells them (--kid-subsets); `kid` spells them --subsets."""
+    return message.replace("--kid-", "--") if command == "kid" else message
 
 
 def _join_torchrun(args: argparse.Namespace) -> None:

@@ -23,6 +23,7 @@ from .errors import InceptionScoreError, InceptionScoreWarning
 from .maths.frechet import MomentAccumulator, Moments
 from .maths.inception import LogProbabilities
 from .maths.kernel import check_kid_options
+from .maths.limits import MAX_BOOTSTRAP, MAX_KID_SUBSETS, check_cost, check_seed, check_whole
 from .options import Options
 from .parallel.group import Group
 from .parallel.launch import join
@@ -76,6 +77,18 @@ class Request:
     kid_subset_size: int = 1000
     kid_seed: int = 2020
 
+    def __post_init__(self) -> None:
+        check_whole(self.splits, "splits (--splits)", 1)
+        check_whole(self.bootstrap, "bootstrap (--bootstrap)", 0)
+        check_whole(self.kid_subsets, "kid_subsets (--kid-subsets)", 1)
+        check_whole(self.kid_subset_size, "kid_subset_size (--kid-subset-size)", 2)
+        if self.order not in ("shuffled", "given"):
+            raise InceptionScoreError(f"order must be 'shuffled' or 'given' (--order), got {self.order!r}")
+        check_seed(self.seed, "seed (--seed)")
+        check_seed(self.kid_seed, "kid_seed (--kid-seed)")
+        check_cost(self.bootstrap, MAX_BOOTSTRAP, "bootstrap (--bootstrap)", "1000 resamples give a 95% interval")
+        check_cost(self.kid_subsets, MAX_KID_SUBSETS, "kid_subsets (--kid-subsets)", "100 is the convention")
+
 
 @dataclass
 class Side:
@@ -96,6 +109,7 @@ class Side:
     names: list[str] | None = None
     skipped: list[str] = field(default_factory=list)
     reference: Resolved | None = None  # the catalog entry this side was resolved from
+    cache_problems: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int | None:
@@ -112,6 +126,8 @@ class Side:
 def check_metrics(metrics: Any) -> frozenset[str]:
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if not isinstance(metrics, (tuple, list, set, frozenset)):
+        raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
@@ -163,7 +179,7 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
     """Write the feature mean and covariance of `source` (and its features) to a statistics file."""
     group = join(options.distributed)
     writes = group is None or group.rank == 0
-    output = everywhere(group, lambda: check_output_path(path) if writes else Path(path))
+    output = everywhere(group, lambda: check_output_path(path, inputs=(source,)) if writes else Path(path))
 
     def plan() -> Side:
         side = _side(
@@ -404,6 +420,7 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         side.corrupt_cache_entries = features.corrupt_cache_entries
         side.names = features.names
         side.skipped = features.skipped
+        side.cache_problems = features.cache_problems
         side.accumulator = accumulator
 
 
@@ -617,6 +634,7 @@ def _run_warnings(sides: list[Side], options: Options) -> list[str]:
     corrupt = sum(side.corrupt_cache_entries for side in sides)
     if corrupt:
         warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
+    warnings += dict.fromkeys(problem for side in sides for problem in side.cache_problems)
     return warnings + skipped_warnings([name for side in sides for name in side.skipped])
 
 

@@ -1,4 +1,6 @@
-"""The one exception type for user mistakes: the CLI prints its message and exits 2."""
+"""The one exception type for user mistakes (the CLI prints its message and exits 2), and message helpers."""
+
+from __future__ import annotations
 
 
 class InceptionScoreError(Exception):
@@ -8,3 +10,15 @@ class InceptionScoreError(Exception):
 class InceptionScoreWarning(UserWarning):
     """A result that may not mean what the user thinks: few images, other weights, class-sorted order,
     a statistics file made with other weights."""
+
+
+def escaped(name: object) -> str:
+    """A file name for a message: as is when printable, else in Python's escaped form, so that a
+    newline or control character in a name cannot forge a second message line."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 image', '2 images' (or the given plural)."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"

@@ -15,9 +15,10 @@ from typing import Any
 import torch
 
 from .errors import InceptionScoreError
+from .maths.limits import check_seed, check_whole
 from .pipeline.arrays import Layout
 from .pipeline.cache import DEFAULT_SIZE_LIMIT
-from .pipeline.extract import default_device
+from .pipeline.extract import check_device, default_device
 from .pipeline.extractors import Classifier, load_classifier
 from .pipeline.sources import DEFAULT_MAX_PIXELS, OnError
 
@@ -97,6 +98,13 @@ class Options:
             raise InceptionScoreError(f"batch_size must be at least 1, got {self.batch_size!r}")
         if self.on_error not in ("stop", "skip"):
             raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {self.on_error!r}")
+        check_seed(self.sample_seed, "sample_seed")
+        check_whole(self.max_pixels, "max_pixels (--max-pixels)", 1)
+        check_whole(self.cache_size, "cache_size (--cache-size)", 0)
+        if self.workers is not None:
+            check_whole(self.workers, "workers (--workers)", 0)
+        if self.device is not None:
+            check_device(self.device)
 
     @classmethod
     def of(cls, options: Options | None = None, **overrides: Any) -> Options:

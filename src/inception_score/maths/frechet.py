@@ -164,7 +164,15 @@ def frechet_of_moments(a: Moments, b: Moments) -> float:
         raise InceptionScoreError(f"cannot compare {a.mean.shape[0]}-d features (a) with {b.mean.shape[0]}-d (b)")
     factor_a, factor_b = _sqrt_factor(a, "a"), _sqrt_factor(b, "b")
     trace_sqrt = np.linalg.svd(factor_a.T @ factor_b, compute_uv=False).sum()
-    distance = np.sum((a.mean - b.mean) ** 2) + np.trace(a.covariance) + np.trace(b.covariance) - 2 * trace_sqrt
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = np.sum((a.mean - b.mean) ** 2) + np.trace(a.covariance) + np.trace(b.covariance) - 2 * trace_sqrt
+    if not np.isfinite(distance):
+        largest = max(float(np.abs(m.mean).max(initial=0)) for m in (a, b))
+        raise InceptionScoreError(
+            f"the FID overflows float64 (the means reach {largest:.3g}): these moments are not of feature "
+            "vectors (pool3 means are of order 1); check that the statistics files were written by this tool "
+            "or pytorch-fid"
+        )
     return max(float(distance), 0.0)
 
 

@@ -26,10 +26,19 @@ def kid_subset_values(
     check_kid_options(len(features_a), len(features_b), subsets=subsets, subset_size=subset_size)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
-    for index in range(subsets):
-        rows_a = features_a[rng.choice(len(features_a), subset_size, replace=False)].astype(np.float64)
-        rows_b = features_b[rng.choice(len(features_b), subset_size, replace=False)].astype(np.float64)
-        values[index] = _unbiased_mmd2(rows_a, rows_b)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, once
+        for index in range(subsets):
+            rows_a = features_a[rng.choice(len(features_a), subset_size, replace=False)].astype(np.float64)
+            rows_b = features_b[rng.choice(len(features_b), subset_size, replace=False)].astype(np.float64)
+            values[index] = _unbiased_mmd2(rows_a, rows_b)
+        summary_is_finite = np.isfinite([values.mean(), values.std()]).all()
+    if not (np.isfinite(values).all() and summary_is_finite):
+        largest = max(float(np.abs(features).max()) for features in (features_a, features_b))
+        raise InceptionScoreError(
+            f"the KID overflows float64 (feature values reach {largest:.3g}; its cubic kernel needs them far "
+            "smaller): these are not feature vectors (pool3 values are of order 1); check that the features "
+            "were written by this tool"
+        )
     return values
 
 
@@ -42,7 +51,7 @@ def check_kid_options(n_a: int, n_b: int, *, subsets: int, subset_size: int) -> 
     if smallest < subset_size:
         side = "a" if n_a <= n_b else "b"
         advice = (
-            f"use subset_size={smallest} (--subset-size {smallest}) or fewer"
+            f"use subset_size={smallest} (--kid-subset-size {smallest}) or fewer"
             if smallest >= 2
             else "KID needs at least 2 images per side"
         )

@@ -88,7 +88,9 @@ FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def dtype_name(array: Any) -> str:
-    """'uint8', 'float32', ... for numpy arrays and torch tensors alike."""
+    """'uint8', 'float32', ... for numpy arrays (of either byte order) and torch tensors alike."""
+    if isinstance(array.dtype, np.dtype):
+        return array.dtype.name  # '>f4' (big-endian, valid .npy) is 'float32' too
     return str(array.dtype).replace("torch.", "")
 
 

@@ -11,9 +11,11 @@ entries (a hit refreshes the entry's modification time).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
+import stat as statmodule
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped
+from .files import umask_mode
 from .sources import Sample
 from .weights import cache_dir
 
@@ -79,18 +82,44 @@ class FeatureCache:
         self.folder = Path(folder) if folder is not None else features_dir()
         self.size_limit = size_limit
         self.corrupt = 0  # entries found damaged (and removed) by this object
+        self.problems: list[str] = []  # why the cache (or an entry) could not be used; the run goes on without
+        self._readable = self._writable = True
         self._written_since_trim = 0
+        if self.folder.exists() and not self.folder.is_dir():
+            self._give_up("it is not a folder", reading=True)
+
+    def _give_up(self, reason: str, *, reading: bool = False) -> None:
+        """Stop writing (and reading) the cache, once, saying why: the run goes on without it."""
+        if reading:
+            self._readable = False
+        if self._writable:
+            self._writable = False
+            self.problems.append(
+                f"the feature cache {escaped(self.folder)} cannot be used ({reason}); scored without "
+                f"{'it' if reading else 'storing new entries'}: set INCEPTION_SCORE_CACHE to a writable folder, "
+                "or pass --no-cache (cache=False)"
+            )
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.npy"
 
     def get(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(logits, pool3) for the key, or None if absent or damaged (a damaged entry is removed)."""
+        if not self._readable:
+            return None
         path = self._path(key)
         try:
-            entry = np.load(path, allow_pickle=False)
+            data = _read_regular(path)
         except FileNotFoundError:
             return None
+        except _NotRegular:
+            self.problems.append(f"{escaped(path)} is not a regular file: left alone and recomputed")
+            return None
+        except OSError as error:  # a shard that is a file, no permission to read: no cache for this run
+            self._give_up(error.strerror or type(error).__name__, reading=True)
+            return None
+        try:
+            entry = np.load(io.BytesIO(data), allow_pickle=False)
         except Exception:  # truncated or foreign bytes: numpy raises many types
             return self._discard(path)
         try:
@@ -114,6 +143,16 @@ class FeatureCache:
         return None
 
     def put(self, key: str, logits: np.ndarray, pool3: np.ndarray) -> None:
+        """Store one entry atomically; if the folder cannot take it (read-only, full, not a folder),
+        stop writing for this run and say so once."""
+        if not self._writable:
+            return
+        try:
+            self._put(key, logits, pool3)
+        except OSError as error:
+            self._give_up(error.strerror or type(error).__name__)
+
+    def _put(self, key: str, logits: np.ndarray, pool3: np.ndarray) -> None:
         """Store one entry atomically (temporary file in the same folder, then rename)."""
         dtype = np.dtype(
             [("logits", "<f4", (len(logits),)), ("pool3", "<f4", (len(pool3),)), ("checksum", "u1", (32,))]
@@ -125,6 +164,7 @@ class FeatureCache:
         try:
             with os.fdopen(handle, "wb") as file:
                 np.save(file, entry, allow_pickle=False)
+            umask_mode(temporary)
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):
@@ -148,12 +188,23 @@ class FeatureCache:
     def trim(self) -> int:
         """Delete least recently used entries until the folder fits the size limit; returns how many."""
         self._written_since_trim = 0
+        if not self._writable:
+            return 0
+        try:
+            return self._trim()
+        except OSError as error:  # a folder we may not list: leave it as it is
+            self._give_up(error.strerror or type(error).__name__)
+            return 0
+
+    def _trim(self) -> int:
         entries, total, now = [], 0, time.time()
         for file in self._files():
             try:
                 stat = file.stat()
             except OSError:
                 continue
+            if not statmodule.S_ISREG(stat.st_mode):
+                continue  # a FIFO or device someone put here: never opened, never deleted
             if file.name.startswith(".tmp-"):
                 if now - stat.st_mtime > _STALE_TEMPORARY_SECONDS:  # left by a killed process
                     _unlink_quietly(file.path)
@@ -186,6 +237,22 @@ class FeatureCache:
         count = self.info().entries
         shutil.rmtree(self.folder, ignore_errors=True)
         return count
+
+
+class _NotRegular(Exception):
+    """A cache path that is a FIFO, device or folder: reading it could block or mean nothing."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file; opened non-blocking and checked first, so a FIFO never hangs the run."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not statmodule.S_ISREG(os.fstat(handle).st_mode):
+            raise _NotRegular(path)
+        with os.fdopen(handle, "rb", closefd=False) as file:
+            return file.read()
+    finally:
+        os.close(handle)
 
 
 def _unlink_quietly(path: str) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .files import umask_mode
+
 BLOCK = 1 << 20
 
 
@@ -112,6 +114,7 @@ def _fetch_one(url: str, destination: Path, sha256: str | None, size: int | None
         actual = digest.hexdigest()
         if sha256 is not None and not actual.startswith(sha256):
             raise ValueError(f"sha256 {actual[:16]}... does not match the expected {sha256[:16]}...")
+        umask_mode(partial)
         os.replace(partial, destination)
         return actual
     finally:

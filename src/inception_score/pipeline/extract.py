@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped, plural
 from .cache import FeatureCache, sample_key
 from .extractors import INCEPTION_2015_INPUT, InputContract
-from .sources import DEFAULT_MAX_PIXELS, Sample, decode
+from .sources import DEFAULT_MAX_PIXELS, Sample, decode, pixel_count
 
 if TYPE_CHECKING:
     from ..maths.frechet import MomentAccumulator
@@ -46,10 +46,41 @@ class Features:
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
     precision: str = "float32"
     skipped: list[str] = field(default_factory=list)  # names of samples that could not be decoded (on_error="skip")
+    cache_problems: list[str] = field(default_factory=list)  # why the feature cache (or an entry) was not used
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_device(device: torch.device | str) -> torch.device:
+    """The device, if this machine can run the network on it; else one line that says what to use."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InceptionScoreError(
+            f"device '{escaped(device)}' is not a torch device; use cpu, cuda or cuda:N (--device)"
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InceptionScoreError(
+                f"device {parsed} asked for, but CUDA is not available here (torch {torch.__version__}, "
+                f"{'no GPU found' if torch.version.cuda else 'built without CUDA'}); use --device cpu (device='cpu')"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise InceptionScoreError(
+                f"device {parsed} asked for, but this machine has {plural(torch.cuda.device_count(), 'GPU')} "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InceptionScoreError(f"device {parsed} (Apple GPU) is not available here; use --device cpu")
+    elif parsed.type != "cpu":
+        raise InceptionScoreError(
+            f"device {parsed} cannot run the network (it holds no data or is not supported here); "
+            "use cpu, cuda or cuda:N (--device)"
+        )
+    return parsed
 
 
 def default_batch_size(device: torch.device | str) -> int:
@@ -143,6 +174,25 @@ def preprocess(
     return batch
 
 
+def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, fast: bool = False) -> None:
+    """Refuse a batch whose network outputs hold NaN or infinity: every score made from them would be
+    meaningless (broken weights, a normalisation that overflows, or float16 overflow in fast mode)."""
+    bad = ~(np.isfinite(logits).all(axis=1) & np.isfinite(features).all(axis=1))
+    if not bad.any():
+        return
+    first = names[int(np.argmax(bad))]
+    others = int(bad.sum()) - 1
+    more = f" and {plural(others, 'other image')}" if others else ""
+    cause = (
+        "float16 overflowed: run without --fast (fast=False)"
+        if fast
+        else "check the weights file (--weights) and the classifier's normalisation, which must give finite values"
+    )
+    raise InceptionScoreError(
+        f"{escaped(first)}{more}: the network gave NaN or infinite outputs, from which no score is meaningful; {cause}"
+    )
+
+
 @dataclass
 class _Work:
     """One step of the input stage: cache hits to record, and a batch of misses being decoded."""
@@ -160,22 +210,36 @@ def _plan(
     cache: FeatureCache | None,
     cache_context: str,
     start_decode: Callable[[Sample], Future],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[_Work]:
-    """Look each sample up in the cache; group the misses, their decoding started, in batches."""
+    """Look each sample up in the cache; group the misses, their decoding started, in batches.
+
+    A batch also closes when its images would hold more than max_pixels pixels together, so decoded
+    pixels in flight stay bounded (an image alone over max_pixels is refused by decoding). A cached
+    image over max_pixels counts as a miss, so decoding refuses it as it would uncached.
+    """
     work = _Work()
+    batch_pixels = 0
     for index, sample in enumerate(samples):
         key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
         cached = cache.get(key) if cache is not None and key is not None else None
+        pixels = pixel_count(sample) if sample.error is None else None
+        if cached is not None and not (pixels is not None and pixels <= max_pixels):
+            cached = None
         if cached is not None:
             work.hits.append((index, sample.name, *cached))
         else:
+            if work.indices and batch_pixels + (pixels or 0) > max_pixels:
+                yield work
+                work, batch_pixels = _Work(), 0
+            batch_pixels += pixels or 0
             work.indices.append(index)
             work.names.append(sample.name)
             work.keys.append(key)
             work.decoded.append(start_decode(sample))
         if len(work.indices) == batch_size or len(work.hits) == _HITS_PER_STEP:
             yield work
-            work = _Work()
+            work, batch_pixels = _Work(), 0
     if work.indices or work.hits:
         yield work
 
@@ -200,6 +264,7 @@ class _InputStage:
             cache,
             cache_context,
             lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
+            max_pixels,
         )
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
@@ -381,7 +446,9 @@ def extract_features(
     work_items = (
         stage
         if stage is not None
-        else _plan(samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels))
+        else _plan(
+            samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels), max_pixels
+        )
     )
     try:
         with (
@@ -412,6 +479,7 @@ def extract_features(
                 )
                 batch_logits = batch_logits.float().cpu().numpy()
                 batch_pool3 = batch_pool3.float().cpu().numpy()
+                check_finite(batch_logits, batch_pool3, work.names, fast=precision != "float32")
                 if cache is not None:
                     cache.put_many(work.keys, batch_logits, batch_pool3)
                 if pool3_moments is not None:
@@ -432,4 +500,5 @@ def extract_features(
         cache.corrupt - corrupt_before if cache is not None else 0,
         precision,
         skipped,
+        list(dict.fromkeys(cache.problems)) if cache is not None else [],
     )

@@ -10,6 +10,7 @@ Inception network (the paper's protocol) and torchvision's ImageNet Inception v3
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import sys
 import warnings
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped, plural
 from .inception2015 import INPUT_SIZE, load_inception
 from .resize import resize_tf1
 from .weights import REFERENCE, TORCHVISION, WeightsFile, resolve_weights, sha256_file
@@ -38,6 +39,7 @@ NORMALIZATIONS: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = 
 }
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _CONTRACT_KEYS = ("input_size", "resize", "normalize", "channels")
+MAX_INPUT_SIZE = 4096  # a classifier input side; one 4096 x 4096 float32 RGB input is 200 MB
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class InputContract:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise InceptionScoreError(f"input size must be a positive integer, got {self.size!r}")
+        if self.size > MAX_INPUT_SIZE:
+            raise InceptionScoreError(
+                f"input size {self.size} is over the limit of {MAX_INPUT_SIZE} (one {self.size} x {self.size} "
+                "image alone would take gigabytes); check the classifier's input_contract or --input-size"
+            )
         if self.resize not in RESIZE_METHODS:
             raise InceptionScoreError(f"resize must be one of {', '.join(RESIZE_METHODS)}, got {self.resize!r}")
         if self.channels not in (1, 3):
@@ -110,8 +117,11 @@ def _normalization(name: str, channels: int) -> tuple[float, tuple[float, ...], 
                 f"normalize must be one of {', '.join(NORMALIZATIONS)} or MEAN,STD (applied to x/255, "
                 f"e.g. 0.1307,0.3081), got {name!r}"
             ) from None
-        if std[0] == 0:
-            raise InceptionScoreError(f"normalize {name!r}: the standard deviation must not be 0")
+        if not (math.isfinite(mean[0]) and math.isfinite(std[0])) or std[0] <= 0:
+            raise InceptionScoreError(
+                f"normalize {name!r}: MEAN must be a finite number and STD a finite number above 0 "
+                "(e.g. 0.1307,0.3081); NaN, infinity or a zero STD would collapse every image to one input"
+            )
     if len(mean) not in (1, channels):
         raise InceptionScoreError(
             f"normalize {name!r} has {len(mean)} channel means but the classifier takes {channels} channel(s)"
@@ -265,7 +275,15 @@ class LogitsAndFeatures(nn.Module):
         self.order = declared_outputs(module, name)
 
     def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        output = self.module(batch)
+        try:
+            output = self.module(batch)
+        except InceptionScoreError:
+            raise
+        except (Exception, SystemExit) as error:  # the user's code: any failure, reported in one line
+            raise InceptionScoreError(
+                f"classifier {self.name} failed on a batch of {plural(batch.shape[0], 'image')} "
+                f"({' x '.join(map(str, batch.shape[1:]))}): {one_line(error)}"
+            ) from None
         parts = dict(zip(self.order, output)) if isinstance(output, (tuple, list)) else {"logits": output}
         logits, features = parts.get("logits"), parts.get("features")
         if (
@@ -288,6 +306,14 @@ class LogitsAndFeatures(nn.Module):
                 f"batch of {batch.shape[0]}; got {got}"
             )
         return logits, features.flatten(1)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception from the user's code as 'Type: first line of its message' (sys.exit: its code)."""
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({error.code!r})"
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {escaped(first[:300])}" if first else type(error).__name__
 
 
 def declared_outputs(module: Any, name: str) -> tuple[str, ...]:
@@ -319,8 +345,7 @@ def probed_outputs(wrapped: LogitsAndFeatures, contract: InputContract) -> tuple
         raise
     except Exception as error:  # the user's code: any exception, reported in one line
         raise InceptionScoreError(
-            f"classifier {wrapped.name} failed on a blank {contract.describe()} input: "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            f"classifier {wrapped.name} failed on a blank {contract.describe()} input: {one_line(error)}"
         ) from None
     return wrapped.order if features.shape[1] else ("logits",)
 
@@ -373,7 +398,7 @@ def build_contract(
             normalize=str(merged["normalize"]),
             channels=int(merged.get("channels", 3)),
         )
-    except ValueError as error:
+    except (ValueError, TypeError, OverflowError) as error:
         raise InceptionScoreError(f"classifier {name}: bad input contract {merged!r}: {error}") from None
 
 
@@ -490,11 +515,14 @@ def _call_factory(text: str) -> nn.Module:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as error:
-        raise InceptionScoreError(f"cannot import classifier factory {text}: {error}") from None
+    except (Exception, SystemExit) as error:  # importing runs the user's module: any failure
+        raise InceptionScoreError(f"cannot import classifier factory {text}: {one_line(error)}") from None
     if not callable(target):
         raise InceptionScoreError(f"classifier factory {text} is a {type(target).__name__}, not a callable")
-    module = target()
+    try:
+        module = target()
+    except (Exception, SystemExit) as error:
+        raise InceptionScoreError(f"classifier factory {text} failed: {one_line(error)}") from None
     if not isinstance(module, nn.Module):
         raise InceptionScoreError(
             f"classifier factory {text} returned a {type(module).__name__}, not a torch nn.Module"

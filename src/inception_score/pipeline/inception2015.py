@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped
+from .state_dicts import load_failure, state_problems
 
 NUM_CLASSES = 1008
 INPUT_SIZE = 299
@@ -350,37 +351,23 @@ def load_state_file(model: ModelT, weights_path: str | Path, *, layout: str, exp
     `num_batches_tracked` entries may be absent (published files predate them).
     """
     path = Path(weights_path)
+    shown = escaped(path)
+    advice = (
+        f"It should be the PyTorch state dict {expected_file}; use a good copy (see 'inception-score weights path')"
+    )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or foreign files
-        raise InceptionScoreError(
-            f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
-            f"It should be the PyTorch state dict {expected_file}; "
-            "delete it and run 'inception-score weights install FILE' with a good copy"
-        ) from None
+        raise InceptionScoreError(f"cannot read weights file {shown}: {load_failure(error)}. {advice}") from None
     if not isinstance(state, dict):
-        raise InceptionScoreError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
+        raise InceptionScoreError(f"weights file {shown} holds a {type(state).__name__}, not a state dict. {advice}")
     expected = model.state_dict()
     for key, value in expected.items():
         if key.endswith("num_batches_tracked"):
             state.setdefault(key, value)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(
-        k
-        for k in set(expected) & set(state)
-        if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape
-    )
-    if missing or unexpected or wrong_shape:
-        details = "; ".join(
-            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
-            if keys
-        )
-        raise InceptionScoreError(
-            f"weights file {path} does not have {layout} ({details}). "
-            f"Use {expected_file} (see 'inception-score weights path')"
-        )
+    details = state_problems(state, expected)
+    if details:
+        raise InceptionScoreError(f"weights file {shown} does not have {layout} ({details}). {advice}")
     model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
     return model

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped, plural
 from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_MAX_PIXELS = 178_956_970  # PIL's own decompression-bomb limit
+MAX_MEMBER_BYTES = 1 << 30  # one archive member, uncompressed: more than any image under max_pixels needs
 DEFAULT_SAMPLE_BATCH = 64  # images asked of a `sample(batch_size)` callable at a time
 OnError = Literal["stop", "skip"]
 _SKIP_HINT = "replace or remove it, or skip such files with --skip-bad (on_error='skip')"
@@ -106,7 +107,7 @@ def open_source(
 ) -> Source:
     """Wrap what the user has as a Source (see the module docstring for what is accepted).
 
-    npz_key: the array of an .npz file (default: its first); value_range: of float images,
+    npz_key: the array of an .npz file (needed when it holds several); value_range: of float images,
     (0, 1) (default), (-1, 1) or (0, 255); layout: "NHWC" or "NCHW" when the shape does not
     tell; num_samples: images to draw from a callable (or to take from an iterable);
     batch_size: images asked of a callable per call (default 64).
@@ -152,7 +153,7 @@ def _what(source: Any) -> str:
 
 def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     if not path.exists():
-        raise InceptionScoreError(f"{path}: no such file or folder")
+        raise InceptionScoreError(f"{escaped(path)}: no such file or folder")
     if path.is_dir():
         return _folder_source(path)
     name = path.name.lower()
@@ -170,14 +171,14 @@ def _folder_source(folder: Path) -> Source:
     )
     if not images:
         raise InceptionScoreError(_no_images(folder, "folder", len(files)))
-    return _file_list_source(images, f"folder {folder}", ignored=len(files) - len(images))
+    return _file_list_source(images, f"folder {escaped(folder)}", ignored=len(files) - len(images))
 
 
 def _no_images(path: Path, kind: str, others: int) -> str:
     if others == 0:
-        return f"{path}: the {kind} is empty; give a {kind} with image files in it"
+        return f"{escaped(path)}: the {kind} is empty; give a {kind} with image files in it"
     return (
-        f"{path}: no image files in the {kind}, only {others} other file{'s' if others > 1 else ''} "
+        f"{escaped(path)}: no image files in the {kind}, only {plural(others, 'other file')} "
         f"(image extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
     )
 
@@ -185,7 +186,7 @@ def _no_images(path: Path, kind: str, others: int) -> str:
 def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) -> Source:
     for path in files:
         if not path.is_file():
-            raise InceptionScoreError(f"{path}: no such file")
+            raise InceptionScoreError(f"{escaped(path)}: no such file")
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         for path in files[start:stop]:
@@ -196,10 +197,10 @@ def _file_list_source(files: list[Path], description: str, *, ignored: int = 0) 
 
 def _read_file(path: Path) -> Sample:
     try:
-        return Sample(str(path), path.read_bytes())
+        return Sample(escaped(path), path.read_bytes())
     except OSError as error:
         return Sample(
-            str(path),
+            escaped(path),
             b"",
             error=f"cannot read the file ({error.strerror}); check its permissions, "
             f"or skip such files with --skip-bad (on_error='skip')",
@@ -223,12 +224,14 @@ def _archive_source(path: Path) -> Source:
                 members = [info.name for info in tar.getmembers() if info.isfile()]
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
         raise InceptionScoreError(
-            f"{path}: cannot read the archive ({error}); check that it is a complete .zip, .tar, .tar.gz or .tgz file"
+            f"{escaped(path)}: cannot read the archive ({error}); "
+            "check that it is a complete .zip, .tar, .tar.gz or .tgz file"
         ) from None
     safe = [name for name in members if not _escapes(name)]
     images = sorted(name for name in safe if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
     if not images:
         raise InceptionScoreError(_no_images(path, "archive", len(safe)))
+    _refuse_duplicates(path, images)
     is_zip = path.name.lower().endswith(".zip")
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
@@ -236,12 +239,37 @@ def _archive_source(path: Path) -> Source:
             for name in images[start:stop]:
                 yield _read_member(archive, path, name)
 
-    return Source(f"archive {path}", len(images), read, ignored=len(safe) - len(images))
+    return Source(f"archive {escaped(path)}", len(images), read, ignored=len(safe) - len(images))
+
+
+def _refuse_duplicates(path: Path, images: list[str]) -> None:
+    """Members sharing a name (what `tar -r` and zip appends make) cannot be told apart by name: refuse.
+
+    Reading by name would give the last copy each time, scoring one member twice and another never.
+    """
+    repeated = sorted({name for name, following in zip(images, images[1:]) if name == following})
+    if repeated:
+        copies = len(images) - len(set(images))
+        shown = ", ".join(escaped(name) for name in repeated[:3]) + (" ..." if len(repeated) > 3 else "")
+        raise InceptionScoreError(
+            f"{escaped(path)}: {plural(len(repeated), 'member name')} used more than once ({shown}; "
+            f"{plural(copies, 'extra copy', 'extra copies')}), as `tar -r` or a zip append makes; "
+            "the members cannot be told apart by name: extract the archive and score the folder, "
+            "or rebuild the archive with unique names"
+        )
 
 
 def _read_member(archive: zipfile.ZipFile | tarfile.TarFile, path: Path, name: str) -> Sample:
-    label = f"{path}:{name}"
+    label = f"{escaped(path)}:{escaped(name)}"
     try:
+        size = archive.getinfo(name).file_size if isinstance(archive, zipfile.ZipFile) else archive.getmember(name).size
+        if size > MAX_MEMBER_BYTES:
+            return Sample(
+                label,
+                b"",
+                error=f"the member expands to {size:,} bytes, over the limit of {MAX_MEMBER_BYTES:,} for one image "
+                "(a guard against decompression bombs); extract it and check it, or skip it with --skip-bad",
+            )
         if isinstance(archive, zipfile.ZipFile):
             return Sample(label, archive.read(name))
         member = archive.extractfile(name)
@@ -261,23 +289,36 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     """An .npy file (memory-mapped) or one array of an .npz file."""
     try:
         if path.suffix.lower() == ".npy":
-            return _array_source(np.load(path, mmap_mode="r", allow_pickle=False), str(path), **arrays)
+            return _array_source(np.load(path, mmap_mode="r", allow_pickle=False), escaped(path), **arrays)
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
             if {"mu", "sigma"} & set(keys):
                 raise InceptionScoreError(
-                    f"{path}: holds FID statistics (mu, sigma), not images; use it as the "
+                    f"{escaped(path)}: holds FID statistics (mu, sigma), not images; use it as the "
                     "reference of fid/kid, or give the images"
                 )
             if not keys:
-                raise InceptionScoreError(f"{path}: holds no arrays")
+                raise InceptionScoreError(f"{escaped(path)}: holds no arrays")
+            if npz_key is None and len(keys) > 1:
+                raise InceptionScoreError(
+                    f"{escaped(path)}: holds {len(keys)} arrays ({', '.join(map(escaped, keys))}); "
+                    "say which holds the images with --npz-key NAME (npz_key=NAME)"
+                )
             key = npz_key if npz_key is not None else keys[0]
             if key not in keys:
-                raise InceptionScoreError(f"{path}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)")
+                raise InceptionScoreError(
+                    f"{escaped(path)}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)"
+                )
             array = archive[key]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InceptionScoreError(f"{path}: cannot read the array file ({error})") from None
-    return _array_source(array, f"{path}[{key}]", **arrays)
+    except InceptionScoreError:
+        raise
+    except Exception as error:  # numpy raises many types for damaged headers and members
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise InceptionScoreError(
+            f"{escaped(path)}: cannot read the array file ({escaped(first[:200])}); "
+            "it should be an .npy or .npz file written by numpy.save / numpy.savez"
+        ) from None
+    return _array_source(array, f"{escaped(path)}[{escaped(key)}]", **arrays)
 
 
 def _array_source(array: Any, what: str, *, layout: Layout | None, value_range: tuple[float, float]) -> Source:
@@ -397,6 +438,18 @@ def decode(sample: Sample, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         raise InceptionScoreError(f"{sample.name}: cannot decode image ({error}); {_SKIP_HINT}") from None
 
 
+def pixel_count(sample: Sample) -> int | None:
+    """Width x height of the sample, read from the file's header only (None if it cannot be read:
+    decoding will say why). Used to hold cached images to max_pixels and to bound a batch's memory."""
+    if isinstance(sample.data, np.ndarray):
+        return int(sample.data.shape[0]) * int(sample.data.shape[1])
+    try:
+        with Image.open(io.BytesIO(sample.data)) as image:
+            return image.width * image.height
+    except Exception:
+        return None
+
+
 def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
     return (
         f"{name}: {width} x {height} = {width * height} pixels is over the limit of {max_pixels} "
@@ -407,8 +460,9 @@ def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
 def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
     """PIL's convert("RGB") (alpha dropped, palette expanded, grayscale replicated), except for
     16-bit images, which PIL clips (gray) or truncates (RGB): those are scaled by value / 257 and
-    rounded. The first frame of an animation. `data`: the file's bytes (for 16-bit RGB PNG)."""
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+    rounded. Other integer and float modes (32-bit "I", "F") follow PIL's conversion (values
+    clipped to 0..255). The first frame of an animation. `data`: the file's bytes (for 16-bit RGB PNG)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N") or (image.mode == "I" and _has_16bit_samples(image)):
         return np.repeat(_scale_16bit(np.asarray(image))[..., None], 3, axis=2)
     wide = _png_16bit_rawmode(image)
     if wide is not None and data is not None:
@@ -421,6 +475,17 @@ def rgb_of_image(image: Image.Image, data: bytes | None = None) -> np.ndarray:
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # same colours; avoids PIL's warning about palette transparency
     return np.asarray(image.convert("RGB"))
+
+
+def _has_16bit_samples(image: Image.Image) -> bool:
+    """True for a mode "I" image read from a file of 16-bit samples (older Pillows open 16-bit
+    grayscale PNG so); False for 32-bit files and images made in memory."""
+    tiles = getattr(image, "tile", [])  # set on images read from a file, not loaded yet
+    for tile in tiles:
+        rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+        if not (isinstance(rawmode, str) and rawmode.startswith("I;16")):
+            return False
+    return bool(tiles)
 
 
 def _png_16bit_rawmode(image: Image.Image) -> str | None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped
 from ..maths.frechet import Moments
+from .files import check_output, umask_mode
 
 TEXT_KEYS = ("weights_sha256", "pipeline_version", "inception_score_version")
 
@@ -55,15 +56,14 @@ def is_statistics_path(value: object) -> bool:
     return bool({"mu.npy", "sigma.npy"} & names)
 
 
-def check_output_path(path: str | Path) -> Path:
-    """The path as a Path if a statistics file can be written there (checked before any long work)."""
-    path = Path(path)
+def check_output_path(path: str | Path, *, inputs: tuple[object, ...] = ()) -> Path:
+    """The path as a Path if a statistics file can be written there (checked before any long work);
+    never one of `inputs`."""
+    path = check_output(path, "statistics file", "-o", inputs=inputs)
     if path.suffix.lower() != ".npz":
         raise InceptionScoreError(
-            f"{path}: a statistics file name must end in .npz (pytorch-fid goes by the extension)"
+            f"{escaped(path)}: a statistics file name must end in .npz (pytorch-fid goes by the extension)"
         )
-    if not path.parent.is_dir():
-        raise InceptionScoreError(f"{path}: folder {path.parent} does not exist")
     return path
 
 
@@ -93,6 +93,7 @@ def write_statistics(
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]  # keyword arrays, as documented
+        umask_mode(temporary)
         os.replace(temporary, path)
     except OSError as error:
         raise InceptionScoreError(f"{path}: cannot write ({error.strerror})") from None

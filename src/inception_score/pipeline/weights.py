@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import InceptionScoreError
 from .download import DownloadFailed, fetch_verified
+from .files import umask_mode
 
 REFERENCE_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 REFERENCE_SIZE = 95_628_359
@@ -174,6 +175,7 @@ def install_weights(file: str | Path) -> Path:
         with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
             for block in iter(lambda: src.read(1 << 20), b""):
                 out.write(block)
+        umask_mode(temporary)
         os.replace(temporary, destination)
     finally:
         if os.path.exists(temporary):

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InceptionScoreError
+from ..pipeline.files import check_output, umask_mode
 from ..pipeline.sources import decode, open_source
 from ..results import Evaluation, ISResult, ScoreDetails
 from . import plots
@@ -91,9 +92,7 @@ def save_report(
         fid = result.fid if fid is None else fid
         kid = result.kid if kid is None else kid
         result = result.inception_score
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InceptionScoreError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")
+    path = check_report_path(path)
     page = render_report(
         result, source=source, fid=fid, kid=kid, compared_with=compared_with, class_names=class_names, title=title
     )
@@ -101,11 +100,17 @@ def save_report(
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(page)
+        umask_mode(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_report_path(path: str | os.PathLike, *, inputs: tuple[object, ...] = ()) -> Path:
+    """The report's path, if an HTML file can be written there (checked before scoring)."""
+    return check_output(path, "report", "--report", inputs=inputs)
 
 
 def read_class_names(path: str | os.PathLike) -> list[str]:

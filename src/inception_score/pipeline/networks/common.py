@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ...errors import InceptionScoreError
+from ...errors import InceptionScoreError, escaped
+from ..state_dicts import load_failure, state_problems
 
 ModelT = TypeVar("ModelT", bound=nn.Module)
 
@@ -94,7 +95,7 @@ def read_state_dict(path: str | Path, *, expected_file: str) -> dict[str, torch.
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- torch raises many types for corrupt or foreign files
         raise InceptionScoreError(
-            f"cannot read weights file {path}: {error.__class__.__name__}: {error}. "
+            f"cannot read weights file {escaped(path)}: {load_failure(error)}. "
             f"It should be {expected_file}; delete it and fetch a good copy"
         ) from None
     if not isinstance(state, Mapping):
@@ -125,21 +126,9 @@ def load_strict(
     nn.Module
         `model`, loaded, in eval mode, with gradients off.
     """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(
-        key
-        for key in set(expected) & set(state)
-        if not isinstance(state[key], torch.Tensor) or state[key].shape != expected[key].shape
-    )
-    if missing or unexpected or wrong_shape:
-        details = "; ".join(
-            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
-            if keys
-        )
-        raise InceptionScoreError(f"{source} does not have {layout} ({details}); use {expected_file}")
+    details = state_problems(state, model.state_dict())
+    if details:
+        raise InceptionScoreError(f"{escaped(source)} does not have {layout} ({details}); use {expected_file}")
     model.load_state_dict(state, strict=True)
     model.eval().requires_grad_(False)
     return model
