@@ -189,7 +189,7 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
             reference = planned.references.get(metric)
             if metric == "inf" and reference is None:
                 mine = frozenset({"logits"})  # IS-infinity alone
-            main.needs |= mine
+            _side(sides, source, set(mine), options, group)  # the main side, its needs checked
             if theirs is not None and reference is not None:
                 _side(sides, reference, set(theirs), options, group)
         _take_file_statistics(sides, planned)

@@ -114,10 +114,12 @@ class ISResult:
             weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
         approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
         skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (
-            f"IS = {self.mean:.4f} ± {self.std:.4f} "
-            f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})"
-        )
+        splits = f"{self.splits} splits, {self.order}"
+        if self.split_size is not None:
+            splits = (
+                f"{self.splits} chunk{'s' if self.splits > 1 else ''} of {self.split_size} in the given order (ADM)"
+            )
+        return f"IS = {self.mean:.4f} ± {self.std:.4f} ({self.n} images{skipped}, {splits}, {weights}{approximate})"
 
     def explain(self) -> str:
         """A few lines that split the score into diversity and confidence."""
