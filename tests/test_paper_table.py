@@ -186,8 +186,9 @@ def test_the_cli_prints_the_same_dict_and_sfid_of_identical_sets_is_zero(table, 
     )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert printed["spatial_frechet_inception_distance"] == table.sfid.sfid
-    assert printed["frechet_inception_distance"] == table.fid.fid
+    # the same features (from the cache); the moments are summed in other batches, so the last bits may differ
+    assert printed["spatial_frechet_inception_distance"] == pytest.approx(table.sfid.sfid, rel=1e-12)
+    assert printed["frechet_inception_distance"] == pytest.approx(table.fid.fid, rel=1e-12)
     assert (printed["precision"], printed["recall"], printed["f_score"]) == (
         table.manifold.precision,
         table.manifold.recall,

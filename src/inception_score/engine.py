@@ -822,7 +822,7 @@ def adm_result_from_logits(logits: np.ndarray, sha256: str | None, **options: An
     may be shorter), the mean of the chunks' scores as the headline; diagnostics as `result_from_logits`."""
     count = len(logits)
     chunks = max(1, -(-count // ADM_SPLIT_SIZE))
-    options = {**options, "splits": 1, "order": "given"}
+    options = {"seed": 2020, **options, "splits": 1, "order": "given"}
     result = result_from_logits(logits, sha256, **options)
     log_probs = LogProbabilities.of_logits(logits)
     scores = [
