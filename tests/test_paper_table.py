@@ -333,3 +333,15 @@ def test_metrics_that_cannot_be_served_are_refused_naming_the_option(weights_pat
     assert done.stderr.count("\n") == 1 and "--with-features" in done.stderr
     done = run_cli("evaluate", data / "images" / "a", "--ref", old, "--metrics", "fid,xyz")
     assert done.returncode == 2 and "is, fid, sfid, kid, pr, dc, inf" in done.stderr
+
+
+def test_the_report_shows_the_least_realistic_samples_and_those_outside_the_manifold(table, data, tmp_path):
+    pytest.importorskip("matplotlib")
+    from inception_score import save_report
+
+    page = save_report(table, tmp_path / "report.html", source=data / "images" / "a").read_text()
+    outside = int(np.count_nonzero(~table.manifold.details.inside))
+    assert "<h2>Realism</h2>" in page and f"{outside} of 120 samples lie outside" in page
+    for gallery, expected in (("Least realistic", 8), ("Outside the reference manifold", min(8, outside))):
+        start = page.index(f'data-gallery="{gallery}"')
+        assert page[start : page.index("</div>", start)].count("<figure") == expected
