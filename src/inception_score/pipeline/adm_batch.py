@@ -149,7 +149,8 @@ def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
 
 def is_adm_batch(value: object) -> bool:
     """True for a path to an existing `.npz` file whose `arr_0` is an N x H x W x 3 uint8 array (its header
-    says so; nothing else is read). Such files are ADM batches: images, maybe with the evaluator's statistics."""
+    says so; nothing else is read) and not 3 pixels tall (ambiguous with N x 3 x H x W). Such files are ADM
+    batches: images, maybe with the evaluator's statistics."""
     if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".npz" or not Path(value).is_file():
         return False
     try:
@@ -159,7 +160,8 @@ def is_adm_batch(value: object) -> bool:
             shape, fortran_order, dtype = read(member)
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
         return False
-    return dtype == np.uint8 and len(shape) == 4 and shape[3] == 3 and not fortran_order
+    # N x 3 x W x 3 could as well be N x C x H x W: left to the array sources, which ask for a layout
+    return dtype == np.uint8 and len(shape) == 4 and shape[3] == 3 and shape[1] != 3 and not fortran_order
 
 
 def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
