@@ -80,25 +80,35 @@ def evaluate(
     kid_subset_size: int = 1000,
     kid_seed: int = 2020,
     bootstrap: int = 0,
+    protocol: str = "default",
     options: Options | None = None,
     **image_options: Any,
 ) -> Evaluation:
-    """IS of `source` and its FID and KID against `reference`, from one forward pass per image.
+    """IS of `source` and its FID, sFID, KID, precision/recall, density/coverage and IS/FID-infinity
+    against `reference`, from one forward pass per image.
 
     Parameters
     ----------
     source
-        Images (any source), or a statistics .npz file for FID/KID alone.
+        Images (any source, also an ADM batch .npz), or a statistics .npz file for the distances alone.
     reference
-        The other side of FID and KID: images or a statistics file (KID needs one written with
-        features). `fid_reference` / `kid_reference` override it for one metric.
+        The other side of the distances: images, an ADM batch .npz (`arr_0` images, maybe `mu`, `sigma`,
+        `mu_s`, `sigma_s`) or a statistics file (KID, precision/recall and density/coverage need one
+        written with features; sFID one with spatial statistics). `fid_reference` / `kid_reference`
+        override it for FID / KID.
     metrics
-        A choice of "is", "fid", "kid" (default: those the inputs can serve: IS of images, FID
-        against a reference, KID against one with features; what is left out is said in a warning).
+        A choice of "is", "fid", "sfid", "kid", "pr" (precision, recall, F-score), "dc" (density,
+        coverage), "inf" (IS-infinity, and FID-infinity with a reference). Default: those of "is",
+        "fid", "kid" the inputs can serve (IS of images, FID against a reference, KID against one
+        with features; what is left out is said in a warning); "all": every metric they can serve.
     splits, order, seed, bootstrap
         The Inception Score's options (see `inception_score`).
     kid_subsets, kid_subset_size, kid_seed
         KID's random subsets (published protocol: 100 of 1000, seed 2020).
+    protocol
+        "default" (ours: see splits and order) or "adm": the ADM evaluator's conventions (IS over
+        consecutive chunks of 5,000 images in the given order, their mean the headline; an ADM reference
+        batch's own mu/sigma and mu_s/sigma_s used for FID and sFID when it has them).
     options, **image_options
         How images become features (`Options`), for every image side. num_samples applies to
         `source`.
@@ -106,18 +116,20 @@ def evaluate(
     Returns
     -------
     Evaluation
-        The results asked for (the others are None).
+        The results asked for (the others are None); `Evaluation.metrics_dict()` gives torch-fidelity's
+        flat key names.
     """
-    references = {
-        "fid": fid_reference if fid_reference is not None else reference,
-        "kid": kid_reference if kid_reference is not None else reference,
-    }
+    references = {metric: reference for metric in engine.REFERENCED}
+    references.update(
+        fid=fid_reference if fid_reference is not None else reference,
+        kid=kid_reference if kid_reference is not None else reference,
+    )
     wanted = engine.check_metrics(metrics if metrics is not None else _servable_metrics(source, references))
-    if reference is not None and not {"fid", "kid"} & wanted:
-        raise InceptionScoreError("a reference was given but neither 'fid' nor 'kid' is in metrics")
+    if reference is not None and not set(engine.REFERENCED) & wanted:
+        raise InceptionScoreError(f"a reference was given but none of {', '.join(engine.REFERENCED)} is in metrics")
     request = engine.Request(
         wanted,
-        {m: references[m] for m in ("fid", "kid") if m in wanted},
+        {m: references[m] for m in engine.REFERENCED if m in wanted and references[m] is not None},
         splits=splits,
         order=order,
         seed=seed,
@@ -125,6 +137,8 @@ def evaluate(
         kid_subsets=kid_subsets,
         kid_subset_size=kid_subset_size,
         kid_seed=kid_seed,
+        protocol=engine.check_protocol(protocol),
+        automatic=metrics == "all",
     )
     return engine.evaluate(source, request, Options.of(options, **image_options))
 
@@ -211,7 +225,14 @@ def kid(
 
 
 def save_statistics(
-    source: Any, path: str | Path, *, with_features: bool = False, options: Options | None = None, **image_options: Any
+    source: Any,
+    path: str | Path,
+    *,
+    with_features: bool = False,
+    max_features: int | None = None,
+    spatial: bool | None = None,
+    options: Options | None = None,
+    **image_options: Any,
 ) -> Statistics:
     """Write the feature mean and covariance of `source` to a pytorch-fid-compatible .npz file.
 
@@ -222,7 +243,14 @@ def save_statistics(
     path
         The .npz file to write (atomically).
     with_features
-        Also store every image's features (N x 2048 float32 for pool3), which KID needs.
+        Also store every image's features (N x 2048 float32 for pool3), which KID, precision/recall and
+        density/coverage need.
+    max_features
+        Store the features of at most this many images (a seeded random choice of rows, recorded in the
+        file as `feature_rows`, when there are more); implies features.
+    spatial
+        Also write sFID's spatial statistics under ADM's key names `mu_s`, `sigma_s` (default: when the
+        extractor gives them, as the 2015 network does).
     options, **image_options
         How images become features (`Options`).
 
@@ -231,4 +259,15 @@ def save_statistics(
     Statistics
         What was written, as read back; files skipped with on_error="skip" are in `skipped_names`.
     """
-    return engine.summarise(source, path, with_features=with_features, options=Options.of(options, **image_options))
+    if max_features is not None and (
+        isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 2
+    ):
+        raise InceptionScoreError(f"max_features must be an integer >= 2, got {max_features!r}")
+    return engine.summarise(
+        source,
+        path,
+        with_features=with_features,
+        max_features=max_features,
+        spatial=spatial,
+        options=Options.of(options, **image_options),
+    )

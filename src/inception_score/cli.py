@@ -110,6 +110,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_kid_options(score, "--kid-")
 
+    evaluate_command = commands.add_parser(
+        "evaluate",
+        help="every number of a paper's table (IS, FID, sFID, KID, precision/recall, density/coverage, "
+        "IS/FID-infinity) of SAMPLES against REF, one pass per side",
+    )
+    evaluate_command.add_argument(
+        "source", metavar="SAMPLES", help="the generated images (any source, or an ADM batch)"
+    )
+    evaluate_command.add_argument(
+        "--ref",
+        required=True,
+        metavar="REF",
+        help="reference: images, an archive, an ADM batch .npz or a statistics .npz",
+    )
+    evaluate_command.add_argument(
+        "--metrics",
+        metavar="LIST",
+        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf (default: every metric REF can serve)",
+    )
+    evaluate_command.add_argument(
+        "--protocol",
+        choices=("default", "adm"),
+        default="default",
+        help="adm: the ADM evaluator's conventions (IS over chunks of 5,000 in the given order; an ADM reference "
+        "batch's mu/sigma/mu_s/sigma_s win)",
+    )
+    evaluate_command.add_argument("--splits", type=_positive_int, default=10, help="IS splits (default 10)")
+    evaluate_command.add_argument("--order", choices=("shuffled", "given"), default="shuffled", help="IS split order")
+    evaluate_command.add_argument("--seed", type=int, default=2020, help="seed of the IS permutation (default 2020)")
+    _add_kid_options(evaluate_command, "--kid-")
+    evaluate_command.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
+    _add_run_options(evaluate_command)
+
     fid_command = commands.add_parser("fid", help="FID between A and B (images or statistics .npz files)")
     fid_command.add_argument("a", help="folder, image file, or statistics .npz")
     fid_command.add_argument("b", help="folder, image file, statistics .npz, or a catalog NAME (refs list)")
@@ -129,7 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--with-features",
         action="store_true",
-        help="also store every image's features (N x 2048), needed for KID against the file",
+        help="also store every image's features (N x 2048), needed for KID, precision/recall and "
+        "density/coverage against the file",
+    )
+    stats.add_argument(
+        "--max-features",
+        type=_int_at_least(2),
+        metavar="N",
+        help="store the features of at most N images (a seeded random choice when there are more)",
     )
     _add_run_options(stats, json_option=False)
     score.add_argument(
@@ -274,7 +314,13 @@ def _kid(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    written = save_statistics(args.source, args.output, with_features=args.with_features, options=_options(args))
+    written = save_statistics(
+        args.source,
+        args.output,
+        with_features=args.with_features,
+        max_features=args.max_features,
+        options=_options(args),
+    )
     if not distributed.is_main_process():
         return 0
     _print_skipped(written.skipped_names)
@@ -286,9 +332,10 @@ def _stats(args: argparse.Namespace) -> int:
         )
     shape = written.features_shape
     features = f", features {shape[0]} x {shape[1]}" if shape is not None else ""
+    spatial = f", mu_s {written.mu_s.shape[0]}" if written.mu_s is not None else ""
     print(
         f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
-        f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}"
+        f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}{spatial}"
     )
     return 0
 
@@ -309,6 +356,45 @@ def _evaluate_with_references(args: argparse.Namespace):
         bootstrap=args.bootstrap,
         options=_options(args),
     )
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if args.report:
+        require_matplotlib()  # before minutes of scoring, not after
+    evaluation = evaluate(
+        args.source,
+        reference=args.ref,
+        metrics=args.metrics if args.metrics else "all",
+        splits=args.splits,
+        order=args.order,
+        seed=args.seed,
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        kid_seed=args.kid_seed,
+        protocol=args.protocol,
+        options=_options(args),
+    )
+    if not distributed.is_main_process():
+        return 0
+    if evaluation.inception_score is not None:
+        _print_skipped(evaluation.inception_score.skipped_names)
+    for warning in evaluation.warnings:
+        print(f"inception-score: warning: {warning}", file=sys.stderr)
+    print(json.dumps(evaluation.metrics_dict(), indent=2) if args.json else evaluation.summary())
+    if args.report:
+        if evaluation.inception_score is None:
+            raise InceptionScoreError("--report needs the Inception Score of SAMPLES: include is in --metrics")
+        source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
+        path = save_report(
+            evaluation.inception_score,
+            args.report,
+            source=source,
+            fid=evaluation.fid,
+            kid=evaluation.kid,
+            manifold=evaluation.manifold,
+        )
+        print(f"inception-score: report written to {path}", file=sys.stderr)
+    return 0
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -438,8 +524,16 @@ def _attach_value_range(argv: list[str]) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     try:
         _join_torchrun(args)
-        handlers = {"score": _score, "weights": _weights, "cache": _cache, "fid": _fid, "kid": _kid, "stats": _stats}
-        handlers["refs"] = _refs
+        handlers = {
+            "score": _score,
+            "evaluate": _evaluate,
+            "weights": _weights,
+            "cache": _cache,
+            "fid": _fid,
+            "kid": _kid,
+            "stats": _stats,
+            "refs": _refs,
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InceptionScoreWarning)  # results carry them; printed once
             return handlers[args.command](args)

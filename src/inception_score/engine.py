@@ -1,8 +1,10 @@
 """The engine: plan -> extract -> reduce -> results, under every front (API, metric object, CLI).
 
 Plan: each requested metric says what it needs of each side (IS: class logits; FID: the mean
-and covariance of feature vectors; KID: the feature vectors themselves), and the extractor must
-provide it. Extract: one pass per distinct image side, asking the extractor for exactly that.
+and covariance of feature vectors; KID, precision/recall, density/coverage: the feature vectors
+themselves; sFID: the mean and covariance of the spatial features; IS-infinity/FID-infinity: the
+samples' logits and feature vectors), and the extractor (or the reference file) must provide it.
+Extract: one pass per distinct image side, asking the extractor for exactly that.
 Reduce: in one process, or over torch.distributed ranks, through the same code (rows gathered
 to rank 0 in input order, moments summed). Results: frozen dataclasses, built on rank 0 and
 given to every rank.
@@ -20,14 +22,17 @@ from typing import Any
 import numpy as np
 
 from .errors import InceptionScoreError, InceptionScoreWarning
-from .maths.frechet import MomentAccumulator, Moments
-from .maths.inception import LogProbabilities
+from .maths.extrapolation import extrapolate
+from .maths.frechet import MomentAccumulator, Moments, frechet_of_moments, moments_of
+from .maths.inception import LogProbabilities, split_score
 from .maths.kernel import check_kid_options
 from .maths.limits import MAX_BOOTSTRAP, MAX_KID_SUBSETS, check_cost, check_seed, check_whole
+from .maths.neighbours import manifold_metrics
 from .options import Options
 from .parallel.group import Group
 from .parallel.launch import join
 from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main, shard_of
+from .pipeline.adm_batch import is_adm_batch, read_adm_statistics
 from .pipeline.cache import FeatureCache
 from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
 from .pipeline.extractors import Classifier
@@ -43,14 +48,19 @@ from .pipeline.statistics import (
     read_features,
     read_statistics,
     require_features,
+    spatial_moments_of_statistics,
     write_statistics,
 )
 from .pipeline.weights import REFERENCE_SHA256, TORCHVISION
 from .results import (
     SMALL_N,
     Evaluation,
+    InfinityResult,
     ISResult,
+    ManifoldResult,
     Order,
+    RealismDetails,
+    SFIDResult,
     announce,
     fid_from_moments,
     inception_score_from_log_probabilities,
@@ -58,9 +68,35 @@ from .results import (
     small_sample_warning,
 )
 
-METRICS = ("is", "fid", "kid")
-NEEDS = {"is": "logits", "fid": "moments", "kid": "features"}  # what a metric needs of the side it reads
-OUTPUT_OF_NEED = {"logits": "logits", "moments": "features", "features": "features"}
+METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf")
+DEFAULT_METRICS = ("is", "fid", "kid")  # the API's evaluate() default (CLI `evaluate`: all REF can serve)
+PROTOCOLS = ("default", "adm")
+ADM_SPLIT_SIZE = 5000  # the ADM evaluator's IS: consecutive chunks of 5,000 images, in the given order
+# What a metric needs of the samples' side and of its reference side (None: it has no reference).
+NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
+    "is": (frozenset({"logits"}), None),
+    "fid": (frozenset({"moments"}), frozenset({"moments"})),
+    "sfid": (frozenset({"spatial_moments"}), frozenset({"spatial_moments"})),
+    "kid": (frozenset({"features"}), frozenset({"features"})),
+    "pr": (frozenset({"features"}), frozenset({"features"})),
+    "dc": (frozenset({"features"}), frozenset({"features"})),
+    "inf": (frozenset({"logits", "features"}), frozenset({"moments"})),
+}
+REFERENCED = tuple(metric for metric in METRICS if NEEDS[metric][1] is not None)
+OUTPUT_OF_NEED = {
+    "logits": "logits",
+    "moments": "features",
+    "features": "features",
+    "spatial_moments": "spatial",
+}
+METRIC_NAMES = {
+    "fid": "FID",
+    "sfid": "sFID",
+    "kid": "KID",
+    "pr": "precision/recall",
+    "dc": "density/coverage",
+    "inf": "FID-infinity",
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +112,10 @@ class Request:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     kid_seed: int = 2020
+    protocol: str = "default"  # "adm": the ADM evaluator's conventions (see docs/paper-table.md)
+    infinity_points: int = 15
+    infinity_seed: int = 2020
+    automatic: bool = False  # metrics were not chosen: leave out those the inputs cannot serve
 
     def __post_init__(self) -> None:
         check_whole(self.splits, "splits (--splits)", 1)
@@ -98,11 +138,15 @@ class Side:
     description: str
     source: Source | None = None
     statistics: Statistics | None = None
-    needs: set[str] = field(default_factory=set)  # "logits", "moments", "features"
+    needs: set[str] = field(default_factory=set)  # "logits", "moments", "features", "spatial_moments"
     logits: np.ndarray | None = None
     moments: Moments | None = None
     accumulator: MomentAccumulator | None = None
     features: np.ndarray | None = None
+    spatial_moments: Moments | None = None
+    spatial_accumulator: MomentAccumulator | None = None
+    file_statistics: dict[str, np.ndarray] = field(default_factory=dict)  # an ADM batch's mu, sigma, mu_s, sigma_s
+    from_file: tuple[str, ...] = ()  # moments taken from the file's statistics (protocol "adm")
     cached: int = 0
     precision: str | None = None
     corrupt_cache_entries: int = 0
@@ -124,45 +168,55 @@ class Side:
 
 
 def check_metrics(metrics: Any) -> frozenset[str]:
+    if metrics == "all":
+        return frozenset(METRICS)
     if isinstance(metrics, str):
-        metrics = (metrics,)
+        metrics = tuple(part.strip() for part in metrics.split(","))
     if not isinstance(metrics, (tuple, list, set, frozenset)):
         raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise InceptionScoreError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {metrics!r}")
+        raise InceptionScoreError(
+            f"metrics must be a non-empty choice of {', '.join(METRICS)} (or 'all'); got {metrics!r}"
+        )
     return frozenset(metrics)
+
+
+def check_protocol(protocol: Any) -> str:
+    if protocol not in PROTOCOLS:
+        raise InceptionScoreError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
+    return str(protocol)
 
 
 def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
     """Every metric of `request` from one pass over each distinct image side."""
-    for metric in ("fid", "kid"):
-        if metric in request.metrics and request.references.get(metric) is None:
+    check_protocol(request.protocol)
+    for metric in sorted(request.metrics & set(REFERENCED)):
+        if request.references.get(metric) is None and metric != "inf" and not request.automatic:
             raise InceptionScoreError(
-                f"{metric.upper()} needs a reference: pass reference=... (CLI: --{metric} REF), "
+                f"{METRIC_NAMES[metric]} needs a reference: pass reference=... (CLI: --ref REF), "
                 f"or leave {metric!r} out of metrics"
             )
     group = join(options.distributed)
 
-    def plan() -> tuple[dict[Any, Side], Side, Classifier | None]:
+    def plan() -> tuple[dict[Any, Side], Side, Classifier | None, Request]:
         sides: dict[Any, Side] = {}
-        main = _side(
-            sides,
-            source,
-            {NEEDS["is"]} if "is" in request.metrics else set(),
-            options,
-            group,
-            num_samples=options.num_samples,
-        )
-        for metric in ("fid", "kid"):
-            if metric in request.metrics:
-                main.needs.add(NEEDS[metric])
-                _side(sides, request.references[metric], {NEEDS[metric]}, options, group)
-        _check_before_pass(main, sides, request)
+        main = _side(sides, source, set(), options, group, num_samples=options.num_samples)
+        planned = _servable(request, main, sides, options, group) if request.automatic else request
+        for metric in sorted(planned.metrics):
+            mine, theirs = NEEDS[metric]
+            reference = planned.references.get(metric)
+            if metric == "inf" and reference is None:
+                mine = frozenset({"logits"})  # IS-infinity alone
+            _side(sides, source, set(mine), options, group)  # the main side, its needs checked
+            if theirs is not None and reference is not None:
+                _side(sides, reference, set(theirs), options, group)
+        _take_file_statistics(sides, planned)
+        _check_before_pass(main, sides, planned)
         classifier = _extractor(list(sides.values()), options) if group is None else None
-        return sides, main, classifier
+        return sides, main, classifier, planned
 
-    sides, main, classifier = everywhere(group, plan)
+    sides, main, classifier, request = everywhere(group, plan)
     if group is not None:  # rank 0 loads (and downloads) first, then the others
         classifier = everywhere(group, lambda: _extractor(list(sides.values()), options), main_first=True)
     check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
@@ -175,8 +229,22 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
     return on_main(group, lambda: _results(list(sides.values()), main, classifier, request, options, sampling))
 
 
-def summarise(source: Any, path: str | Path, *, with_features: bool, options: Options) -> Statistics:
-    """Write the feature mean and covariance of `source` (and its features) to a statistics file."""
+def summarise(
+    source: Any,
+    path: str | Path,
+    *,
+    with_features: bool,
+    options: Options,
+    max_features: int | None = None,
+    spatial: bool | None = None,
+    seed: int = 2020,
+) -> Statistics:
+    """Write the feature mean and covariance of `source` (and its features) to a statistics file.
+
+    max_features: store the features of at most this many images (a seeded random choice of rows
+    when there are more), enough for precision/recall and density/coverage against the file.
+    spatial: also write the sFID statistics `mu_s`, `sigma_s` (default: when the extractor gives them).
+    """
     group = join(options.distributed)
     writes = group is None or group.rank == 0
     output = everywhere(group, lambda: check_output_path(path, inputs=(source,)) if writes else Path(path))
@@ -185,7 +253,7 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
         side = _side(
             {},
             source,
-            {"moments", "features"} if with_features else {"moments"},
+            {"moments", "features"} if with_features or max_features is not None else {"moments"},
             options,
             group,
             num_samples=options.num_samples,
@@ -196,18 +264,27 @@ def summarise(source: Any, path: str | Path, *, with_features: bool, options: Op
 
     side = everywhere(group, plan)
     classifier = everywhere(group, lambda: _extractor([side], options), main_first=True)
+    if spatial or (spatial is None and classifier is not None and "spatial" in classifier.outputs):
+        side.needs.add("spatial_moments")
+        classifier = everywhere(group, lambda: _extractor([side], options))
     check_same_inputs(group, [(side.count, side.description)])
     _extract([side], classifier, options, group)
 
     def write() -> Statistics:
         _fill_moments([side])
         assert side.moments is not None and classifier is not None
+        features, rows = side.features if with_features or max_features is not None else None, None
+        if features is not None and max_features is not None and len(features) > max_features:
+            rows = np.sort(np.random.RandomState(seed).choice(len(features), max_features, replace=False))
+            features = features[rows]
         write_statistics(
             output,
             side.moments,
             weights_sha256=classifier.weights_sha256 or classifier.identity,
             pipeline_version=_pipeline(options, classifier),
-            features=side.features if with_features else None,
+            features=features,
+            feature_rows=rows,
+            spatial=side.spatial_moments,
         )
         return dataclasses.replace(read_statistics(output), skipped_names=tuple(side.skipped))
 
@@ -303,7 +380,10 @@ def _side(
         sides[key].value, sides[key].reference = value, resolved  # found again by its name
         sides[key].description = f"reference {resolved.entry.name} ({sides[key].description})"
     if key not in sides:
-        if is_statistics_path(value):
+        if is_adm_batch(value):  # images streamed from arr_0, and maybe the evaluator's statistics
+            source = _open(value, options, num_samples=None, distributed=group is not None)
+            sides[key] = Side(value, source.description, source=source, file_statistics=read_adm_statistics(value))
+        elif is_statistics_path(value):
             statistics = read_statistics(value)
             sides[key] = Side(value, f"statistics {statistics.path}", statistics=statistics)
         else:
@@ -312,8 +392,66 @@ def _side(
     side = sides[key]
     side.needs |= needs
     if side.statistics is not None and "logits" in side.needs:
-        raise InceptionScoreError(f"{side.description} holds statistics, not images: it gives FID and KID but not IS")
+        raise InceptionScoreError(
+            f"{side.description} holds statistics, not images: it can be the reference of FID, sFID, KID, "
+            "precision/recall and density/coverage, but it has no IS (give the images)"
+        )
     return side
+
+
+def _servable(request: Request, main: Side, sides: dict[Any, Side], options: Options, group: Group | None) -> Request:
+    """The request with the metrics its inputs cannot serve left out (metrics were not chosen by the user)."""
+    spatial = _gives_spatial(options)
+    kept = set()
+    for metric in request.metrics:
+        reference = request.references.get(metric)
+        if NEEDS[metric][1] is not None and reference is None and metric != "inf":
+            continue
+        if main.statistics is not None and metric in ("is", "inf"):
+            continue
+        if metric == "sfid" and not spatial:
+            continue
+        if reference is not None and NEEDS[metric][1] is not None:
+            side = _side(sides, reference, set(), options, group)
+            if side.statistics is not None and not _file_serves(side.statistics, metric):
+                continue
+        kept.add(metric)
+    if "kid" in kept:
+        counts = [main.count] + [_side(sides, request.references["kid"], set(), options, group).count]
+        if any(count is not None and count < request.kid_subset_size for count in counts):
+            kept.discard("kid")  # the default subsets of 1000 need 1000 images a side
+    if not kept:
+        raise InceptionScoreError(f"{main.description}: none of the metrics {', '.join(METRICS)} can be computed here")
+    return dataclasses.replace(request, metrics=frozenset(kept), automatic=False)
+
+
+def _gives_spatial(options: Options) -> bool:
+    """Whether the extractor the options name gives sFID's spatial features (without loading it)."""
+    spec = options.classifier
+    if spec is None or spec == "inception-2015":
+        return True
+    return isinstance(spec, Classifier) and "spatial" in spec.outputs
+
+
+def _file_serves(statistics: Statistics, metric: str) -> bool:
+    if metric in ("kid", "pr", "dc"):
+        return statistics.has_features
+    if metric == "sfid":
+        return statistics.has_spatial
+    return True
+
+
+def _take_file_statistics(sides: dict[Any, Side], request: Request) -> None:
+    """Protocol "adm": an ADM batch's own mu/sigma and mu_s/sigma_s win over computing them from its images."""
+    if request.protocol != "adm":
+        return
+    for side in sides.values():
+        for need, (mean, covariance) in (("moments", ("mu", "sigma")), ("spatial_moments", ("mu_s", "sigma_s"))):
+            if need in side.needs and mean in side.file_statistics:
+                moments = Moments(side.file_statistics[mean], side.file_statistics[covariance], None)
+                setattr(side, need, moments)
+                side.needs.discard(need)
+                side.from_file += (mean, covariance)
 
 
 def _open(value: Any, options: Options, *, num_samples: int | None, distributed: bool) -> Source:
@@ -349,14 +487,28 @@ def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> 
             f"{main.description}: {count} images cannot be cut into {splits} splits; "
             f"use --splits {count} or fewer, or score more images (50,000 is the convention)"
         )
+    for metric in ("kid", "pr", "dc", "sfid"):
+        if metric in request.metrics:
+            for side in (main, sides[_key(request.references[metric])]):
+                if side.statistics is not None:
+                    _require(side.statistics, metric)
     if "kid" not in request.metrics:
         return
     kid_side = sides[_key(request.references["kid"])]
-    for side in (main, kid_side):
-        if side.statistics is not None:
-            require_features(side.statistics)
     if main.count is not None and kid_side.count is not None:  # else a stream: checked once read
         check_kid_options(main.count, kid_side.count, subsets=request.kid_subsets, subset_size=request.kid_subset_size)
+
+
+def _require(statistics: Statistics, metric: str) -> None:
+    """A clear refusal when a statistics file lacks what `metric` needs, naming the option that writes it."""
+    if metric == "sfid" and not statistics.has_spatial:
+        raise InceptionScoreError(
+            f"{statistics.path} has no spatial statistics (mu_s, sigma_s), which sFID needs: write it again with "
+            "'inception-score stats SOURCE -o FILE.npz' (save_statistics; the inception-2015 network writes them), "
+            "give the reference images, or leave sfid out of --metrics"
+        )
+    if metric != "sfid":
+        require_features(statistics, METRIC_NAMES[metric])
 
 
 def _extractor(sides: list[Side], options: Options) -> Classifier | None:
@@ -367,6 +519,12 @@ def _extractor(sides: list[Side], options: Options) -> Classifier | None:
     classifier = options.load_extractor()
     needed = {OUTPUT_OF_NEED[need] for side in images for need in side.needs}
     missing = sorted(needed - set(classifier.outputs))
+    if "spatial" in missing:
+        raise InceptionScoreError(
+            f"classifier {classifier.identity} does not give sFID's spatial features (the 2015 network's "
+            "Mixed_6d.branch1x1 output): use the default classifier inception-2015 (--classifier inception-2015), "
+            "or leave sfid out of --metrics"
+        )
     if missing:
         raise InceptionScoreError(
             f"classifier {classifier.identity} gives {' and '.join(classifier.outputs)} but not {', '.join(missing)}: "
@@ -392,6 +550,8 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         for side in sides:
             if side.statistics is not None and "moments" in side.needs:
                 side.moments = moments_of_statistics(side.statistics)
+            if side.statistics is not None and "spatial_moments" in side.needs:
+                side.spatial_moments = spatial_moments_of_statistics(side.statistics)
             if side.statistics is not None and "features" in side.needs:
                 side.features = read_features(side.statistics)
 
@@ -399,20 +559,24 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
     for side in sides:
         if side.source is None:
             continue
+        if not side.needs:  # everything it serves came from its file (protocol "adm")
+            continue
         assert classifier is not None
         accumulator = MomentAccumulator() if "moments" in side.needs else None
+        spatial = MomentAccumulator() if "spatial_moments" in side.needs else None
         samples, count = shard_of(group, side.source, sample_seed=options.sample_seed)
         cache = (
             FeatureCache(size_limit=options.cache_size) if options.cache and classifier.cache_key is not None else None
         )
 
-        run = _SideRun(samples, count, classifier, options, group, side.needs, cache, accumulator)
+        run = _SideRun(samples, count, classifier, options, group, side.needs, cache, accumulator, spatial)
         if group is None:
             features: Features | None = run.extract(True)
         else:
             local = group.run(lambda: run.extract(group.rank == 0))  # noqa: B023 (run now, in this iteration)
             features = group.gather_dataclass(local)
             accumulator = reduce_moments(group, accumulator) if accumulator is not None else None
+            spatial = reduce_moments(group, spatial) if spatial is not None else None
         if features is None:  # not rank 0: the gathered results live there
             continue
         side.logits, side.features = features.logits, features.pool3
@@ -422,6 +586,7 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
         side.skipped = features.skipped
         side.cache_problems = features.cache_problems
         side.accumulator = accumulator
+        side.spatial_accumulator = spatial
 
 
 @dataclass(frozen=True)
@@ -436,6 +601,7 @@ class _SideRun:
     needs: set[str]
     cache: FeatureCache | None
     accumulator: MomentAccumulator | None
+    spatial: MomentAccumulator | None = None
 
     def extract(self, show_progress: bool) -> Features:
         options = self.options
@@ -456,6 +622,7 @@ class _SideRun:
             keep_logits="logits" in self.needs,
             keep_pool3="features" in self.needs,
             pool3_moments=self.accumulator,
+            spatial_moments=self.spatial,
         )
 
 
@@ -487,6 +654,8 @@ def _fill_moments(sides: list[Side]) -> None:
     for side in sides:
         if side.moments is None and side.accumulator is not None:
             side.moments = side.accumulator.moments()
+        if side.spatial_moments is None and side.spatial_accumulator is not None:
+            side.spatial_moments = side.spatial_accumulator.moments()
 
 
 def _pipeline(options: Options, classifier: Classifier | None) -> str:
@@ -516,10 +685,10 @@ def _results(
     pipeline = _pipeline(options, classifier) if classifier is not None else None
     sha256, pipeline, file_warnings = _provenance(sides, sha256, pipeline)
     file_warnings = _run_warnings(sides, options) + file_warnings
-    evaluation = Evaluation()
+    evaluation = Evaluation(protocol=request.protocol)
     if "is" in request.metrics:
         assert main.logits is not None
-        result = result_from_logits(
+        result = (adm_result_from_logits if request.protocol == "adm" else result_from_logits)(
             main.logits,
             sha256,
             splits=request.splits,
@@ -559,11 +728,35 @@ def _results(
             evaluation,
             fid=dataclasses.replace(
                 fid,
-                b=fid_side.description,
+                b=_described(fid_side, ("mu", "sigma")),
                 warnings=_warnings(sha256, named, file_warnings, notes),
                 reference=_reference_provenance(fid_side, fid.n_b),
                 **context,
             ),
+        )
+    if "sfid" in request.metrics:
+        sfid_side = _reference_side(sides, request, "sfid")
+        assert main.spatial_moments is not None and sfid_side.spatial_moments is not None
+        sfid = fid_from_moments(main.spatial_moments, sfid_side.spatial_moments)
+        notes = _fid_warnings(sfid.n_a, sfid.n_b)
+        evaluation = dataclasses.replace(
+            evaluation,
+            sfid=SFIDResult(
+                sfid.fid,
+                sfid.n_a,
+                sfid.n_b,
+                b=_described(sfid_side, ("mu_s", "sigma_s")),
+                warnings=_warnings(sha256, named, file_warnings, [n.replace("FID", "sFID", 1) for n in notes]),
+                **context,
+            ),
+        )
+    if {"pr", "dc"} & request.metrics:
+        evaluation = dataclasses.replace(
+            evaluation, manifold=_manifold(main, sides, request, _warnings(sha256, named, file_warnings, []), context)
+        )
+    if "inf" in request.metrics:
+        evaluation = dataclasses.replace(
+            evaluation, infinity=_infinity(main, sides, request, _warnings(sha256, named, file_warnings, []), context)
         )
     if "kid" in request.metrics:
         kid_side = next(side for side in sides if _key(side.value) == _key(request.references["kid"]))
@@ -592,6 +785,100 @@ def _results(
 def _reference_provenance(side: Side, n: int | None) -> dict[str, Any] | None:
     """Catalog name, sha256 (and where it came from), protocol and N of a catalog reference side."""
     return side.reference.provenance(n) if side.reference is not None else None
+
+
+def _reference_side(sides: list[Side], request: Request, metric: str) -> Side:
+    return next(side for side in sides if _key(side.value) == _key(request.references[metric]))
+
+
+def _described(side: Side, keys: tuple[str, str]) -> str:
+    """The side's description, saying when its statistics came from the file (protocol "adm")."""
+    if keys[0] in side.from_file:
+        return f"{side.description} ({', '.join(keys)} from the file)"
+    return side.description
+
+
+def _manifold(
+    main: Side, sides: list[Side], request: Request, warnings: list[str], context: dict[str, Any]
+) -> ManifoldResult:
+    """Precision/recall, density/coverage and realism of the samples (main) against the reference's pool3."""
+    metric = "pr" if "pr" in request.metrics else "dc"
+    reference = _reference_side(sides, request, metric)
+    if "pr" in request.metrics and "dc" in request.metrics and _reference_side(sides, request, "dc") is not reference:
+        raise InceptionScoreError("precision/recall and density/coverage must use the same reference")
+    assert main.features is not None and reference.features is not None
+    found = manifold_metrics(reference.features, main.features)
+    pr, dc, realism = found.precision_recall, found.density_coverage, found.realism
+    return ManifoldResult(
+        pr.precision,
+        pr.recall,
+        pr.f_score,
+        dc.density,
+        dc.coverage,
+        [name for name in ("pr", "dc") if name in request.metrics],
+        n_a=pr.fake_count,
+        n_b=pr.real_count,
+        k_pr=pr.k,
+        k_dc=dc.k,
+        realism=realism.to_dict(),
+        b=reference.description,
+        warnings=warnings,
+        details=RealismDetails(realism.scores, realism.inside, realism.nearest_real, main.names),
+        **context,
+    )
+
+
+def _infinity(
+    main: Side, sides: list[Side], request: Request, warnings: list[str], context: dict[str, Any]
+) -> InfinityResult:
+    """IS-infinity (one split per subset) and, with a reference, FID-infinity, from the features already extracted."""
+    assert main.logits is not None
+    log_probs = LogProbabilities.of_logits(main.logits)
+    count = len(main.logits)
+    points, seed = request.infinity_points, request.infinity_seed
+    inception = extrapolate(lambda rows: split_score(log_probs.rows(rows)), count, points=points, seed=seed)
+    frechet, reference = None, None
+    if request.references.get("inf") is not None:
+        reference = _reference_side(sides, request, "inf")
+        assert main.features is not None and reference.moments is not None
+        features, moments = main.features, reference.moments
+        frechet = extrapolate(
+            lambda rows: frechet_of_moments(moments_of(features[rows]), moments), count, points=points, seed=seed
+        )
+    return InfinityResult(
+        inception.intercept,
+        frechet.intercept if frechet is not None else None,
+        inception.to_dict(),
+        frechet.to_dict() if frechet is not None else None,
+        n_a=count,
+        n_b=reference.moments.n if reference is not None and reference.moments is not None else None,
+        b=_described(reference, ("mu", "sigma")) if reference is not None else None,
+        warnings=warnings,
+        **context,
+    )
+
+
+def adm_result_from_logits(logits: np.ndarray, sha256: str | None, **options: Any) -> ISResult:
+    """IS as the ADM evaluator takes it: consecutive chunks of 5,000 images in the given order (the last
+    may be shorter), the mean of the chunks' scores as the headline; diagnostics as `result_from_logits`."""
+    count = len(logits)
+    chunks = max(1, -(-count // ADM_SPLIT_SIZE))
+    options = {"seed": 2020, **options, "splits": 1, "order": "given"}
+    result = result_from_logits(logits, sha256, **options)
+    log_probs = LogProbabilities.of_logits(logits)
+    scores = [
+        split_score(log_probs.rows(np.arange(start, min(start + ADM_SPLIT_SIZE, count))))
+        for start in range(0, count, ADM_SPLIT_SIZE)
+    ]
+    assert len(scores) == chunks
+    return dataclasses.replace(
+        result,
+        mean=float(np.mean(scores)),
+        std=float(np.std(scores)),
+        split_scores=scores,
+        splits=chunks,
+        split_size=ADM_SPLIT_SIZE,
+    )
 
 
 def _names_weights(classifier: Classifier | None) -> bool:

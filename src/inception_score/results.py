@@ -81,6 +81,7 @@ class ISResult:
     skipped: int = 0  # undecodable files left out (on_error="skip")
     skipped_names: list[str] = field(default_factory=list)
     sample_seed: int | None = None  # a callable's draws: global generators seeded with sample_seed + rank
+    split_size: int | None = None  # protocol "adm": consecutive chunks of this many images (the last may be shorter)
     details: ScoreDetails | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -113,10 +114,12 @@ class ISResult:
             weights = f"NON-reference weights {(self.weights_sha256 or '')[:8]}"
         approximate = f", {self.precision} (approximate)" if self.precision not in (None, "float32") else ""
         skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (
-            f"IS = {self.mean:.4f} ± {self.std:.4f} "
-            f"({self.n} images{skipped}, {self.splits} splits, {self.order}, {weights}{approximate})"
-        )
+        splits = f"{self.splits} splits, {self.order}"
+        if self.split_size is not None:
+            splits = (
+                f"{self.splits} chunk{'s' if self.splits > 1 else ''} of {self.split_size} in the given order (ADM)"
+            )
+        return f"IS = {self.mean:.4f} ± {self.std:.4f} ({self.n} images{skipped}, {splits}, {weights}{approximate})"
 
     def explain(self) -> str:
         """A few lines that split the score into diversity and confidence."""
@@ -371,6 +374,123 @@ def _count(n: int | None) -> str:
     return "?" if n is None else str(n)
 
 
+@dataclass(frozen=True)
+class SFIDResult:
+    """A spatial FID (Nash et al. 2021, as ADM computes it): the Fréchet distance of the 2015 network's
+    Mixed_6d.branch1x1 features (first 7 channels, 17 x 17 x 7 = 2023 values in H, W, C order)."""
+
+    sfid: float
+    n_a: int | None
+    n_b: int | None
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1
+    sample_seed: int | None = None
+    features: str = "Mixed_6d.branch1x1 after batch norm and ReLU, channels [:7], H x W x C = 17 x 17 x 7 = 2023"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        return f"sFID = {self.sfid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images)"
+
+
+@dataclass(frozen=True)
+class RealismDetails:
+    """Per-sample arrays (input order), kept out of to_dict(): realism score, inside the reference manifold,
+    nearest reference image, and the samples' names when known."""
+
+    scores: np.ndarray
+    inside: np.ndarray
+    nearest_reference: np.ndarray
+    names: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ManifoldResult:
+    """Precision, recall, F-score (Kynkäänniemi et al. 2019, k = 3), density and coverage (Naeem et al. 2020,
+    k = 5) and the per-sample realism score, from exact distances between pool3 feature vectors.
+
+    `a` is the samples' side (generated images), `b` the reference (real images).
+    """
+
+    precision: float  # share of samples inside some reference image's k-NN ball
+    recall: float  # share of reference images inside some sample's k-NN ball
+    f_score: float  # 2 P R / max(1e-5, P + R), torch-fidelity's
+    density: float
+    coverage: float
+    metrics: list[str]  # which of "pr", "dc" were asked for (all five numbers are computed together)
+    n_a: int
+    n_b: int
+    k_pr: int = 3
+    k_dc: int = 5
+    realism: dict[str, Any] = field(default_factory=dict)  # summary: outside_count, median, ...
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1
+    sample_seed: int | None = None
+    distances: str = "exact: squared Euclidean distances with float64 products of the float32 features"
+    details: RealismDetails | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes; the per-sample `details` are left out."""
+        data = dataclasses.asdict(dataclasses.replace(self, details=None))
+        del data["details"]
+        return data
+
+    def summary(self) -> str:
+        parts = []
+        if "pr" in self.metrics:
+            parts.append(f"precision = {self.precision:.4f}, recall = {self.recall:.4f}, F = {self.f_score:.4f}")
+        if "dc" in self.metrics:
+            parts.append(f"density = {self.density:.4f}, coverage = {self.coverage:.4f}")
+        return f"{'; '.join(parts)} ({self.n_a} vs {self.n_b} images)"
+
+
+@dataclass(frozen=True)
+class InfinityResult:
+    """IS-infinity and FID-infinity (Chong & Forsyth 2020): each metric on seeded random subsets of the
+    samples, fitted as value = intercept + slope / n; the intercepts, with the points and the fits' RMS
+    residuals. IS is taken with one split on each subset; FID against the whole reference."""
+
+    inception_score_infinity: float
+    frechet_inception_distance_infinity: float | None
+    inception_score_fit: dict[str, Any]  # Extrapolation.to_dict(): sizes, values, slope, rms_residual, seed
+    frechet_inception_distance_fit: dict[str, Any] | None
+    n_a: int
+    n_b: int | None = None
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1
+    sample_seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        fid = self.frechet_inception_distance_infinity
+        fid_text = f", FID-infinity = {fid:.4f}" if fid is not None else ""
+        sizes = self.inception_score_fit["sizes"]
+        return (
+            f"IS-infinity = {self.inception_score_infinity:.4f}{fid_text} "
+            f"(fit over {len(sizes)} subsets of {sizes[0]} to {sizes[-1]} images)"
+        )
+
+
 def fid_from_moments(a: Moments, b: Moments) -> FIDResult:
     """FID between two sets summarised by their moments (see `frechet_distance`).
 
@@ -443,23 +563,69 @@ class Evaluation:
     inception_score: ISResult | None = None
     fid: FIDResult | None = None
     kid: KIDResult | None = None
+    sfid: SFIDResult | None = None
+    manifold: ManifoldResult | None = None  # precision, recall, F-score, density, coverage, realism
+    infinity: InfinityResult | None = None
+    protocol: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
-        """IS fields at the top level (as `inception-score score --json`), FID and KID under "fid" and "kid"."""
+        """IS fields at the top level (as `inception-score score --json`), FID and KID under "fid" and "kid"
+        (and sFID, precision/recall/density/coverage, IS/FID-infinity under "sfid", "manifold", "infinity"
+        when computed). For torch-fidelity's flat key names use `metrics_dict()`."""
         out = self.inception_score.to_dict() if self.inception_score else {}
-        for name, result in (("fid", self.fid), ("kid", self.kid)):
+        for name, result in self._named():
             if result is not None:
                 out[name] = result.to_dict()
+        return out
+
+    def _named(self) -> tuple[tuple[str, Any], ...]:
+        return (
+            ("fid", self.fid),
+            ("kid", self.kid),
+            ("sfid", self.sfid),
+            ("manifold", self.manifold),
+            ("infinity", self.infinity),
+        )
+
+    def metrics_dict(self) -> dict[str, Any]:
+        """One flat dict of the numbers under torch-fidelity's key names where it has the metric
+        (`inception_score_mean`, `frechet_inception_distance`, `precision`, ...), ours for the rest
+        (`spatial_frechet_inception_distance`, `density`, `coverage`, `inception_score_infinity`,
+        `frechet_inception_distance_infinity`), the protocol, and every full result under `details`."""
+        out: dict[str, Any] = {}
+        if self.inception_score is not None:
+            out["inception_score_mean"] = self.inception_score.mean
+            out["inception_score_std"] = self.inception_score.std
+        if self.fid is not None:
+            out["frechet_inception_distance"] = self.fid.fid
+        if self.sfid is not None:
+            out["spatial_frechet_inception_distance"] = self.sfid.sfid
+        if self.kid is not None:
+            out["kernel_inception_distance_mean"] = self.kid.mean
+            out["kernel_inception_distance_std"] = self.kid.std
+        if self.manifold is not None and "pr" in self.manifold.metrics:
+            out.update(precision=self.manifold.precision, recall=self.manifold.recall, f_score=self.manifold.f_score)
+        if self.manifold is not None and "dc" in self.manifold.metrics:
+            out.update(density=self.manifold.density, coverage=self.manifold.coverage)
+        if self.infinity is not None:
+            out["inception_score_infinity"] = self.infinity.inception_score_infinity
+            if self.infinity.frechet_inception_distance_infinity is not None:
+                out["frechet_inception_distance_infinity"] = self.infinity.frechet_inception_distance_infinity
+        out["protocol"] = self.protocol
+        details = {"inception_score": self.inception_score.to_dict()} if self.inception_score else {}
+        details.update((name, result.to_dict()) for name, result in self._named() if result is not None)
+        out["details"] = details
         return out
 
     @property
     def warnings(self) -> list[str]:
         """Every warning of every result, once."""
-        results = (self.inception_score, self.fid, self.kid)
+        results = (self.inception_score, *(result for _, result in self._named()))
         return list(dict.fromkeys(w for result in results if result is not None for w in result.warnings))
 
     def summary(self) -> str:
-        return "\n".join(result.summary() for result in (self.inception_score, self.fid, self.kid) if result)
+        results = (self.inception_score, *(result for _, result in self._named()))
+        return "\n".join(result.summary() for result in results if result)
 
     def save_report(self, path: str | Path, *, source: Any = None, **options: Any) -> Path:
         """Deprecated: use ``inception_score.save_report(evaluation, path, source=...)``, which this calls."""

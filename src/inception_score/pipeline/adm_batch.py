@@ -10,6 +10,7 @@ loading `arr_0` whole would need all of it in memory. Stored (np.savez) and defl
 
 from __future__ import annotations
 
+import os
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -144,6 +145,23 @@ def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
         tuple(key for key in STATISTICS_KEYS if key in names),
         tuple(sorted(name for name in names if name not in known)),
     )
+
+
+def is_adm_batch(value: object) -> bool:
+    """True for a path to an existing `.npz` file whose `arr_0` is an N x H x W x 3 uint8 array (its header
+    says so; nothing else is read) and not 3 pixels tall (ambiguous with N x 3 x H x W). Such files are ADM
+    batches: images, maybe with the evaluator's statistics."""
+    if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".npz" or not Path(value).is_file():
+        return False
+    try:
+        with zipfile.ZipFile(value) as archive, archive.open(f"{IMAGES_KEY}.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read(member)
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        return False
+    # N x 3 x W x 3 could as well be N x C x H x W: left to the array sources, which ask for a layout
+    return dtype == np.uint8 and len(shape) == 4 and shape[3] == 3 and shape[1] != 3 and not fortran_order
 
 
 def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:

@@ -2,7 +2,10 @@
 
 An entry is keyed by sha256(weights sha256, pipeline version, the image's bytes; arrays add
 dtype and shape) and holds that image's logits and pool3 features as one small .npy file with
-a structured dtype (no pickle) and a sha256 checksum of its contents. Entries are written to a
+a structured dtype (no pickle) and a sha256 checksum of its contents. An entry may also hold the
+sFID spatial features (a `spatial` field, written only by runs that ask for them): entries without
+it still serve every other run, and a run that needs spatial features treats them as misses and
+rewrites them with the field (the format stays "v1": old entries and old readers keep working). Entries are written to a
 temporary file and renamed into place, so readers never see half an entry and two processes can
 share the folder. The folder is kept under a size limit by deleting the least recently used
 entries (a hit refreshes the entry's modification time).
@@ -61,10 +64,13 @@ def sample_key(sample: Sample, context: str) -> str:
     return digest.hexdigest()
 
 
-def _checksum(key: str, logits: np.ndarray, pool3: np.ndarray) -> np.ndarray:
+def _checksum(key: str, logits: np.ndarray, pool3: np.ndarray, spatial: np.ndarray | None = None) -> np.ndarray:
     digest = hashlib.sha256(key.encode())
     digest.update(np.ascontiguousarray(logits, dtype="<f4").tobytes())
     digest.update(np.ascontiguousarray(pool3, dtype="<f4").tobytes())
+    if spatial is not None:
+        digest.update(b"\0spatial\0")
+        digest.update(np.ascontiguousarray(spatial, dtype="<f4").tobytes())
     return np.frombuffer(digest.digest(), dtype=np.uint8)
 
 
@@ -103,8 +109,11 @@ class FeatureCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.npy"
 
-    def get(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(logits, pool3) for the key, or None if absent or damaged (a damaged entry is removed)."""
+    def get(self, key: str, *, spatial: bool = False) -> tuple[np.ndarray, ...] | None:
+        """(logits, pool3) for the key, or None if absent or damaged (a damaged entry is removed).
+
+        spatial=True: (logits, pool3, spatial), or None also when the entry has no spatial features.
+        """
         if not self._readable:
             return None
         path = self._path(key)
@@ -124,14 +133,19 @@ class FeatureCache:
             return self._discard(path)
         try:
             logits, pool3, checksum = entry["logits"], entry["pool3"], entry["checksum"]
+            stored_spatial = entry["spatial"] if "spatial" in (entry.dtype.names or ()) else None
         except (ValueError, KeyError, IndexError):
             return self._discard(path)
-        if not np.array_equal(checksum, _checksum(key, logits, pool3)):
+        if not np.array_equal(checksum, _checksum(key, logits, pool3, stored_spatial)):
             return self._discard(path)
+        if spatial and stored_spatial is None:
+            return None  # a good entry without them: recomputed and rewritten with them
         try:
             os.utime(path)
         except OSError:
             pass  # evicted by another process meanwhile; the values we read are still good
+        if spatial:
+            return np.array(logits, np.float32), np.array(pool3, np.float32), np.array(stored_spatial, np.float32)
         return np.array(logits, np.float32), np.array(pool3, np.float32)
 
     def _discard(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -142,22 +156,25 @@ class FeatureCache:
             pass
         return None
 
-    def put(self, key: str, logits: np.ndarray, pool3: np.ndarray) -> None:
+    def put(self, key: str, logits: np.ndarray, pool3: np.ndarray, spatial: np.ndarray | None = None) -> None:
         """Store one entry atomically; if the folder cannot take it (read-only, full, not a folder),
         stop writing for this run and say so once."""
         if not self._writable:
             return
         try:
-            self._put(key, logits, pool3)
+            self._put(key, logits, pool3, spatial)
         except OSError as error:
             self._give_up(error.strerror or type(error).__name__)
 
-    def _put(self, key: str, logits: np.ndarray, pool3: np.ndarray) -> None:
+    def _put(self, key: str, logits: np.ndarray, pool3: np.ndarray, spatial: np.ndarray | None) -> None:
         """Store one entry atomically (temporary file in the same folder, then rename)."""
-        dtype = np.dtype(
-            [("logits", "<f4", (len(logits),)), ("pool3", "<f4", (len(pool3),)), ("checksum", "u1", (32,))]
-        )
-        entry = np.array((logits, pool3, _checksum(key, logits, pool3)), dtype=dtype)
+        fields = [("logits", "<f4", (len(logits),)), ("pool3", "<f4", (len(pool3),))]
+        values = [logits, pool3]
+        if spatial is not None:
+            fields.append(("spatial", "<f4", (len(spatial),)))
+            values.append(spatial)
+        dtype = np.dtype([*fields, ("checksum", "u1", (32,))])
+        entry = np.array((*values, _checksum(key, logits, pool3, spatial)), dtype=dtype)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
@@ -173,10 +190,12 @@ class FeatureCache:
         if self._written_since_trim > self.size_limit // 10:
             self.trim()
 
-    def put_many(self, keys: list[str | None], logits: np.ndarray, pool3: np.ndarray) -> None:
-        for key, row_logits, row_pool3 in zip(keys, logits, pool3):
+    def put_many(
+        self, keys: list[str | None], logits: np.ndarray, pool3: np.ndarray, spatial: np.ndarray | None = None
+    ) -> None:
+        for row, (key, row_logits, row_pool3) in enumerate(zip(keys, logits, pool3)):
             if key is not None:  # None: a sample that could not be keyed (not cached)
-                self.put(key, row_logits, row_pool3)
+                self.put(key, row_logits, row_pool3, spatial[row] if spatial is not None else None)
 
     def _files(self) -> Iterator[os.DirEntry]:
         if not self.folder.is_dir():

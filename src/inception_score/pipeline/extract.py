@@ -47,6 +47,7 @@ class Features:
     precision: str = "float32"
     skipped: list[str] = field(default_factory=list)  # names of samples that could not be decoded (on_error="skip")
     cache_problems: list[str] = field(default_factory=list)  # why the feature cache (or an entry) was not used
+    spatial: np.ndarray | None = None  # N x 2023 float32 sFID features when kept (keep_spatial)
 
 
 def default_device() -> torch.device:
@@ -197,7 +198,7 @@ def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, 
 class _Work:
     """One step of the input stage: cache hits to record, and a batch of misses being decoded."""
 
-    hits: list[tuple[int, str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    hits: list[tuple] = field(default_factory=list)  # (index, name, logits, pool3[, spatial])
     indices: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     keys: list[str | None] = field(default_factory=list)
@@ -211,18 +212,20 @@ def _plan(
     cache_context: str,
     start_decode: Callable[[Sample], Future],
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    spatial: bool = False,
 ) -> Iterator[_Work]:
     """Look each sample up in the cache; group the misses, their decoding started, in batches.
 
     A batch also closes when its images would hold more than max_pixels pixels together, so decoded
     pixels in flight stay bounded (an image alone over max_pixels is refused by decoding). A cached
-    image over max_pixels counts as a miss, so decoding refuses it as it would uncached.
+    image over max_pixels counts as a miss, so decoding refuses it as it would uncached. spatial:
+    the run needs spatial features, so only entries that hold them are hits.
     """
     work = _Work()
     batch_pixels = 0
     for index, sample in enumerate(samples):
         key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
-        cached = cache.get(key) if cache is not None and key is not None else None
+        cached = cache.get(key, spatial=spatial) if cache is not None and key is not None else None
         pixels = pixel_count(sample) if sample.error is None else None
         if cached is not None and not (pixels is not None and pixels <= max_pixels):
             cached = None
@@ -256,6 +259,7 @@ class _InputStage:
         max_pixels: int,
         cache: FeatureCache | None,
         cache_context: str,
+        spatial: bool = False,
     ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inception-score-decode")
         self._plan = _plan(
@@ -265,6 +269,7 @@ class _InputStage:
             cache_context,
             lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
             max_pixels,
+            spatial,
         )
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
@@ -403,6 +408,8 @@ def extract_features(
     pool3_moments: MomentAccumulator | None = None,
     contract: InputContract = INCEPTION_2015_INPUT,
     on_error: str = "stop",
+    keep_spatial: bool = False,
+    spatial_moments: MomentAccumulator | None = None,
 ) -> Features:
     """Run every sample through the network; returns logits and features (pool3) in input order.
 
@@ -414,6 +421,8 @@ def extract_features(
     into their final arrays). contract: how images become the model's input (for another
     classifier, model_id must name its contract too: `Classifier.cache_key`). on_error="skip":
     undecodable files are left out and named in `Features.skipped` instead of stopping the run.
+    keep_spatial / spatial_moments: also ask the model for the sFID spatial features (its forward
+    must take `spatial=True`, as the 2015 network's does) and keep them / stream their moments.
     """
     if on_error not in ("stop", "skip"):
         raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
@@ -425,7 +434,9 @@ def extract_features(
     if cache is not None and not model_id:
         raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
     cache_context = f"{model_id}\0{PIPELINE_VERSION}\0{precision}"
-    rows = _Rows(total, tuple(key for key, kept in (("logits", keep_logits), ("pool3", keep_pool3)) if kept))
+    spatial = keep_spatial or spatial_moments is not None
+    kept = (("logits", keep_logits), ("pool3", keep_pool3), ("spatial", keep_spatial))
+    rows = _Rows(total, tuple(key for key, keep in kept if keep))
     computed = 0
     skipped: list[str] = []
     corrupt_before = cache.corrupt if cache is not None else 0
@@ -439,6 +450,7 @@ def extract_features(
             max_pixels=max_pixels,
             cache=cache,
             cache_context=cache_context,
+            spatial=spatial,
         )
         if workers > 0
         else None
@@ -447,7 +459,13 @@ def extract_features(
         stage
         if stage is not None
         else _plan(
-            samples, batch_size, cache, cache_context, lambda sample: _decode_now(sample, max_pixels), max_pixels
+            samples,
+            batch_size,
+            cache,
+            cache_context,
+            lambda sample: _decode_now(sample, max_pixels),
+            max_pixels,
+            spatial,
         )
     )
     try:
@@ -460,31 +478,26 @@ def extract_features(
         ):
             for work in work_items:
                 if work.hits:
-                    hit_pool3 = np.stack([hit[3] for hit in work.hits])
-                    rows.add(
-                        [hit[0] for hit in work.hits],
-                        [hit[1] for hit in work.hits],
-                        {"logits": np.stack([hit[2] for hit in work.hits]), "pool3": hit_pool3},
-                    )
-                    if pool3_moments is not None:
-                        pool3_moments.update(hit_pool3)
+                    hit_outputs = {"logits": np.stack([hit[2] for hit in work.hits])}
+                    hit_outputs["pool3"] = np.stack([hit[3] for hit in work.hits])
+                    if spatial:
+                        hit_outputs["spatial"] = np.stack([hit[4] for hit in work.hits])
+                    rows.add([hit[0] for hit in work.hits], [hit[1] for hit in work.hits], hit_outputs)
+                    _update_moments(hit_outputs, pool3_moments, spatial_moments)
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
                 images = _decoded(work, on_error, skipped)
                 if not images:
                     continue
-                batch_logits, batch_pool3 = model(
-                    preprocess(images, device, channels_last=channels_last, contract=contract)
-                )
-                batch_logits = batch_logits.float().cpu().numpy()
-                batch_pool3 = batch_pool3.float().cpu().numpy()
-                check_finite(batch_logits, batch_pool3, work.names, fast=precision != "float32")
+                batch = preprocess(images, device, channels_last=channels_last, contract=contract)
+                outputs = model(batch, spatial=True) if spatial else model(batch)
+                arrays = dict(zip(("logits", "pool3", "spatial"), (out.float().cpu().numpy() for out in outputs)))
+                check_finite(arrays["logits"], arrays["pool3"], work.names, fast=precision != "float32")
                 if cache is not None:
-                    cache.put_many(work.keys, batch_logits, batch_pool3)
-                if pool3_moments is not None:
-                    pool3_moments.update(batch_pool3)
-                rows.add(work.indices, work.names, {"logits": batch_logits, "pool3": batch_pool3})
+                    cache.put_many(work.keys, arrays["logits"], arrays["pool3"], arrays.get("spatial"))
+                _update_moments(arrays, pool3_moments, spatial_moments)
+                rows.add(work.indices, work.names, arrays)
                 computed += len(work.indices)
                 bar.update(len(work.indices))
     finally:
@@ -501,4 +514,15 @@ def extract_features(
         precision,
         skipped,
         list(dict.fromkeys(cache.problems)) if cache is not None else [],
+        rows.assemble("spatial"),
     )
+
+
+def _update_moments(
+    arrays: dict[str, np.ndarray], pool3_moments: MomentAccumulator | None, spatial_moments: MomentAccumulator | None
+) -> None:
+    """Stream a batch's pool3 and spatial features into their moments (FID and sFID in O(d^2) memory)."""
+    if pool3_moments is not None:
+        pool3_moments.update(arrays["pool3"])
+    if spatial_moments is not None:
+        spatial_moments.update(arrays["spatial"])

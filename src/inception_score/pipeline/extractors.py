@@ -133,7 +133,10 @@ INCEPTION_2015_INPUT = InputContract(size=INPUT_SIZE, resize="tf1-bilinear", nor
 TORCHVISION_INPUT = InputContract(size=INPUT_SIZE, resize="bilinear", normalize="minus1-1")
 
 
-OUTPUTS = ("logits", "features")  # what an extractor can give: class logits (IS), feature vectors (FID, KID)
+# What an extractor can give: class logits (IS), feature vectors (FID, KID, precision/recall, density/coverage)
+# and the 2015 network's spatial features (sFID). A module's tuple holds the first two (MODULE_OUTPUTS).
+OUTPUTS = ("logits", "features", "spatial")
+MODULE_OUTPUTS = OUTPUTS[:2]
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class Classifier:
     weights_sha256: str | None = None
     cache_key: str | None = field(default=None, repr=False)  # None: not content-addressed, never cache
     features: str = "the module's second output"  # what the feature vectors are
-    outputs: tuple[str, ...] = OUTPUTS
+    outputs: tuple[str, ...] = MODULE_OUTPUTS  # "spatial": forward(batch, spatial=True) adds the sFID features
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary recorded in every result."""
@@ -181,7 +184,7 @@ class ExtractorEntry:
     logits: str
     features: str
     notes: str
-    outputs: tuple[str, ...] = OUTPUTS
+    outputs: tuple[str, ...] = MODULE_OUTPUTS
 
 
 def _build_inception_2015(path: Path, plain: bool) -> nn.Module:
@@ -204,7 +207,9 @@ REGISTRY: dict[str, ExtractorEntry] = {
             INCEPTION_2015_INPUT,
             logits="pool3 @ fc.weight.T, 1008 classes, without the fc bias",
             features="pool3, 2048",
-            notes="the paper's network (TF graph of 2015-12-05): IS, FID and KID as published",
+            notes="the paper's network (TF graph of 2015-12-05): IS, FID and KID as published; sFID's "
+            "spatial features (Mixed_6d.branch1x1, 7 channels, 2023 values) from the same pass",
+            outputs=OUTPUTS,
         ),
         ExtractorEntry(
             "torchvision",
@@ -258,6 +263,7 @@ def inception_2015_classifier(model: nn.Module, sha256: str, reference: bool) ->
         weights_sha256=sha256,
         cache_key=sha256,
         features=entry.features,
+        outputs=entry.outputs,
     )
 
 
@@ -320,12 +326,12 @@ def declared_outputs(module: Any, name: str) -> tuple[str, ...]:
     """The order of a module's tuple output: its `outputs` attribute, else ("logits", "features")."""
     declared = getattr(module, "outputs", None)
     if declared is None:
-        return OUTPUTS
+        return MODULE_OUTPUTS
     if (
         isinstance(declared, str)
         or not isinstance(declared, (tuple, list))
         or "logits" not in declared
-        or not set(declared) <= set(OUTPUTS)
+        or not set(declared) <= set(MODULE_OUTPUTS)
         or len(set(declared)) != len(declared)
     ):
         raise InceptionScoreError(

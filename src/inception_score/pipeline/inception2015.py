@@ -2,7 +2,8 @@
 
 Differences from torchvision's inception_v3: 1008 classes, average pools that exclude
 padding in the A, C and first E blocks, a 3x3 max pool in the last E block, no aux head.
-One forward pass gives the unbiased logits (pool3 @ fc.weight.T) and the 2048-d pool3.
+One forward pass gives the unbiased logits (pool3 @ fc.weight.T) and the 2048-d pool3, and
+when asked the sFID spatial features (`spatial=True`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from .state_dicts import load_failure, state_problems
 
 NUM_CLASSES = 1008
 INPUT_SIZE = 299
+# sFID (Nash et al. 2021, as ADM's evaluator takes them): the first 7 channels of Mixed_6d.branch1x1
+# (TF: mixed_6/conv:0) after its batch norm and ReLU, 17 x 17 x 7 values flattened in H, W, C order.
+SPATIAL_CHANNELS = 7
+SPATIAL_DIMS = 17 * 17 * SPATIAL_CHANNELS
 # The 3x3 stride-1 pool in the A, C and E blocks: the 2015 graph averages without the padding
 # ("avg-exclude-pad") and max-pools in its last block; torchvision averages counting the padding ("avg").
 Pooling = Literal["avg-exclude-pad", "avg", "max"]
@@ -146,6 +151,11 @@ class InceptionC(nn.Module):
         self.branch_pool = BasicConv2d(in_channels, 192, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_branch1x1(x)[0]
+
+    def forward_with_branch1x1(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block's output and its 1x1 branch's own output (after batch norm and ReLU), one pass."""
+        one = self.branch1x1(x)
         double = x
         for layer in (
             self.branch7x7dbl_1,
@@ -155,15 +165,8 @@ class InceptionC(nn.Module):
             self.branch7x7dbl_5,
         ):
             double = layer(double)
-        return torch.cat(
-            [
-                self.branch1x1(x),
-                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-                double,
-                self.branch_pool(_pool(x, self.pooling)),
-            ],
-            1,
-        )
+        seven = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        return torch.cat([one, seven, double, self.branch_pool(_pool(x, self.pooling))], 1), one
 
 
 class InceptionD(nn.Module):
@@ -252,13 +255,27 @@ class Inception2015(nn.Module):
         self.Mixed_7c = InceptionE(2048, pooling=last_pooling)
         self.fc = nn.Linear(2048, num_classes)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (unbiased logits N x 1008, pool3 features N x 2048)."""
-        pool3 = self.pool3(x)
-        return pool3 @ self.fc.weight.T, pool3
+    def forward(self, x: torch.Tensor, spatial: bool = False) -> tuple[torch.Tensor, ...]:
+        """Return (unbiased logits N x 1008, pool3 features N x 2048), and with spatial=True also the
+        sFID features N x 2023 (`SPATIAL_DIMS`) of the same pass."""
+        if not spatial:
+            pool3 = self.pool3(x)
+            return pool3 @ self.fc.weight.T, pool3
+        pool3, spatial_features = self.pool3_and_spatial(x)
+        return pool3 @ self.fc.weight.T, pool3, spatial_features
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
         """The 2048-d globally average-pooled features of the last block."""
+        return self._features(x, spatial=False)[0]
+
+    def pool3_and_spatial(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """pool3 and the sFID features: Mixed_6d.branch1x1's first 7 channels, flattened H, W, C."""
+        pool3, maps = self._features(x, spatial=True)
+        assert maps is not None
+        return pool3, maps[:, :SPATIAL_CHANNELS].permute(0, 2, 3, 1).reshape(maps.shape[0], -1)
+
+    def _features(self, x: torch.Tensor, spatial: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        maps = None
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -276,8 +293,11 @@ class Inception2015(nn.Module):
             self.Mixed_7b,
             self.Mixed_7c,
         ):
-            x = block(x)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+            if spatial and block is self.Mixed_6d:
+                x, maps = self.Mixed_6d.forward_with_branch1x1(x)
+            else:
+                x = block(x)
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), maps
 
 
 def optimise_for_inference(model: Inception2015) -> Inception2015:

@@ -26,6 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InceptionScoreError, escaped, plural
+from .adm_batch import IMAGES_KEY, inspect_adm_batch, is_adm_batch, iter_adm_images
 from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -159,9 +160,33 @@ def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     name = path.name.lower()
     if name.endswith(ARCHIVE_SUFFIXES):
         return _archive_source(path)
+    if name.endswith(".npz") and npz_key in (None, IMAGES_KEY) and arrays["layout"] != "NCHW" and is_adm_batch(path):
+        return _adm_batch_source(path)
     if name.endswith((".npy", ".npz")):
         return _array_file_source(path, npz_key, arrays)
     return _file_list_source([path], str(path))
+
+
+def _adm_batch_source(path: Path) -> Source:
+    """An ADM batch (`arr_0`: N x H x W x 3 uint8), streamed a block at a time from the zip member.
+
+    Samples are named as those of any .npz array; a shard starting at `start` reads past the rows before it.
+    """
+    info = inspect_adm_batch(path)
+
+    def read(start: int, stop: int | None) -> Iterator[Sample]:
+        stop = info.count if stop is None else stop
+        index = 0
+        for block in iter_adm_images(path):
+            for image in block:
+                if start <= index < stop:
+                    yield Sample(f"{path}[{IMAGES_KEY}] index {index}", image)
+                index += 1
+            if index >= stop:
+                return
+
+    shape = (info.count, info.height, info.width, 3)
+    return Source(f"{path}[{IMAGES_KEY}] {shape}", info.count, read)
 
 
 def _folder_source(folder: Path) -> Source:

@@ -2,7 +2,10 @@
 
 pytorch-fid reads only `mu` and `sigma`, so our files work there and its files work here.
 Our extra keys: `n`, `weights_sha256`, `pipeline_version`, `inception_score_version`, and
-optionally `features` (N x d float32, needed for KID against the file).
+optionally `features` (N x d float32, needed for KID, precision/recall and density/coverage
+against the file; with `feature_rows`, the sorted indices of the images they belong to, when only
+some of the N images' features are stored), and sFID's spatial statistics under ADM's key names
+`mu_s`, `sigma_s`. Files without the optional keys keep loading; a metric that needs one is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 from ..errors import InceptionScoreError, escaped
 from ..maths.frechet import Moments
+from .adm_batch import is_adm_batch
 from .files import check_output, umask_mode
 
 TEXT_KEYS = ("weights_sha256", "pipeline_version", "inception_score_version")
@@ -35,16 +39,24 @@ class Statistics:
     pipeline_version: str | None
     features_shape: tuple[int, ...] | None
     skipped_names: tuple[str, ...] = ()  # undecodable files left out when it was written (not stored in the file)
+    mu_s: np.ndarray | None = None  # sFID: mean and covariance of the spatial features (ADM's key names)
+    sigma_s: np.ndarray | None = None
+    features_subset: bool = False  # the stored features are of some of the n images (`feature_rows`)
 
     @property
     def has_features(self) -> bool:
         return self.features_shape is not None
 
+    @property
+    def has_spatial(self) -> bool:
+        return self.mu_s is not None
+
 
 def is_statistics_path(value: object) -> bool:
     """True for a path to an existing .npz file that holds `mu` or `sigma` (or cannot be read at all).
 
-    Other .npz files (arrays of images) are left to the image sources.
+    Other .npz files (arrays of images) are left to the image sources, and so are ADM batches
+    (`arr_0` images, maybe with `mu`, `sigma`).
     """
     if not (isinstance(value, (str, os.PathLike)) and Path(value).suffix.lower() == ".npz" and Path(value).is_file()):
         return False
@@ -53,7 +65,7 @@ def is_statistics_path(value: object) -> bool:
             names = set(archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return True  # reading it as statistics gives the clearest error
-    return bool({"mu.npy", "sigma.npy"} & names)
+    return bool({"mu.npy", "sigma.npy"} & names) and not is_adm_batch(value)
 
 
 def check_output_path(path: str | Path, *, inputs: tuple[object, ...] = ()) -> Path:
@@ -74,8 +86,14 @@ def write_statistics(
     weights_sha256: str,
     pipeline_version: str,
     features: np.ndarray | None = None,
+    feature_rows: np.ndarray | None = None,
+    spatial: Moments | None = None,
 ) -> Path:
-    """Write mu, sigma and our keys to `path` atomically (temporary file in the same folder, then rename)."""
+    """Write mu, sigma and our keys to `path` atomically (temporary file in the same folder, then rename).
+
+    feature_rows: which of the images `features` belong to (when not all); spatial: sFID's moments,
+    written as `mu_s`, `sigma_s`.
+    """
     from .._version import __version__
 
     path = check_output_path(path)
@@ -89,6 +107,11 @@ def write_statistics(
     }
     if features is not None:
         arrays["features"] = np.asarray(features, np.float32)
+    if feature_rows is not None:
+        arrays["feature_rows"] = np.asarray(feature_rows, np.int64)
+    if spatial is not None:
+        arrays["mu_s"] = np.asarray(spatial.mean, np.float64)
+        arrays["sigma_s"] = np.asarray(spatial.covariance, np.float64)
     handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -137,12 +160,24 @@ def read_statistics(path: str | Path) -> Statistics:
             raise InceptionScoreError(f"{path}: 'sigma' is not symmetric, so it is not a covariance matrix")
         n = _read_count(npz, path) if "n" in keys else None
         texts = {key: _read_text(npz, key, path) if key in keys else None for key in TEXT_KEYS}
-        features_shape = _features_shape(npz, path, mu.shape[0], n) if "features" in keys else None
+        subset = _feature_rows(npz, path, n) if "feature_rows" in keys else None
+        count = len(subset) if subset is not None else n
+        features_shape = _features_shape(npz, path, mu.shape[0], count) if "features" in keys else None
+        spatial = _spatial(npz, path, keys)
     sha256 = texts["weights_sha256"]
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise InceptionScoreError(f"{path}: 'weights_sha256' is not a sha256 hex digest: {sha256[:80]!r}")
     return Statistics(
-        path, mu.astype(np.float64), sigma.astype(np.float64), n, sha256, texts["pipeline_version"], features_shape
+        path,
+        mu.astype(np.float64),
+        sigma.astype(np.float64),
+        n,
+        sha256,
+        texts["pipeline_version"],
+        features_shape,
+        mu_s=spatial[0] if spatial is not None else None,
+        sigma_s=spatial[1] if spatial is not None else None,
+        features_subset=subset is not None,
     )
 
 
@@ -156,20 +191,28 @@ def read_features(statistics: Statistics) -> np.ndarray:
     return features
 
 
-def require_features(statistics: Statistics) -> None:
+def require_features(statistics: Statistics, metric: str = "KID") -> None:
     """Raise a clear error if the file has no per-image features."""
     if not statistics.has_features:
         raise InceptionScoreError(
-            f"{statistics.path} has no per-image features, and KID needs them (mu and sigma are not enough): "
-            "write it with 'inception-score stats SOURCE -o FILE.npz --with-features'"
+            f"{statistics.path} has no per-image features, and {metric} needs them (mu and sigma are not enough): "
+            "write it with 'inception-score stats SOURCE -o FILE.npz --with-features' (or --max-features N to "
+            "store those of N images; API: save_statistics(..., with_features=True / max_features=N))"
         )
+
+
+def spatial_moments_of_statistics(statistics: Statistics) -> Moments:
+    """sFID's mu_s and sigma_s as Moments (the file must have them: see `Statistics.has_spatial`)."""
+    if statistics.mu_s is None or statistics.sigma_s is None:
+        raise InceptionScoreError(f"{statistics.path} has no spatial statistics (mu_s, sigma_s)")
+    return Moments(statistics.mu_s, statistics.sigma_s, statistics.n)
 
 
 def moments_of_statistics(statistics: Statistics) -> Moments:
     """mu and sigma as Moments; stored features of a small set (n <= d) give FID its exact cheap factor."""
     centered = None
     shape = statistics.features_shape
-    if shape is not None and shape[0] <= shape[1]:
+    if shape is not None and not statistics.features_subset and shape[0] <= shape[1]:
         features = read_features(statistics).astype(np.float64)
         mean = features.mean(axis=0)
         if np.max(np.abs(mean - statistics.mu)) > 1e-6 * (1 + float(np.max(np.abs(statistics.mu)))):
@@ -246,6 +289,42 @@ def _read_text(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> str:
     if array.shape != () or array.dtype.kind != "U":
         raise InceptionScoreError(f"{path}: {key!r} should be one string, got an array of {array.dtype} {array.shape}")
     return str(array)
+
+
+def _feature_rows(npz: np.lib.npyio.NpzFile, path: Path, n: int | None) -> np.ndarray:
+    """The sorted, distinct image indices that stored features belong to (files written with max_features)."""
+    rows = _load(npz, "feature_rows", path)
+    if (
+        rows.ndim != 1
+        or rows.dtype.kind not in "iu"
+        or n is None
+        or len(rows) < 2
+        or np.any(rows < 0)
+        or np.any(rows >= n)
+        or np.any(np.diff(rows) <= 0)
+    ):
+        raise InceptionScoreError(
+            f"{path}: 'feature_rows' should be sorted distinct image indices below n ({n}), "
+            f"got {rows.dtype} {rows.shape}"
+        )
+    return rows
+
+
+def _spatial(npz: np.lib.npyio.NpzFile, path: Path, keys: set[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """mu_s and sigma_s in float64, checked like mu and sigma; None when the file has neither."""
+    present = [key for key in ("mu_s", "sigma_s") if key in keys]
+    if not present:
+        return None
+    if len(present) == 1:
+        raise InceptionScoreError(f"{path}: has {present[0]} but not its pair; both mu_s and sigma_s are needed")
+    mean, covariance = _numeric(npz, "mu_s", path), _numeric(npz, "sigma_s", path)
+    if mean.ndim != 1 or mean.shape[0] < 1 or covariance.shape != (mean.shape[0], mean.shape[0]):
+        raise InceptionScoreError(
+            f"{path}: expected 'mu_s' of shape (d,) and 'sigma_s' (d, d), got {mean.shape} and {covariance.shape}"
+        )
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
+        raise InceptionScoreError(f"{path}: 'mu_s' or 'sigma_s' contains NaN or infinite values")
+    return mean.astype(np.float64), covariance.astype(np.float64)
 
 
 def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | None) -> tuple[int, ...]:

@@ -36,8 +36,9 @@ class TorchvisionInceptionV3(Inception2015):
         if aux_head:
             self.AuxLogits = InceptionAux(768, NUM_CLASSES)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (logits with the fc bias N x 1000, pool3 features N x 2048)."""
+    def forward(self, x: torch.Tensor, spatial: bool = False) -> tuple[torch.Tensor, ...]:
+        """Return (logits with the fc bias N x 1000, pool3 features N x 2048); no spatial output (sFID is
+        defined on the 2015 network)."""
         pool3 = self.pool3(x)
         return self.fc(pool3), pool3
 

@@ -62,6 +62,7 @@ def save_report(
     compared_with: str | None = None,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
+    manifold: Any = None,
 ) -> Path:
     """Write the self-contained HTML report for `result` to `path` (atomically) and return the path.
 
@@ -80,6 +81,9 @@ def save_report(
         One name per class index, for the class table.
     title
         The page title.
+    manifold
+        A ManifoldResult (precision/recall, density/coverage, per-sample realism): the report then
+        shows the least realistic samples and those outside the reference manifold.
 
     Returns
     -------
@@ -91,10 +95,18 @@ def save_report(
             raise InceptionScoreError("the report explains an Inception Score: include 'is' in metrics")
         fid = result.fid if fid is None else fid
         kid = result.kid if kid is None else kid
+        manifold = result.manifold if manifold is None else manifold
         result = result.inception_score
     path = check_report_path(path)
     page = render_report(
-        result, source=source, fid=fid, kid=kid, compared_with=compared_with, class_names=class_names, title=title
+        result,
+        source=source,
+        fid=fid,
+        kid=kid,
+        compared_with=compared_with,
+        class_names=class_names,
+        title=title,
+        manifold=manifold,
     )
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -133,6 +145,7 @@ def render_report(
     compared_with: str | None = None,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
+    manifold: Any = None,
 ) -> str:
     """The report as one HTML string."""
     plots.require_matplotlib()
@@ -165,6 +178,7 @@ def render_report(
         _classes(result, labels, class_names is not None),
         _confidence(result),
         _galleries(result, images, labels),
+        _realism(result, images, labels, manifold),
         _protocol(result, images, distances),
     ]
     heading = html.escape(title or "Inception Score report")
@@ -479,6 +493,42 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
         for name, about, items in blocks
     )
     return f"<section><h2>Images</h2>{html_blocks}</section>"
+
+
+def _realism(result: ISResult, images: Any, labels: list[str], manifold: Any) -> str:
+    """Precision/recall and density/coverage, the least realistic samples and those outside the reference manifold."""
+    realism = getattr(manifold, "details", None)
+    if realism is None:
+        return ""
+    figures = (
+        f"precision {manifold.precision:.4f}, recall {manifold.recall:.4f}, density {manifold.density:.4f}, "
+        f"coverage {manifold.coverage:.4f} ({manifold.n_a} samples vs {manifold.n_b} reference images, "
+        f"k = {manifold.k_pr} / {manifold.k_dc})"
+    )
+    outside = np.flatnonzero(~realism.inside)
+    text = (
+        f'<p data-metric="manifold">{html.escape(figures)}. {outside.size} of {manifold.n_a} samples lie outside '
+        "every reference image's k-NN ball (outside the reference manifold).</p>"
+    )
+    if images is None or len(realism.scores) != result.n:
+        return f"<section><h2>Realism</h2>{text}</section>"
+    least = np.argsort(realism.scores, kind="stable")[: min(GALLERY_SIZE, result.n)]
+    outside = outside[np.argsort(realism.scores[outside], kind="stable")][:GALLERY_SIZE]
+    thumbs = _thumbnails(result, images, sorted({*map(int, least), *map(int, outside)}), labels)
+
+    def captioned(index: int) -> Thumbnail:
+        return dataclasses.replace(thumbs[index], caption=f"realism {realism.scores[index]:.3f}")
+
+    blocks = [
+        ("Least realistic", "the samples with the lowest realism score (Kynkäänniemi et al. 2019)", least),
+        ("Outside the reference manifold", "samples inside no reference image's k-NN ball", outside),
+    ]
+    galleries = "".join(
+        f'<h3>{name}</h3><p class="note">{about}</p>'
+        f'<div class="gallery" data-gallery="{name}">{"".join(_thumb_html(captioned(int(i))) for i in items)}</div>'
+        for name, about, items in blocks
+    )
+    return f"<section><h2>Realism</h2>{text}{galleries}</section>"
 
 
 def _most_confident_of(details: Any, cls: int) -> int:
