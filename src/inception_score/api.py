@@ -154,11 +154,11 @@ def _servable_metrics(source: Any, references: dict[str, Any]) -> tuple[str, ...
     kid_reference = references["kid"]
     if "kid" not in left_out and is_statistics_path(kid_reference) and not read_statistics(kid_reference).has_features:
         left_out["kid"] = f"{kid_reference} holds mu and sigma but no features (write it with --with-features)"
-    served = tuple(metric for metric in engine.METRICS if metric not in left_out)
+    served = tuple(metric for metric in engine.DEFAULT_METRICS if metric not in left_out)
     if served and left_out and any(references.values()):
         details = "; ".join(f"{metric.upper()}: {why}" for metric, why in left_out.items())
         warnings.warn(f"computing {', '.join(m.upper() for m in served)} only ({details})", InceptionScoreWarning, 3)
-    return served or engine.METRICS
+    return served or engine.DEFAULT_METRICS
 
 
 def fid(a: Any, b: Any, *, options: Options | None = None, **image_options: Any) -> FIDResult:

@@ -442,10 +442,11 @@ def _file_serves(statistics: Statistics, metric: str) -> bool:
 
 
 def _take_file_statistics(sides: dict[Any, Side], request: Request) -> None:
-    """Protocol "adm": an ADM batch's own mu/sigma and mu_s/sigma_s win over computing them from its images."""
-    if request.protocol != "adm":
-        return
+    """An ADM batch's own mu/sigma and mu_s/sigma_s win over computing them from its images: under protocol
+    "adm" (as the evaluator does), and for a catalog reference (its published whole-dataset statistics)."""
     for side in sides.values():
+        if request.protocol != "adm" and side.reference is None:
+            continue
         for need, (mean, covariance) in (("moments", ("mu", "sigma")), ("spatial_moments", ("mu_s", "sigma_s"))):
             if need in side.needs and mean in side.file_statistics:
                 moments = Moments(side.file_statistics[mean], side.file_statistics[covariance], None)
@@ -513,7 +514,7 @@ def _require(statistics: Statistics, metric: str) -> None:
 
 def _extractor(sides: list[Side], options: Options) -> Classifier | None:
     """The extractor for the image sides (None if every side is a statistics file), checked to give what they need."""
-    images = [side for side in sides if side.source is not None]
+    images = [side for side in sides if side.source is not None and side.needs]  # sides whose images are read
     if not images:
         return None
     classifier = options.load_extractor()
@@ -557,7 +558,7 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
 
     everywhere(group, lambda: read_files() if group is None or group.rank == 0 else None)
     for side in sides:
-        if side.source is None:
+        if side.source is None or not side.needs:  # statistics, or images whose statistics came from the file
             continue
         if not side.needs:  # everything it serves came from its file (protocol "adm")
             continue
