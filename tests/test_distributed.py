@@ -135,6 +135,9 @@ def assert_same_statistics(path: Path, expected, *, features: bool) -> None:
     assert written.pipeline_version == expected.pipeline_version
     if features:
         np.testing.assert_allclose(read_features(written), read_features(expected), rtol=1e-6)
+    if expected.mu_s is not None:  # sFID's spatial moments, reduced over the ranks like pool3's
+        np.testing.assert_allclose(written.mu_s, expected.mu_s, rtol=1e-6)
+        assert np.max(np.abs(written.sigma_s - expected.sigma_s)) <= 1e-6 * np.max(np.abs(expected.sigma_s))
 
 
 @pytest.fixture(scope="module")
@@ -419,6 +422,6 @@ def test_stats_under_torchrun_writes_the_single_process_file(weights_path, subse
         "--no-cache",
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"wrote {output}: 12 images, mu 2048, sigma 2048 x 2048"]
+    assert done.stdout.splitlines() == [f"wrote {output}: 12 images, mu 2048, sigma 2048 x 2048, mu_s 2023"]
     assert_same_statistics(output, statistics, features=False)
     assert [path.name for path in tmp_path.iterdir()] == ["a.npz"]
