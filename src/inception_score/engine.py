@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.cmmd import SCALE as CMMD_SCALE
+from .maths.cmmd import SIGMA as CMMD_SIGMA
+from .maths.cmmd import cmmd
 from .maths.extrapolation import extrapolate
 from .maths.frechet import MomentAccumulator, Moments, frechet_of_moments, moments_of
 from .maths.inception import LogProbabilities, split_score
@@ -35,7 +38,7 @@ from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main
 from .pipeline.adm_batch import is_adm_batch, read_adm_statistics
 from .pipeline.cache import FeatureCache
 from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
-from .pipeline.extractors import Classifier
+from .pipeline.extractors import REGISTRY, Classifier
 from .pipeline.references import Resolved, is_catalog_name, protocol_warnings
 from .pipeline.references import resolve as resolve_reference
 from .pipeline.sources import Source, open_source
@@ -54,6 +57,7 @@ from .pipeline.statistics import (
 from .pipeline.weights import REFERENCE_SHA256, TORCHVISION
 from .results import (
     SMALL_N,
+    CMMDResult,
     Evaluation,
     InfinityResult,
     ISResult,
@@ -62,15 +66,18 @@ from .results import (
     RealismDetails,
     SFIDResult,
     announce,
+    feature_family,
     fid_from_moments,
     inception_score_from_log_probabilities,
     kernel_inception_distance,
     small_sample_warning,
 )
 
-METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf")
+METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf", "cmmd")
+ALL_METRICS = METRICS[:7]  # "all": the Inception metrics (CMMD is asked for by name, with its extractor)
 DEFAULT_METRICS = ("is", "fid", "kid")  # the API's evaluate() default (CLI `evaluate`: all REF can serve)
 PROTOCOLS = ("default", "adm")
+CMMD_SPACE = "clip-vit-l-14-336"  # CMMD as published (google-research/cmmd)
 ADM_SPLIT_SIZE = 5000  # the ADM evaluator's IS: consecutive chunks of 5,000 images, in the given order
 # What a metric needs of the samples' side and of its reference side (None: it has no reference).
 NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
@@ -81,6 +88,7 @@ NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "pr": (frozenset({"features"}), frozenset({"features"})),
     "dc": (frozenset({"features"}), frozenset({"features"})),
     "inf": (frozenset({"logits", "features"}), frozenset({"moments"})),
+    "cmmd": (frozenset({"features"}), frozenset({"features"})),
 }
 REFERENCED = tuple(metric for metric in METRICS if NEEDS[metric][1] is not None)
 OUTPUT_OF_NEED = {
@@ -96,6 +104,7 @@ METRIC_NAMES = {
     "pr": "precision/recall",
     "dc": "density/coverage",
     "inf": "FID-infinity",
+    "cmmd": "CMMD",
 }
 
 
@@ -169,7 +178,7 @@ class Side:
 
 def check_metrics(metrics: Any) -> frozenset[str]:
     if metrics == "all":
-        return frozenset(METRICS)
+        return frozenset(ALL_METRICS)
     if isinstance(metrics, str):
         metrics = tuple(part.strip() for part in metrics.split(","))
     if not isinstance(metrics, (tuple, list, set, frozenset)):
@@ -213,6 +222,7 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
                 _side(sides, reference, set(theirs), options, group)
         _take_file_statistics(sides, planned)
         _check_before_pass(main, sides, planned)
+        check_feature_spaces(list(sides.values()), _named_space(options))
         classifier = _extractor(list(sides.values()), options) if group is None else None
         return sides, main, classifier, planned
 
@@ -411,6 +421,8 @@ def _servable(request: Request, main: Side, sides: dict[Any, Side], options: Opt
             continue
         if metric == "sfid" and not spatial:
             continue
+        if metric in ("is", "inf") and not _gives_logits(options):
+            continue
         if reference is not None and NEEDS[metric][1] is not None:
             side = _side(sides, reference, set(), options, group)
             if side.statistics is not None and not _file_serves(side.statistics, metric):
@@ -425,6 +437,14 @@ def _servable(request: Request, main: Side, sides: dict[Any, Side], options: Opt
     return dataclasses.replace(request, metrics=frozenset(kept), automatic=False)
 
 
+def _gives_logits(options: Options) -> bool:
+    """Whether the extractor the options name gives class logits (a registry feature network does not)."""
+    spec = options.classifier
+    if isinstance(spec, str) and spec in REGISTRY:
+        return "logits" in REGISTRY[spec].outputs
+    return not isinstance(spec, Classifier) or "logits" in spec.outputs
+
+
 def _gives_spatial(options: Options) -> bool:
     """Whether the extractor the options name gives sFID's spatial features (without loading it)."""
     spec = options.classifier
@@ -434,7 +454,7 @@ def _gives_spatial(options: Options) -> bool:
 
 
 def _file_serves(statistics: Statistics, metric: str) -> bool:
-    if metric in ("kid", "pr", "dc"):
+    if metric in ("kid", "pr", "dc", "cmmd"):
         return statistics.has_features
     if metric == "sfid":
         return statistics.has_spatial
@@ -488,7 +508,7 @@ def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> 
             f"{main.description}: {count} images cannot be cut into {splits} splits; "
             f"use --splits {count} or fewer, or score more images (50,000 is the convention)"
         )
-    for metric in ("kid", "pr", "dc", "sfid"):
+    for metric in ("kid", "pr", "dc", "sfid", "cmmd"):
         if metric in request.metrics:
             for side in (main, sides[_key(request.references[metric])]):
                 if side.statistics is not None:
@@ -537,6 +557,41 @@ def _extractor(sides: list[Side], options: Options) -> Classifier | None:
             )
         )
     return classifier
+
+
+def feature_space_of(sides: list[Side], classifier: Classifier | None) -> str | None:
+    """The feature space of a comparison: the extractor's name, else the one its statistics files name."""
+    if classifier is not None:
+        return classifier.name
+    named = [side.statistics.extractor for side in sides if side.statistics is not None and side.statistics.extractor]
+    return named[0] if named else None
+
+
+def _named_space(options: Options) -> str:
+    """The feature space the options' extractor gives, known before it is loaded (custom modules: "python")."""
+    spec = options.classifier
+    if spec is None or (isinstance(spec, str) and spec in REGISTRY):
+        return spec or "inception-2015"
+    return spec.name if isinstance(spec, Classifier) else "python"
+
+
+def check_feature_spaces(sides: list[Side], space: str | None) -> None:
+    """Refuse to compare features of different spaces (Inception, DINOv2, CLIP, or two variants of one),
+    before any image is read; `space`: the extractor's (ignored when every side is a statistics file)."""
+    files = [side for side in sides if side.statistics is not None and side.statistics.extractor is not None]
+    images = any(side.source is not None and side.needs for side in sides)
+    spaces = ([(space, "the images' features")] if space is not None and images else []) + [
+        (side.statistics.extractor, side.description) for side in files if side.statistics is not None
+    ]
+    known = [(space, what) for space, what in spaces if feature_family(space) not in (None, "inception")]
+    for space, what in known:
+        for other, other_what in spaces:
+            if other != space and (feature_family(other) is not None or other in ("torchscript", "python")):
+                raise InceptionScoreError(
+                    f"{what} are in the {space} feature space but {other_what} in the {other} space: distances "
+                    f"between different feature spaces are meaningless. Compute both with the same extractor "
+                    f"(--classifier {space}, or write the statistics again with it)"
+                )
 
 
 def _extract(sides: list[Side], classifier: Classifier | None, options: Options, group: Group | None) -> None:
@@ -720,6 +775,7 @@ def _results(
         reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256,
     )
     named = _names_weights(classifier)
+    space = feature_space_of(sides, classifier)
     if "fid" in request.metrics:
         fid_side = next(side for side in sides if _key(side.value) == _key(request.references["fid"]))
         assert main.moments is not None and fid_side.moments is not None
@@ -732,6 +788,7 @@ def _results(
                 b=_described(fid_side, ("mu", "sigma")),
                 warnings=_warnings(sha256, named, file_warnings, notes),
                 reference=_reference_provenance(fid_side, fid.n_b),
+                feature_space=space,
                 **context,
             ),
         )
@@ -777,6 +834,26 @@ def _results(
                 b=kid_side.description,
                 warnings=_warnings(sha256, named, file_warnings, notes),
                 reference=_reference_provenance(kid_side, kid.n_b),
+                feature_space=space,
+                **context,
+            ),
+        )
+    if "cmmd" in request.metrics:
+        cmmd_side = _reference_side(sides, request, "cmmd")
+        assert main.features is not None and cmmd_side.features is not None
+        evaluation = dataclasses.replace(
+            evaluation,
+            cmmd=CMMDResult(
+                cmmd(main.features, cmmd_side.features),
+                "min-variance",
+                CMMD_SIGMA,
+                CMMD_SCALE,
+                len(main.features),
+                len(cmmd_side.features),
+                feature_space=space,
+                b=cmmd_side.description,
+                warnings=_warnings(sha256, named, file_warnings, _cmmd_warnings(space)),
+                reference=_reference_provenance(cmmd_side, len(cmmd_side.features)),
                 **context,
             ),
         )
@@ -950,6 +1027,15 @@ def _fid_warnings(n_a: int | None, n_b: int | None) -> list[str]:
             "(50,000 is the convention)"
         ]
     return []
+
+
+def _cmmd_warnings(space: str | None) -> list[str]:
+    if space == CMMD_SPACE:
+        return []
+    return [
+        f"CMMD on {space or 'custom'} features: published CMMDs use {CMMD_SPACE}'s unit-length embeddings "
+        f"(--classifier {CMMD_SPACE}); compare only with CMMDs of the same features"
+    ]
 
 
 def _kid_warnings(subsets: int, subset_size: int) -> list[str]:
