@@ -284,3 +284,62 @@ def test_mixing_spaces_is_refused_before_anything_is_read(folders, tmp_path):
     for classifier in (None, "torchvision", "dinov2-vits14", EmbeddingModule()):
         with pytest.raises(InceptionScoreError, match="clip-vit-b-32 .*space.*meaningless"):
             score.evaluate(folders["a"], reference=stats, metrics=("fid", "cmmd"), classifier=classifier)
+
+
+# --- several extractors in one call ------------------------------------------------------------
+
+
+def test_which_extractor_serves_each_metric():
+    from inception_score.engine import Request, _extractor_of
+    from inception_score.options import Options
+
+    plain = Request(frozenset({"fid"}))
+    chosen = Request(frozenset({"fid"}), extractors={"fd_dinov2": "dinov2-vits14"})
+    cases = [
+        ("fid", plain, None, None),
+        ("fd_dinov2", plain, None, "dinov2-vitl14"),
+        ("fd_dinov2", plain, "dinov2-vitl14-dgm-eval", None),  # already DINOv2 features: the same pass
+        ("fd_dinov2", chosen, None, "dinov2-vits14"),
+        ("fd_clip", plain, "clip-vit-l-14-336", None),
+        ("cmmd", plain, None, "clip-vit-l-14-336"),
+        ("cmmd", plain, "torchvision", None),  # a classifier given: CMMD on its features
+    ]
+    for metric, request, classifier, expected in cases:
+        assert _extractor_of(metric, request, Options(classifier=classifier)) == expected, (metric, classifier)
+    with pytest.raises(InceptionScoreError, match="fd_dinov2 is computed on dinov2 features"):
+        Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
+
+
+def test_a_second_pass_is_refused_for_an_iterator_and_ambiguous_weights(folders, clip_file):
+    batches = iter([uint8_images(folders["a"]).permute(0, 2, 3, 1).numpy()])
+    with pytest.raises(InceptionScoreError, match="an iterator can be read once"):
+        score.evaluate(batches, reference=folders["b"], metrics=("fid", "fd_clip"))
+    with pytest.raises(InceptionScoreError, match="weights .* names one file"):
+        score.evaluate(folders["a"], reference=folders["b"], metrics=("fd_clip", "fd_dinov2"), weights=clip_file)
+
+
+@pytest.mark.reference  # three networks over the images: over 5 s on two CPU cores
+def test_inception_metrics_fd_dinov2_and_cmmd_in_one_call(folders, weights_path, dinov2_file, clip_file, monkeypatch):
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    evaluation = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("is", "fid", "fd_dinov2", "cmmd"),
+        extractors={"fd_dinov2": "dinov2-vits14", "cmmd": "clip-vit-b-32"},
+        splits=2,
+        weights=weights_path,
+        progress=False,
+    )
+    assert evaluation.inception_score is not None and evaluation.fid is not None
+    assert evaluation.fid.feature_space == "inception-2015" and evaluation.fid.name == "FID"
+    alone = score.fid(folders["a"], folders["b"], weights=weights_path, progress=False)
+    assert evaluation.fid.fid == alone.fid
+    dino = score.fid(folders["a"], folders["b"], classifier="dinov2-vits14", progress=False)
+    assert evaluation.fd_dinov2 is not None and evaluation.fd_dinov2.fid == dino.fid
+    cmmd_alone = score.evaluate(folders["a"], reference=folders["b"], metrics="cmmd", classifier="clip-vit-b-32")
+    assert evaluation.cmmd is not None and cmmd_alone.cmmd is not None
+    assert evaluation.cmmd.value == cmmd_alone.cmmd.value and evaluation.cmmd.feature_space == "clip-vit-b-32"
+    flat = evaluation.metrics_dict()
+    assert {"inception_score_mean", "frechet_inception_distance", "fd_dinov2", "cmmd"} <= set(flat)
+    assert set(flat["details"]) >= {"fid", "fd_dinov2", "cmmd"}

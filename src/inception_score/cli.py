@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command.add_argument(
         "--metrics",
         metavar="LIST",
-        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf,cmmd (default: every metric but cmmd REF can "
-        "serve); fid is reported as fd_dinov2 / fd_clip with those classifiers",
+        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf,cmmd,fd_dinov2,fd_clip (default: is to inf as REF "
+        "can serve); cmmd, fd_dinov2, fd_clip run CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 in a pass of "
+        "their own unless --classifier is of their space (cmmd: any --classifier)",
     )
     evaluate_command.add_argument(
         "--protocol",

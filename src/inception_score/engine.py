@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings as python_warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ from .results import (
     small_sample_warning,
 )
 
-METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf", "cmmd")
+METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf", "cmmd", "fd_dinov2", "fd_clip")
 ALL_METRICS = METRICS[:7]  # "all": the Inception metrics (CMMD is asked for by name, with its extractor)
 DEFAULT_METRICS = ("is", "fid", "kid")  # the API's evaluate() default (CLI `evaluate`: all REF can serve)
 PROTOCOLS = ("default", "adm")
@@ -89,7 +90,12 @@ NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "dc": (frozenset({"features"}), frozenset({"features"})),
     "inf": (frozenset({"logits", "features"}), frozenset({"moments"})),
     "cmmd": (frozenset({"features"}), frozenset({"features"})),
+    "fd_dinov2": (frozenset({"moments"}), frozenset({"moments"})),
+    "fd_clip": (frozenset({"moments"}), frozenset({"moments"})),
 }
+# Metrics that name their feature space, and the registry extractor each runs on by default when the
+# options' classifier is not of that space (a second pass over the images; Request.extractors chooses).
+SPACE_METRICS = {"fd_dinov2": "dinov2-vitl14", "fd_clip": "clip-vit-b-32", "cmmd": "clip-vit-l-14-336"}
 REFERENCED = tuple(metric for metric in METRICS if NEEDS[metric][1] is not None)
 OUTPUT_OF_NEED = {
     "logits": "logits",
@@ -105,6 +111,8 @@ METRIC_NAMES = {
     "dc": "density/coverage",
     "inf": "FID-infinity",
     "cmmd": "CMMD",
+    "fd_dinov2": "FD_DINOv2",
+    "fd_clip": "FD_CLIP",
 }
 
 
@@ -125,8 +133,16 @@ class Request:
     infinity_points: int = 15
     infinity_seed: int = 2020
     automatic: bool = False  # metrics were not chosen: leave out those the inputs cannot serve
+    extractors: dict[str, str] = field(default_factory=dict)  # "fd_dinov2" / "fd_clip" / "cmmd" -> registry name
 
     def __post_init__(self) -> None:
+        for metric, name in self.extractors.items():
+            if metric not in SPACE_METRICS or name not in REGISTRY or "features" not in REGISTRY[name].outputs:
+                raise InceptionScoreError(
+                    f"extractors maps {', '.join(SPACE_METRICS)} to a registry extractor name; got {metric!r}: {name!r}"
+                )
+            if metric != "cmmd" and feature_family(name) != feature_family(SPACE_METRICS[metric]):
+                raise InceptionScoreError(f"{metric} is computed on {metric[3:]} features, not on {name}'s")
         check_whole(self.splits, "splits (--splits)", 1)
         check_whole(self.bootstrap, "bootstrap (--bootstrap)", 0)
         check_whole(self.kid_subsets, "kid_subsets (--kid-subsets)", 1)
@@ -198,8 +214,103 @@ def check_protocol(protocol: Any) -> str:
 
 
 def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
-    """Every metric of `request` from one pass over each distinct image side."""
+    """Every metric of `request`: one pass over each distinct image side per extractor.
+
+    The options' classifier serves every metric but those that name another feature space
+    (`SPACE_METRICS`: fd_dinov2, fd_clip, and cmmd when no classifier is given); each other
+    extractor runs its own pass, decoding the images again.
+    """
     check_protocol(request.protocol)
+    for metric in sorted(request.metrics & set(REFERENCED)):
+        if request.references.get(metric) is None and metric != "inf" and not request.automatic:
+            raise InceptionScoreError(
+                f"{METRIC_NAMES[metric]} needs a reference: pass reference=... (CLI: --ref REF), "
+                f"or leave {metric!r} out of metrics"
+            )
+    passes: dict[str | None, set[str]] = {}
+    for metric in request.metrics:
+        passes.setdefault(_extractor_of(metric, request, options), set()).add(metric)
+    others = [spec for spec in passes if spec is not None]
+    # weights are the options' classifier's; with no metric of its own, the one other extractor's
+    if options.weights is not None and None not in passes and len(others) > 1:
+        raise InceptionScoreError(
+            f"weights (--weights) names one file but {', '.join(others)} run here: give each its weights "
+            "through its environment variable or the cache (inception-score weights install FILE)"
+        )
+    if len(passes) > 1:
+        for value in (source, *request.references.values()):
+            if isinstance(value, Iterator):
+                raise InceptionScoreError(
+                    f"{', '.join(others)} need a second pass over the images, and an iterator can be read once: "
+                    "give a re-readable source (files, an array, a list, or a callable with num_samples), or "
+                    "compute them in a separate call"
+                )
+    evaluation = Evaluation(protocol=request.protocol)
+    for spec, metrics in passes.items():
+        found = _evaluate_pass(source, request, metrics, options, spec, only=len(passes) == 1)
+        evaluation = _merge(evaluation, found, metrics, main=spec is None)
+    return evaluation
+
+
+def _extractor_of(metric: str, request: Request, options: Options) -> str | None:
+    """The registry extractor a metric needs beyond the options' classifier (None: the options' own)."""
+    if metric not in SPACE_METRICS:
+        return None
+    chosen, spec = request.extractors.get(metric, SPACE_METRICS[metric]), options.classifier
+    if spec == chosen:
+        return None
+    if metric in request.extractors:
+        return chosen
+    if metric == "cmmd":
+        return chosen if spec is None else None  # CMMD on the given classifier's features, else CLIP's
+    mine = feature_family(spec) if isinstance(spec, str) else None
+    return None if mine == feature_family(chosen) else chosen
+
+
+def _evaluate_pass(
+    source: Any, request: Request, metrics: set[str], options: Options, spec: str | None, *, only: bool
+) -> Evaluation:
+    """One extractor's pass: its metrics under the engine's names (fd_dinov2 and fd_clip are FIDs)."""
+    names = {metric: "fid" if metric.startswith("fd_") else metric for metric in metrics}
+    references = dict(request.references)
+    for metric, name in names.items():
+        if metric != name and metric in request.references and (name not in metrics or name not in references):
+            references[name] = request.references[metric]
+    renamed = frozenset(names.values())
+    references = {metric: value for metric, value in references.items() if metric in renamed}
+    if spec is not None:
+        options = dataclasses.replace(
+            options,
+            classifier=spec,
+            weights=options.weights if only else None,
+            input_size=None,
+            resize=None,
+            normalize=None,
+            channels=None,
+        )
+    return _evaluate_one(source, dataclasses.replace(request, metrics=renamed, references=references), options)
+
+
+def _merge(evaluation: Evaluation, found: Evaluation, metrics: set[str], *, main: bool) -> Evaluation:
+    """One pass's results added to the evaluation; a pass's FID goes to the fd_* field its metric names."""
+    if main:
+        evaluation = dataclasses.replace(
+            found,
+            fid=found.fid if "fid" in metrics else None,
+            fd_dinov2=evaluation.fd_dinov2,
+            fd_clip=evaluation.fd_clip,
+            cmmd=evaluation.cmmd,
+        )
+    return dataclasses.replace(
+        evaluation,
+        fd_dinov2=found.fid if "fd_dinov2" in metrics else evaluation.fd_dinov2,
+        fd_clip=found.fid if "fd_clip" in metrics else evaluation.fd_clip,
+        cmmd=found.cmmd if "cmmd" in metrics else evaluation.cmmd,
+    )
+
+
+def _evaluate_one(source: Any, request: Request, options: Options) -> Evaluation:
+    """Every metric of `request` from one pass over each distinct image side, with the options' extractor."""
     for metric in sorted(request.metrics & set(REFERENCED)):
         if request.references.get(metric) is None and metric != "inf" and not request.automatic:
             raise InceptionScoreError(

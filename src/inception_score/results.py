@@ -623,6 +623,8 @@ class Evaluation:
     infinity: InfinityResult | None = None
     protocol: str = "default"
     cmmd: CMMDResult | None = None
+    fd_dinov2: FIDResult | None = None  # from a second extractor in the same call (metrics "fd_dinov2", "fd_clip")
+    fd_clip: FIDResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """IS fields at the top level (as `inception-score score --json`), FID and KID under "fid" and "kid"
@@ -642,13 +644,16 @@ class Evaluation:
             ("manifold", self.manifold),
             ("infinity", self.infinity),
             ("cmmd", self.cmmd),
+            ("fd_dinov2", self.fd_dinov2),
+            ("fd_clip", self.fd_clip),
         )
 
     def metrics_dict(self) -> dict[str, Any]:
         """One flat dict of the numbers under torch-fidelity's key names where it has the metric
         (`inception_score_mean`, `frechet_inception_distance`, `precision`, ...), ours for the rest
-        (`spatial_frechet_inception_distance`, `density`, `coverage`, `inception_score_infinity`,
-        `frechet_inception_distance_infinity`), the protocol, and every full result under `details`."""
+        (`fd_dinov2`, `fd_clip`, `cmmd`, `spatial_frechet_inception_distance`, `density`, `coverage`,
+        `inception_score_infinity`, `frechet_inception_distance_infinity`), the protocol, and every full
+        result under `details`."""
         out: dict[str, Any] = {}
         if self.inception_score is not None:
             out["inception_score_mean"] = self.inception_score.mean
@@ -669,6 +674,9 @@ class Evaluation:
             out["inception_score_infinity"] = self.infinity.inception_score_infinity
             if self.infinity.frechet_inception_distance_infinity is not None:
                 out["frechet_inception_distance_infinity"] = self.infinity.frechet_inception_distance_infinity
+        for name, distance in (("fd_dinov2", self.fd_dinov2), ("fd_clip", self.fd_clip)):
+            if distance is not None:
+                out[name] = distance.fid
         if self.cmmd is not None:
             out["cmmd"] = self.cmmd.value
         out["protocol"] = self.protocol
