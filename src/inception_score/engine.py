@@ -228,8 +228,8 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
                 f"or leave {metric!r} out of metrics"
             )
     passes: dict[str | None, set[str]] = {}
-    for metric in request.metrics:
-        passes.setdefault(_extractor_of(metric, request, options), set()).add(metric)
+    for metric in sorted(request.metrics, key=lambda metric: (_extractor_of(metric, request, options) or "", metric)):
+        passes.setdefault(_extractor_of(metric, request, options), set()).add(metric)  # the classifier's first
     others = [spec for spec in passes if spec is not None]
     # weights are the options' classifier's; with no metric of its own, the one other extractor's
     if options.weights is not None and None not in passes and len(others) > 1:
