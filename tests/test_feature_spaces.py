@@ -135,7 +135,6 @@ def test_weights_commands_know_the_new_files(dinov2_file, private_cache):
 # --- FD_DINOv2 and FD_CLIP ---------------------------------------------------------------------
 
 
-@pytest.mark.reference  # over 5 s on two CPU cores
 def test_fd_dinov2_from_the_api_is_the_frechet_distance_of_the_modules_features(folders, dinov2_file):
     result = score.fid(folders["a"], folders["b"], classifier="dinov2-vits14", weights=dinov2_file, progress=False)
     extractor = dinov2.DinoV2Extractor(dinov2.load_dinov2(dinov2_file, "vits14"), "edm2")
@@ -145,7 +144,6 @@ def test_fd_dinov2_from_the_api_is_the_frechet_distance_of_the_modules_features(
     assert result.summary().startswith("FD_DINOv2 = ")
 
 
-@pytest.mark.reference  # over 5 s on two CPU cores
 def test_fd_dinov2_from_the_cli_with_the_environment_variable(folders, dinov2_file, monkeypatch):
     monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
     done = run_cli("fid", folders["a"], folders["b"], "--classifier", "dinov2-vits14", "--quiet")
@@ -161,7 +159,6 @@ def test_inception_score_is_refused_for_a_feature_network(folders, dinov2_file):
 # --- CMMD ------------------------------------------------------------------------------------
 
 
-@pytest.mark.reference  # over 5 s on two CPU cores
 def test_cmmd_from_the_api_equals_the_maths_on_the_modules_features(folders, clip_file):
     evaluation = score.evaluate(
         folders["a"],
@@ -191,7 +188,6 @@ def test_cmmd_of_a_set_with_itself_is_zero(folders, clip_file):
     assert evaluation.cmmd is not None and abs(evaluation.cmmd.value) < 1e-9
 
 
-@pytest.mark.reference  # over 5 s on two CPU cores
 def test_cmmd_from_the_cli_as_json(folders, clip_file):
     done = run_cli(
         "evaluate",
@@ -237,7 +233,6 @@ def test_cmmd_on_a_custom_modules_features(folders):
 # --- names and refusals ------------------------------------------------------------------------
 
 
-@pytest.mark.reference  # over 5 s on two CPU cores
 def test_statistics_record_their_extractor_and_mixing_spaces_is_refused(folders, dinov2_file, tmp_path):
     stats = tmp_path / "dinov2.npz"
     score.save_statistics(folders["a"], stats, classifier="dinov2-vits14", weights=dinov2_file, progress=False)
