@@ -338,3 +338,26 @@ def test_inception_metrics_fd_dinov2_and_cmmd_in_one_call(folders, weights_path,
     flat = evaluation.metrics_dict()
     assert {"inception_score_mean", "frechet_inception_distance", "fd_dinov2", "cmmd"} <= set(flat)
     assert set(flat["details"]) >= {"fid", "fd_dinov2", "cmmd"}
+
+
+@pytest.mark.distributed
+def test_two_ranks_give_fd_dinov2_and_fd_clip_like_one_process(folders, dinov2_file, clip_file, monkeypatch):
+    from test_distributed import torchrun
+
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    args = ["--metrics", "fd_dinov2,fd_clip", "--classifier", "dinov2-vits14", "--weights", dinov2_file, "--json"]
+    done = torchrun(2, "-m", "inception_score", "evaluate", folders["a"], "--ref", folders["b"], *args, "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    alone = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("fd_dinov2", "fd_clip"),
+        classifier="dinov2-vits14",
+        weights=dinov2_file,
+        progress=False,
+    )
+    assert alone.fd_dinov2 is not None and alone.fd_clip is not None
+    assert got["fd_dinov2"] == pytest.approx(alone.fd_dinov2.fid, rel=1e-5)
+    assert got["fd_clip"] == pytest.approx(alone.fd_clip.fid, rel=1e-5)
+    assert got["details"]["fd_clip"]["world_size"] == 2
