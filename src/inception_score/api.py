@@ -81,6 +81,7 @@ def evaluate(
     kid_seed: int = 2020,
     bootstrap: int = 0,
     protocol: str = "default",
+    extractors: dict[str, str] | None = None,
     options: Options | None = None,
     **image_options: Any,
 ) -> Evaluation:
@@ -98,7 +99,10 @@ def evaluate(
         override it for FID / KID.
     metrics
         A choice of "is", "fid", "sfid", "kid", "pr" (precision, recall, F-score), "dc" (density,
-        coverage), "inf" (IS-infinity, and FID-infinity with a reference). Default: those of "is",
+        coverage), "inf" (IS-infinity, and FID-infinity with a reference), "cmmd" (CMMD: on the
+        classifier's features when one is given, else CLIP ViT-L/14@336px's), "fd_dinov2", "fd_clip"
+        (the Fréchet distance on DINOv2 ViT-L/14 / CLIP ViT-B/32 features). An extractor other than
+        the classifier runs its own pass over the images. Default: those of "is",
         "fid", "kid" the inputs can serve (IS of images, FID against a reference, KID against one
         with features; what is left out is said in a warning); "all": every metric they can serve.
     splits, order, seed, bootstrap
@@ -109,9 +113,11 @@ def evaluate(
         "default" (ours: see splits and order) or "adm": the ADM evaluator's conventions (IS over
         consecutive chunks of 5,000 images in the given order, their mean the headline; an ADM reference
         batch's own mu/sigma and mu_s/sigma_s used for FID and sFID when it has them).
+    extractors
+        Another registry extractor for "fd_dinov2", "fd_clip" or "cmmd", e.g. {"fd_dinov2": "dinov2-vitg14"}.
     options, **image_options
         How images become features (`Options`), for every image side. num_samples applies to
-        `source`.
+        `source`. `weights` is the classifier's (or, when only one other extractor runs, its).
 
     Returns
     -------
@@ -139,6 +145,7 @@ def evaluate(
         kid_seed=kid_seed,
         protocol=engine.check_protocol(protocol),
         automatic=metrics == "all",
+        extractors=dict(extractors or {}),
     )
     return engine.evaluate(source, request, Options.of(options, **image_options))
 

@@ -15,7 +15,7 @@ from .options import Options
 from .parallel import launch as distributed
 from .pipeline import weights as weights_module
 from .pipeline.cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
-from .pipeline.extractors import NORMALIZATIONS, RESIZE_METHODS
+from .pipeline.extractors import NORMALIZATIONS, REGISTRY, RESIZE_METHODS
 from .pipeline.sources import DEFAULT_MAX_PIXELS, open_source
 from .report import check_report_path, read_class_names, save_report
 from .report.plots import require_matplotlib
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command.add_argument(
         "--metrics",
         metavar="LIST",
-        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf (default: every metric REF can serve)",
+        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf,cmmd,fd_dinov2,fd_clip (default: is to inf as REF "
+        "can serve); cmmd, fd_dinov2, fd_clip run CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 in a pass of "
+        "their own unless --classifier is of their space (cmmd: any --classifier)",
     )
     evaluate_command.add_argument(
         "--protocol",
@@ -190,7 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
     install = weights_commands.add_parser("install", help="verify FILE and copy it into the cache")
     install.add_argument("file")
-    weights_commands.add_parser("path", help="where the weights are, or would be installed")
+    path = weights_commands.add_parser("path", help="where the weights are, or would be installed")
+    path.add_argument(
+        "--classifier",
+        choices=tuple(REGISTRY),
+        default="inception-2015",
+        help="whose weights file (default: %(default)s)",
+    )
 
     _add_refs_parser(commands)
 
@@ -211,12 +219,15 @@ def _add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser, json_option: bool = True) -> None:
     """How images become features (the fields of `Options`), for every command that may run images."""
-    parser.add_argument("--weights", metavar="PATH", help="Inception weights file (default: resolved automatically)")
+    parser.add_argument(
+        "--weights", metavar="PATH", help="the classifier's weights file (default: resolved automatically)"
+    )
     parser.add_argument(
         "--classifier",
         metavar="SPEC",
         help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
-        "a TorchScript FILE.pt, or package.module:factory",
+        "dinov2-vitl14 (FD_DINOv2; also -vits14, -vitb14, -vitg14, -vitl14-dgm-eval), clip-vit-l-14-336 (CMMD), "
+        "clip-vit-b-32 (FD_CLIP), a TorchScript FILE.pt, or package.module:factory",
     )
     parser.add_argument("--input-size", type=_positive_int, metavar="N", help="custom classifier: input is N x N")
     parser.add_argument(
@@ -434,11 +445,13 @@ def _score(args: argparse.Namespace) -> int:
 
 def _weights(args: argparse.Namespace) -> int:
     if args.weights_command == "install":
-        print(weights_module.install_weights(args.file))
+        known = tuple(dict.fromkeys(entry.weights for entry in REGISTRY.values()))
+        print(weights_module.install_weights(args.file, known))
         return 0
-    found = weights_module.find_weights()
+    spec = REGISTRY[args.classifier].weights
+    found = weights_module.find_weights(spec)
     if found is None:
-        print(f"{weights_module.installed_path()} (not installed yet)")
+        print(f"{weights_module.installed_path(spec)} (not installed yet; ${spec.env_weights} or {spec.urls[0]})")
     else:
         path, origin = found
         print(f"{path} (from {origin})")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings as python_warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from typing import Any
 import numpy as np
 
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .maths.cmmd import SCALE as CMMD_SCALE
+from .maths.cmmd import SIGMA as CMMD_SIGMA
+from .maths.cmmd import cmmd
 from .maths.extrapolation import extrapolate
 from .maths.frechet import MomentAccumulator, Moments, frechet_of_moments, moments_of
 from .maths.inception import LogProbabilities, split_score
@@ -35,7 +39,7 @@ from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main
 from .pipeline.adm_batch import is_adm_batch, read_adm_statistics
 from .pipeline.cache import FeatureCache
 from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
-from .pipeline.extractors import Classifier
+from .pipeline.extractors import REGISTRY, Classifier
 from .pipeline.references import Resolved, is_catalog_name, protocol_warnings
 from .pipeline.references import resolve as resolve_reference
 from .pipeline.sources import Source, open_source
@@ -54,6 +58,7 @@ from .pipeline.statistics import (
 from .pipeline.weights import REFERENCE_SHA256, TORCHVISION
 from .results import (
     SMALL_N,
+    CMMDResult,
     Evaluation,
     InfinityResult,
     ISResult,
@@ -62,15 +67,18 @@ from .results import (
     RealismDetails,
     SFIDResult,
     announce,
+    feature_family,
     fid_from_moments,
     inception_score_from_log_probabilities,
     kernel_inception_distance,
     small_sample_warning,
 )
 
-METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf")
+METRICS = ("is", "fid", "sfid", "kid", "pr", "dc", "inf", "cmmd", "fd_dinov2", "fd_clip")
+ALL_METRICS = METRICS[:7]  # "all": the Inception metrics (CMMD is asked for by name, with its extractor)
 DEFAULT_METRICS = ("is", "fid", "kid")  # the API's evaluate() default (CLI `evaluate`: all REF can serve)
 PROTOCOLS = ("default", "adm")
+CMMD_SPACE = "clip-vit-l-14-336"  # CMMD as published (google-research/cmmd)
 ADM_SPLIT_SIZE = 5000  # the ADM evaluator's IS: consecutive chunks of 5,000 images, in the given order
 # What a metric needs of the samples' side and of its reference side (None: it has no reference).
 NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
@@ -81,7 +89,13 @@ NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "pr": (frozenset({"features"}), frozenset({"features"})),
     "dc": (frozenset({"features"}), frozenset({"features"})),
     "inf": (frozenset({"logits", "features"}), frozenset({"moments"})),
+    "cmmd": (frozenset({"features"}), frozenset({"features"})),
+    "fd_dinov2": (frozenset({"moments"}), frozenset({"moments"})),
+    "fd_clip": (frozenset({"moments"}), frozenset({"moments"})),
 }
+# Metrics that name their feature space, and the registry extractor each runs on by default when the
+# options' classifier is not of that space (a second pass over the images; Request.extractors chooses).
+SPACE_METRICS = {"fd_dinov2": "dinov2-vitl14", "fd_clip": "clip-vit-b-32", "cmmd": "clip-vit-l-14-336"}
 REFERENCED = tuple(metric for metric in METRICS if NEEDS[metric][1] is not None)
 OUTPUT_OF_NEED = {
     "logits": "logits",
@@ -96,6 +110,9 @@ METRIC_NAMES = {
     "pr": "precision/recall",
     "dc": "density/coverage",
     "inf": "FID-infinity",
+    "cmmd": "CMMD",
+    "fd_dinov2": "FD_DINOv2",
+    "fd_clip": "FD_CLIP",
 }
 
 
@@ -116,8 +133,16 @@ class Request:
     infinity_points: int = 15
     infinity_seed: int = 2020
     automatic: bool = False  # metrics were not chosen: leave out those the inputs cannot serve
+    extractors: dict[str, str] = field(default_factory=dict)  # "fd_dinov2" / "fd_clip" / "cmmd" -> registry name
 
     def __post_init__(self) -> None:
+        for metric, name in self.extractors.items():
+            if metric not in SPACE_METRICS or name not in REGISTRY or "features" not in REGISTRY[name].outputs:
+                raise InceptionScoreError(
+                    f"extractors maps {', '.join(SPACE_METRICS)} to a registry extractor name; got {metric!r}: {name!r}"
+                )
+            if metric != "cmmd" and feature_family(name) != feature_family(SPACE_METRICS[metric]):
+                raise InceptionScoreError(f"{metric} is computed on {metric[3:]} features, not on {name}'s")
         check_whole(self.splits, "splits (--splits)", 1)
         check_whole(self.bootstrap, "bootstrap (--bootstrap)", 0)
         check_whole(self.kid_subsets, "kid_subsets (--kid-subsets)", 1)
@@ -169,7 +194,7 @@ class Side:
 
 def check_metrics(metrics: Any) -> frozenset[str]:
     if metrics == "all":
-        return frozenset(METRICS)
+        return frozenset(ALL_METRICS)
     if isinstance(metrics, str):
         metrics = tuple(part.strip() for part in metrics.split(","))
     if not isinstance(metrics, (tuple, list, set, frozenset)):
@@ -189,8 +214,103 @@ def check_protocol(protocol: Any) -> str:
 
 
 def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
-    """Every metric of `request` from one pass over each distinct image side."""
+    """Every metric of `request`: one pass over each distinct image side per extractor.
+
+    The options' classifier serves every metric but those that name another feature space
+    (`SPACE_METRICS`: fd_dinov2, fd_clip, and cmmd when no classifier is given); each other
+    extractor runs its own pass, decoding the images again.
+    """
     check_protocol(request.protocol)
+    for metric in sorted(request.metrics & set(REFERENCED)):
+        if request.references.get(metric) is None and metric != "inf" and not request.automatic:
+            raise InceptionScoreError(
+                f"{METRIC_NAMES[metric]} needs a reference: pass reference=... (CLI: --ref REF), "
+                f"or leave {metric!r} out of metrics"
+            )
+    passes: dict[str | None, set[str]] = {}
+    for metric in sorted(request.metrics, key=lambda metric: (_extractor_of(metric, request, options) or "", metric)):
+        passes.setdefault(_extractor_of(metric, request, options), set()).add(metric)  # the classifier's first
+    others = [spec for spec in passes if spec is not None]
+    # weights are the options' classifier's; with no metric of its own, the one other extractor's
+    if options.weights is not None and None not in passes and len(others) > 1:
+        raise InceptionScoreError(
+            f"weights (--weights) names one file but {', '.join(others)} run here: give each its weights "
+            "through its environment variable or the cache (inception-score weights install FILE)"
+        )
+    if len(passes) > 1:
+        for value in (source, *request.references.values()):
+            if isinstance(value, Iterator):
+                raise InceptionScoreError(
+                    f"{', '.join(others)} need a second pass over the images, and an iterator can be read once: "
+                    "give a re-readable source (files, an array, a list, or a callable with num_samples), or "
+                    "compute them in a separate call"
+                )
+    evaluation = Evaluation(protocol=request.protocol)
+    for spec, metrics in passes.items():
+        found = _evaluate_pass(source, request, metrics, options, spec, only=len(passes) == 1)
+        evaluation = _merge(evaluation, found, metrics, main=spec is None)
+    return evaluation
+
+
+def _extractor_of(metric: str, request: Request, options: Options) -> str | None:
+    """The registry extractor a metric needs beyond the options' classifier (None: the options' own)."""
+    if metric not in SPACE_METRICS:
+        return None
+    chosen, spec = request.extractors.get(metric, SPACE_METRICS[metric]), options.classifier
+    if spec == chosen:
+        return None
+    if metric in request.extractors:
+        return chosen
+    if metric == "cmmd":
+        return chosen if spec is None else None  # CMMD on the given classifier's features, else CLIP's
+    mine = feature_family(spec) if isinstance(spec, str) else None
+    return None if mine == feature_family(chosen) else chosen
+
+
+def _evaluate_pass(
+    source: Any, request: Request, metrics: set[str], options: Options, spec: str | None, *, only: bool
+) -> Evaluation:
+    """One extractor's pass: its metrics under the engine's names (fd_dinov2 and fd_clip are FIDs)."""
+    names = {metric: "fid" if metric.startswith("fd_") else metric for metric in metrics}
+    references = dict(request.references)
+    for metric, name in names.items():
+        if metric != name and metric in request.references and (name not in metrics or name not in references):
+            references[name] = request.references[metric]
+    renamed = frozenset(names.values())
+    references = {metric: value for metric, value in references.items() if metric in renamed}
+    if spec is not None:
+        options = dataclasses.replace(
+            options,
+            classifier=spec,
+            weights=options.weights if only else None,
+            input_size=None,
+            resize=None,
+            normalize=None,
+            channels=None,
+        )
+    return _evaluate_one(source, dataclasses.replace(request, metrics=renamed, references=references), options)
+
+
+def _merge(evaluation: Evaluation, found: Evaluation, metrics: set[str], *, main: bool) -> Evaluation:
+    """One pass's results added to the evaluation; a pass's FID goes to the fd_* field its metric names."""
+    if main:
+        evaluation = dataclasses.replace(
+            found,
+            fid=found.fid if "fid" in metrics else None,
+            fd_dinov2=evaluation.fd_dinov2,
+            fd_clip=evaluation.fd_clip,
+            cmmd=evaluation.cmmd,
+        )
+    return dataclasses.replace(
+        evaluation,
+        fd_dinov2=found.fid if "fd_dinov2" in metrics else evaluation.fd_dinov2,
+        fd_clip=found.fid if "fd_clip" in metrics else evaluation.fd_clip,
+        cmmd=found.cmmd if "cmmd" in metrics else evaluation.cmmd,
+    )
+
+
+def _evaluate_one(source: Any, request: Request, options: Options) -> Evaluation:
+    """Every metric of `request` from one pass over each distinct image side, with the options' extractor."""
     for metric in sorted(request.metrics & set(REFERENCED)):
         if request.references.get(metric) is None and metric != "inf" and not request.automatic:
             raise InceptionScoreError(
@@ -213,6 +333,7 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
                 _side(sides, reference, set(theirs), options, group)
         _take_file_statistics(sides, planned)
         _check_before_pass(main, sides, planned)
+        check_feature_spaces(list(sides.values()), _named_space(options))
         classifier = _extractor(list(sides.values()), options) if group is None else None
         return sides, main, classifier, planned
 
@@ -411,6 +532,8 @@ def _servable(request: Request, main: Side, sides: dict[Any, Side], options: Opt
             continue
         if metric == "sfid" and not spatial:
             continue
+        if metric in ("is", "inf") and not _gives_logits(options):
+            continue
         if reference is not None and NEEDS[metric][1] is not None:
             side = _side(sides, reference, set(), options, group)
             if side.statistics is not None and not _file_serves(side.statistics, metric):
@@ -425,6 +548,14 @@ def _servable(request: Request, main: Side, sides: dict[Any, Side], options: Opt
     return dataclasses.replace(request, metrics=frozenset(kept), automatic=False)
 
 
+def _gives_logits(options: Options) -> bool:
+    """Whether the extractor the options name gives class logits (a registry feature network does not)."""
+    spec = options.classifier
+    if isinstance(spec, str) and spec in REGISTRY:
+        return "logits" in REGISTRY[spec].outputs
+    return not isinstance(spec, Classifier) or "logits" in spec.outputs
+
+
 def _gives_spatial(options: Options) -> bool:
     """Whether the extractor the options name gives sFID's spatial features (without loading it)."""
     spec = options.classifier
@@ -434,7 +565,7 @@ def _gives_spatial(options: Options) -> bool:
 
 
 def _file_serves(statistics: Statistics, metric: str) -> bool:
-    if metric in ("kid", "pr", "dc"):
+    if metric in ("kid", "pr", "dc", "cmmd"):
         return statistics.has_features
     if metric == "sfid":
         return statistics.has_spatial
@@ -488,7 +619,7 @@ def _check_before_pass(main: Side, sides: dict[Any, Side], request: Request) -> 
             f"{main.description}: {count} images cannot be cut into {splits} splits; "
             f"use --splits {count} or fewer, or score more images (50,000 is the convention)"
         )
-    for metric in ("kid", "pr", "dc", "sfid"):
+    for metric in ("kid", "pr", "dc", "sfid", "cmmd"):
         if metric in request.metrics:
             for side in (main, sides[_key(request.references[metric])]):
                 if side.statistics is not None:
@@ -537,6 +668,41 @@ def _extractor(sides: list[Side], options: Options) -> Classifier | None:
             )
         )
     return classifier
+
+
+def feature_space_of(sides: list[Side], classifier: Classifier | None) -> str | None:
+    """The feature space of a comparison: the extractor's name, else the one its statistics files name."""
+    if classifier is not None:
+        return classifier.name
+    named = [side.statistics.extractor for side in sides if side.statistics is not None and side.statistics.extractor]
+    return named[0] if named else None
+
+
+def _named_space(options: Options) -> str:
+    """The feature space the options' extractor gives, known before it is loaded (custom modules: "python")."""
+    spec = options.classifier
+    if spec is None or (isinstance(spec, str) and spec in REGISTRY):
+        return spec or "inception-2015"
+    return spec.name if isinstance(spec, Classifier) else "python"
+
+
+def check_feature_spaces(sides: list[Side], space: str | None) -> None:
+    """Refuse to compare features of different spaces (Inception, DINOv2, CLIP, or two variants of one),
+    before any image is read; `space`: the extractor's (ignored when every side is a statistics file)."""
+    files = [side for side in sides if side.statistics is not None and side.statistics.extractor is not None]
+    images = any(side.source is not None and side.needs for side in sides)
+    spaces = ([(space, "the images' features")] if space is not None and images else []) + [
+        (side.statistics.extractor, side.description) for side in files if side.statistics is not None
+    ]
+    known = [(space, what) for space, what in spaces if feature_family(space) not in (None, "inception")]
+    for space, what in known:
+        for other, other_what in spaces:
+            if other != space and (feature_family(other) is not None or other in ("torchscript", "python")):
+                raise InceptionScoreError(
+                    f"{what} are in the {space} feature space but {other_what} in the {other} space: distances "
+                    f"between different feature spaces are meaningless. Compute both with the same extractor "
+                    f"(--classifier {space}, or write the statistics again with it)"
+                )
 
 
 def _extract(sides: list[Side], classifier: Classifier | None, options: Options, group: Group | None) -> None:
@@ -720,6 +886,7 @@ def _results(
         reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256,
     )
     named = _names_weights(classifier)
+    space = feature_space_of(sides, classifier)
     if "fid" in request.metrics:
         fid_side = next(side for side in sides if _key(side.value) == _key(request.references["fid"]))
         assert main.moments is not None and fid_side.moments is not None
@@ -732,6 +899,7 @@ def _results(
                 b=_described(fid_side, ("mu", "sigma")),
                 warnings=_warnings(sha256, named, file_warnings, notes),
                 reference=_reference_provenance(fid_side, fid.n_b),
+                feature_space=space,
                 **context,
             ),
         )
@@ -777,6 +945,26 @@ def _results(
                 b=kid_side.description,
                 warnings=_warnings(sha256, named, file_warnings, notes),
                 reference=_reference_provenance(kid_side, kid.n_b),
+                feature_space=space,
+                **context,
+            ),
+        )
+    if "cmmd" in request.metrics:
+        cmmd_side = _reference_side(sides, request, "cmmd")
+        assert main.features is not None and cmmd_side.features is not None
+        evaluation = dataclasses.replace(
+            evaluation,
+            cmmd=CMMDResult(
+                cmmd(main.features, cmmd_side.features),
+                "min-variance",
+                CMMD_SIGMA,
+                CMMD_SCALE,
+                len(main.features),
+                len(cmmd_side.features),
+                feature_space=space,
+                b=cmmd_side.description,
+                warnings=_warnings(sha256, named, file_warnings, _cmmd_warnings(space)),
+                reference=_reference_provenance(cmmd_side, len(cmmd_side.features)),
                 **context,
             ),
         )
@@ -950,6 +1138,15 @@ def _fid_warnings(n_a: int | None, n_b: int | None) -> list[str]:
             "(50,000 is the convention)"
         ]
     return []
+
+
+def _cmmd_warnings(space: str | None) -> list[str]:
+    if space == CMMD_SPACE:
+        return []
+    return [
+        f"CMMD on {space or 'custom'} features: published CMMDs use {CMMD_SPACE}'s unit-length embeddings "
+        f"(--classifier {CMMD_SPACE}); compare only with CMMDs of the same features"
+    ]
 
 
 def _kid_warnings(subsets: int, subset_size: int) -> list[str]:

@@ -322,13 +322,67 @@ class FIDResult:
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
     sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
     reference: dict[str, Any] | None = None  # catalog reference: name, sha256 and its origin, protocol, N
+    feature_space: str | None = None  # the extractor: "inception-2015" FID, "dinov2-vitl14" FD_DINOv2, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the same names as the attributes."""
+        return dataclasses.asdict(self)
+
+    @property
+    def name(self) -> str:
+        """What the distance is called in its feature space: FID, FD_DINOv2, FD_CLIP."""
+        family = feature_family(self.feature_space)
+        return f"FD_{SPACE_LABELS[family]}" if family in SPACE_LABELS else "FID"
+
+    def summary(self) -> str:
+        return (
+            f"{self.name} = {self.fid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images){_against(self.reference)}"
+        )
+
+
+# Feature spaces other than Inception's, by the prefix of their extractor's name, as papers label them.
+SPACE_LABELS = {"dinov2": "DINOv2", "clip": "CLIP"}
+
+
+def feature_family(feature_space: str | None) -> str | None:
+    """The family of an extractor name ("dinov2-vitl14" -> "dinov2", "clip-vit-b-32" -> "clip",
+    "inception-2015" and "torchvision" -> "inception"); None for a custom module or an unknown space."""
+    if feature_space in ("inception-2015", "torchvision"):
+        return "inception"
+    prefix = (feature_space or "").split("-")[0]
+    return prefix if prefix in SPACE_LABELS else None
+
+
+@dataclass(frozen=True)
+class CMMDResult:
+    """CMMD (Jayasumana et al. 2024): scale x MMD^2 with a Gaussian RBF kernel on embeddings, float64."""
+
+    value: float
+    estimator: str  # "min-variance" (the reference's: i = j pairs included) or "unbiased"
+    sigma: float
+    scale: float
+    n_a: int
+    n_b: int
+    feature_space: str | None = None
+    a: str | None = None
+    b: str | None = None
+    weights_sha256: str | None = None
+    reference_weights: bool | None = None
+    pipeline_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    world_size: int = 1
+    sample_seed: int | None = None
+    reference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
         return dataclasses.asdict(self)
 
     def summary(self) -> str:
-        return f"FID = {self.fid:.4f} ({_count(self.n_a)} vs {_count(self.n_b)} images){_against(self.reference)}"
+        return (
+            f"CMMD = {self.value:.4f} ({self.estimator}, sigma {self.sigma:g}, x{self.scale:g}; {self.n_a} vs "
+            f"{self.n_b} images, {self.feature_space or 'custom'} features){_against(self.reference)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -351,6 +405,7 @@ class KIDResult:
     world_size: int = 1  # processes (torch.distributed ranks) that extracted the features
     sample_seed: int | None = None  # a callable side's draws: seeded with sample_seed + rank
     reference: dict[str, Any] | None = None  # catalog reference: name, sha256 and its origin, protocol, N
+    feature_space: str | None = None  # the extractor whose features the kernel compares
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes."""
@@ -567,6 +622,9 @@ class Evaluation:
     manifold: ManifoldResult | None = None  # precision, recall, F-score, density, coverage, realism
     infinity: InfinityResult | None = None
     protocol: str = "default"
+    cmmd: CMMDResult | None = None
+    fd_dinov2: FIDResult | None = None  # from a second extractor in the same call (metrics "fd_dinov2", "fd_clip")
+    fd_clip: FIDResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """IS fields at the top level (as `inception-score score --json`), FID and KID under "fid" and "kid"
@@ -585,19 +643,24 @@ class Evaluation:
             ("sfid", self.sfid),
             ("manifold", self.manifold),
             ("infinity", self.infinity),
+            ("cmmd", self.cmmd),
+            ("fd_dinov2", self.fd_dinov2),
+            ("fd_clip", self.fd_clip),
         )
 
     def metrics_dict(self) -> dict[str, Any]:
         """One flat dict of the numbers under torch-fidelity's key names where it has the metric
         (`inception_score_mean`, `frechet_inception_distance`, `precision`, ...), ours for the rest
-        (`spatial_frechet_inception_distance`, `density`, `coverage`, `inception_score_infinity`,
-        `frechet_inception_distance_infinity`), the protocol, and every full result under `details`."""
+        (`fd_dinov2`, `fd_clip`, `cmmd`, `spatial_frechet_inception_distance`, `density`, `coverage`,
+        `inception_score_infinity`, `frechet_inception_distance_infinity`), the protocol, and every full
+        result under `details`."""
         out: dict[str, Any] = {}
         if self.inception_score is not None:
             out["inception_score_mean"] = self.inception_score.mean
             out["inception_score_std"] = self.inception_score.std
         if self.fid is not None:
-            out["frechet_inception_distance"] = self.fid.fid
+            family = feature_family(self.fid.feature_space)
+            out[f"fd_{family}" if family in SPACE_LABELS else "frechet_inception_distance"] = self.fid.fid
         if self.sfid is not None:
             out["spatial_frechet_inception_distance"] = self.sfid.sfid
         if self.kid is not None:
@@ -611,6 +674,11 @@ class Evaluation:
             out["inception_score_infinity"] = self.infinity.inception_score_infinity
             if self.infinity.frechet_inception_distance_infinity is not None:
                 out["frechet_inception_distance_infinity"] = self.infinity.frechet_inception_distance_infinity
+        for name, distance in (("fd_dinov2", self.fd_dinov2), ("fd_clip", self.fd_clip)):
+            if distance is not None:
+                out[name] = distance.fid
+        if self.cmmd is not None:
+            out["cmmd"] = self.cmmd.value
         out["protocol"] = self.protocol
         details = {"inception_score": self.inception_score.to_dict()} if self.inception_score else {}
         details.update((name, result.to_dict()) for name, result in self._named() if result is not None)

@@ -25,17 +25,35 @@ from torch import nn
 
 from ..errors import InceptionScoreError, escaped, plural
 from .inception2015 import INPUT_SIZE, load_inception
+from .networks import clip, dinov2
+from .networks.common import PublishedWeights, pil_bicubic_resize
 from .resize import resize_tf1
 from .weights import REFERENCE, TORCHVISION, WeightsFile, resolve_weights, sha256_file
 
-RESIZE_METHODS = ("tf1-bilinear", "bilinear", "nearest", "none")
+# The last four are the published protocols of DINOv2 and CLIP metrics (docs/feature-spaces.md):
+# "bicubic-antialias" EDM2's FD_DINOv2 (torch bicubic with antialias on the float values),
+# "pil-bicubic" dgm-eval's (PIL bicubic to 8 bits), "crop-pil-bicubic" CMMD's (centre square of
+# the shorter side, then PIL bicubic) and "pil-bicubic-crop" clean-fid's FD_CLIP (PIL bicubic of
+# the shorter side, then a centre crop).
+RESIZE_METHODS = (
+    "tf1-bilinear",
+    "bilinear",
+    "nearest",
+    "none",
+    "bicubic-antialias",
+    "pil-bicubic",
+    "crop-pil-bicubic",
+    "pil-bicubic-crop",
+)
+_PROTOCOL_RESIZES = RESIZE_METHODS[4:]
 # name -> (scale applied to 0..255 values first, then (x - mean) / std per channel)
 NORMALIZATIONS: dict[str, tuple[float, tuple[float, ...], tuple[float, ...]]] = {
     "tf-inception": (1.0, (128.0,), (128.0,)),  # (x - 128) / 128, the 2015 graph's input
     "minus1-1": (255.0, (0.5,), (0.5,)),  # [-1, 1] as torchvision's ToTensor + Normalize(0.5, 0.5)
     "0-1": (255.0, (0.0,), (1.0,)),
     "0-255": (1.0, (0.0,), (1.0,)),
-    "imagenet": (255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "imagenet": (255.0, dinov2.IMAGENET_MEAN, dinov2.IMAGENET_STD),
+    "clip": (255.0, clip.CLIP_MEAN, clip.CLIP_STD),
 }
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _CONTRACT_KEYS = ("input_size", "resize", "normalize", "channels")
@@ -80,6 +98,8 @@ class InputContract:
 
     def _resize(self, pixels: torch.Tensor) -> torch.Tensor:
         height, width = pixels.shape[-2:]
+        if self.resize in _PROTOCOL_RESIZES:
+            return _protocol_resize(pixels, self.resize, self.size)
         if (height, width) == (self.size, self.size):
             return pixels
         if self.resize == "none":
@@ -103,6 +123,23 @@ class InputContract:
         mean_tensor = torch.tensor(mean, dtype=pixels.dtype, device=pixels.device).view(shape)
         std_tensor = torch.tensor(std, dtype=pixels.dtype, device=pixels.device).view(shape)
         return (pixels - mean_tensor) / std_tensor
+
+
+def _protocol_resize(pixels: torch.Tensor, method: str, size: int) -> torch.Tensor:
+    """A published protocol's resize of float 0..255 RGB values (decoded 8-bit images) to size x size."""
+    if method == "bicubic-antialias":
+        return F.interpolate(pixels, size=(size, size), mode="bicubic", antialias=True)
+    images = pixels.round().clamp(0, 255).to(torch.uint8)  # exact: the values are decoded 8-bit pixels
+    if method == "pil-bicubic":
+        return pil_bicubic_resize(images, (size, size)).float()
+    height, width = images.shape[-2:]
+    protocol: clip.Protocol = "cmmd" if method == "crop-pil-bicubic" else "clean-fid"
+    resize_height, resize_width, top, left, side = clip.crop_box(height, width, size, protocol)
+    if protocol == "cmmd":
+        cropped = images[..., top : top + side, left : left + side]
+        return pil_bicubic_resize(cropped, (size, size)).float()
+    resized = pil_bicubic_resize(images, (resize_height, resize_width))
+    return resized[..., top : top + side, left : left + side].float()
 
 
 def _normalization(name: str, channels: int) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
@@ -197,6 +234,81 @@ def _build_torchvision(path: Path, plain: bool) -> nn.Module:
     return load_torchvision_inception(path, plain=plain)
 
 
+class FeaturesOnly(nn.Module):
+    """A feature network (DINOv2, a CLIP image tower) as a classifier module: (no logits, N x 0; features).
+
+    unit_norm: L2-normalise the features, as CMMD's reference does with CLIP embeddings.
+    """
+
+    def __init__(self, network: nn.Module, unit_norm: bool = False) -> None:
+        super().__init__()
+        self.network = network
+        self.unit_norm = unit_norm
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.network(batch).float()
+        if self.unit_norm:
+            features = F.normalize(features, dim=-1)
+        return features.new_zeros((batch.shape[0], 0)), features
+
+
+def _published_file(published: PublishedWeights, what: str, env_weights: str) -> WeightsFile:
+    """A network module's published weights data as the registry's weights file spec."""
+    return WeightsFile(
+        description=what,
+        filename=published.name,
+        sha256=published.sha256,
+        size=None,
+        urls=published.urls,
+        hub_filenames=(published.name,),  # torch.hub.load('facebookresearch/dinov2', ...) leaves it there
+        env_weights=env_weights,
+    )
+
+
+def _dinov2_entry(variant: str, resize: str = "bicubic-antialias", suffix: str = "") -> ExtractorEntry:
+    config, published = dinov2.CONFIGS[variant], dinov2.WEIGHTS[variant]
+    protocol = (
+        "EDM2's FD_DINOv2 (torch bicubic, antialiased)"
+        if resize == "bicubic-antialias"
+        else ("dgm-eval's FD_DINOv2 (PIL bicubic)")
+    )
+    return ExtractorEntry(
+        f"dinov2-{variant}{suffix}",
+        _published_file(
+            published, f"Meta's DINOv2 {variant} weights file", f"INCEPTION_SCORE_DINOV2_{variant.upper()}_WEIGHTS"
+        ),
+        lambda path, plain: FeaturesOnly(dinov2.load_dinov2(path, variant)),
+        InputContract(size=dinov2.INPUT_SIZE, resize=resize, normalize="imagenet"),
+        logits="none (a feature network)",
+        features=f"CLS token after the final LayerNorm, {config.embed_dim}",
+        notes=f"DINOv2 {variant} (LVD-142M): FD_DINOv2 as {protocol}; Meta publishes no checksum, so the "
+        "file is checked by its layout only",
+        outputs=("features",),
+    )
+
+
+def _clip_entry(variant: str) -> ExtractorEntry:
+    config, published = clip.CONFIGS[variant], clip.WEIGHTS[variant]
+    cmmd = config.default_protocol == "cmmd"
+    return ExtractorEntry(
+        f"clip-{variant}",
+        _published_file(
+            published,
+            f"OpenAI's CLIP {variant} weights file",
+            f"INCEPTION_SCORE_CLIP_{variant.upper().replace('-', '_')}_WEIGHTS",
+        ),
+        lambda path, plain: FeaturesOnly(clip.load_clip(path, variant), unit_norm=cmmd),
+        InputContract(
+            size=config.image_size, resize="crop-pil-bicubic" if cmmd else "pil-bicubic-crop", normalize="clip"
+        ),
+        logits="none (a feature network)",
+        features=f"projected image embedding, {config.embed_dim}" + (", L2-normalised" if cmmd else ""),
+        notes="CLIP image tower (OpenAI's weights, sha256 checked): "
+        + ("CMMD as google-research/cmmd computes it" if cmmd else "FD_CLIP as clean-fid computes it"),
+        outputs=("features",),
+    )
+
+
 REGISTRY: dict[str, ExtractorEntry] = {
     entry.name: entry
     for entry in (
@@ -221,6 +333,9 @@ REGISTRY: dict[str, ExtractorEntry] = {
             notes="torchvision's ImageNet Inception v3: matches PyTorch papers that used it (~9.7 on "
             "CIFAR-10), not the paper's protocol",
         ),
+        *(_dinov2_entry(variant) for variant in dinov2.CONFIGS),
+        _dinov2_entry("vitl14", "pil-bicubic", "-dgm-eval"),
+        *(_clip_entry(variant) for variant in clip.CONFIGS),
     )
 }
 _loaded: dict[tuple[str, str, bool], nn.Module] = {}

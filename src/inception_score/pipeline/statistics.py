@@ -51,6 +51,15 @@ class Statistics:
     def has_spatial(self) -> bool:
         return self.mu_s is not None
 
+    @property
+    def extractor(self) -> str | None:
+        """The extractor the file was computed with, from its pipeline_version (which names any
+        extractor other than the 2015 network); None when the file does not say (pytorch-fid's)."""
+        if self.pipeline_version is None:
+            return None
+        _, marker, rest = self.pipeline_version.partition("; extractor ")
+        return rest.split(" ")[0] if marker else "inception-2015"
+
 
 def is_statistics_path(value: object) -> bool:
     """True for a path to an existing .npz file that holds `mu` or `sigma` (or cannot be read at all).

@@ -38,7 +38,7 @@ class WeightsFile:
 
     description: str
     filename: str
-    sha256: str  # the full hex digest, or a prefix where only that is published (torch hub names)
+    sha256: str | None  # the full hex digest, a published prefix (torch hub names), or None: none published
     size: int | None
     urls: tuple[str, ...]
     hub_filenames: tuple[str, ...]
@@ -46,7 +46,8 @@ class WeightsFile:
     env_url: str | None = None
 
     def matches(self, digest: str) -> bool:
-        return digest.startswith(self.sha256)
+        """True when `digest` is this file's published checksum (never for a file with none published)."""
+        return self.sha256 is not None and digest.startswith(self.sha256)
 
 
 REFERENCE = WeightsFile(
@@ -154,18 +155,26 @@ def download_weights(
     return destination
 
 
-def install_weights(file: str | Path) -> Path:
-    """Verify a downloaded copy of a known weights file (reference or torchvision) and copy it into our cache."""
+def install_weights(file: str | Path, known: tuple[WeightsFile, ...] = (REFERENCE, TORCHVISION)) -> Path:
+    """Verify a downloaded copy of a known weights file and copy it into our cache.
+
+    A file is recognised by its published sha256; one whose authors publish none (DINOv2's) by
+    its published file name, its layout being checked when it is loaded.
+    """
     source = Path(file)
     if not source.is_file():
         raise InceptionScoreError(f"{source}: no such file")
     actual = sha256_file(source)
-    spec = next((known for known in (REFERENCE, TORCHVISION) if known.matches(actual)), None)
+    spec = next((spec for spec in known if spec.matches(actual)), None)
     if spec is None:
+        spec = next((spec for spec in known if spec.sha256 is None and spec.filename == source.name), None)
+    if spec is None:
+        unchecked = [spec.filename for spec in known if spec.sha256 is None]
+        named = f" (files without a published checksum are known by name: {', '.join(unchecked)})" if unchecked else ""
         raise InceptionScoreError(
             f"{source} is not the reference weights file "
             f"(sha256 {actual[:16]}..., expected {REFERENCE_SHA256[:16]}...) "
-            f"nor torchvision's {TORCHVISION_FILENAME}. "
+            f"nor another known weights file{named}. "
             f"Other weights can still be used with --weights {source}, but their scores are not comparable"
         )
     destination = installed_path(spec)

@@ -1,0 +1,363 @@
+"""DINOv2 and CLIP as registry extractors end to end: FD_DINOv2, FD_CLIP, CMMD, names, refusals.
+
+Random weights in the published layouts (extractor_recipes), written once per session; the
+fixture images cut to a few per side so the full-depth ViT-S/14 and ViT-B/32 stay fast on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from extractor_recipes import clip_shapes, dinov2_shapes, random_images, random_state_dict
+from helpers import run_cli
+from torch import nn
+
+import inception_score as score
+from inception_score.errors import InceptionScoreError
+from inception_score.maths.cmmd import cmmd
+from inception_score.maths.frechet import frechet_of_moments, moments_of
+from inception_score.pipeline.extractors import REGISTRY, load_classifier
+from inception_score.pipeline.networks import clip, dinov2
+from inception_score.pipeline.weights import install_weights, resolve_weights
+
+IMAGES_PER_SIDE = 6
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory, data) -> dict[str, Path]:
+    """A few fixture images per side (32 x 32 PNGs of folders a and b)."""
+    root = tmp_path_factory.mktemp("spaces")
+    for name in ("a", "b"):
+        (root / name).mkdir()
+        for image in sorted((data / "images" / name).iterdir())[:IMAGES_PER_SIDE]:
+            shutil.copy(image, root / name / image.name)
+    return {"a": root / "a", "b": root / "b"}
+
+
+@pytest.fixture(scope="session")
+def dinov2_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dinov2") / "dinov2_vits14_pretrain.pth"
+    torch.save(random_state_dict(dinov2_shapes("vits14"), seed=1701), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_file(tmp_path_factory) -> Path:
+    """OpenAI's layout with float16 values, as the published file holds them (a plain state dict here)."""
+    path = tmp_path_factory.mktemp("clip") / "ViT-B-32.pt"
+    state = random_state_dict(clip_shapes("vit-b-32"), seed=1702, fp16_exact=True)
+    torch.save({key: value.half() for key, value in state.items()}, path)
+    return path
+
+
+def uint8_images(folder: Path) -> torch.Tensor:
+    from PIL import Image
+
+    arrays = [np.asarray(Image.open(path).convert("RGB")) for path in sorted(folder.iterdir())]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+# --- the registry entries ------------------------------------------------------------------------
+
+
+def test_registry_entries_are_feature_networks_with_their_published_files():
+    for name in ("dinov2-vits14", "dinov2-vitb14", "dinov2-vitl14", "dinov2-vitg14", "dinov2-vitl14-dgm-eval"):
+        entry = REGISTRY[name]
+        assert entry.outputs == ("features",)
+        assert entry.weights.sha256 is None  # Meta publishes none
+        assert entry.weights.urls[0].startswith("https://dl.fbaipublicfiles.com/dinov2/")
+        assert entry.contract.size == 224 and entry.contract.normalize == "imagenet"
+    assert REGISTRY["dinov2-vitl14"].weights.env_weights == "INCEPTION_SCORE_DINOV2_VITL14_WEIGHTS"
+    assert REGISTRY["dinov2-vitl14"].contract.resize == "bicubic-antialias"  # EDM2's, the default
+    assert REGISTRY["dinov2-vitl14-dgm-eval"].contract.resize == "pil-bicubic"
+    for name, variant in (("clip-vit-l-14-336", "vit-l-14-336"), ("clip-vit-b-32", "vit-b-32")):
+        entry = REGISTRY[name]
+        assert entry.outputs == ("features",)
+        assert entry.weights.sha256 == clip.WEIGHTS[variant].sha256
+        assert entry.weights.sha256 in entry.weights.urls[0]  # OpenAI's URL carries the sha256
+    assert REGISTRY["clip-vit-l-14-336"].contract.size == 336
+    assert REGISTRY["clip-vit-l-14-336"].weights.env_weights == "INCEPTION_SCORE_CLIP_VIT_L_14_336_WEIGHTS"
+
+
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("dinov2-vitl14", lambda images: dinov2.preprocess(images, "edm2")),
+        ("dinov2-vitl14-dgm-eval", lambda images: dinov2.preprocess(images, "dgm-eval")),
+        ("clip-vit-l-14-336", lambda images: clip.preprocess(images, "cmmd", 336)),
+        ("clip-vit-b-32", lambda images: clip.preprocess(images, "clean-fid", 224)),
+    ],
+)
+@pytest.mark.parametrize(("height", "width"), [(37, 50), (64, 48), (224, 224)])
+def test_contract_is_the_network_modules_own_preprocessing(name, reference, height, width):
+    images = torch.from_numpy(random_images(17, 3, height, width))
+    prepared = REGISTRY[name].contract.prepare(images.float())
+    torch.testing.assert_close(prepared, reference(images), rtol=0, atol=0)
+
+
+def test_cache_keys_name_the_protocol(dinov2_file):
+    keys = {REGISTRY[name].contract.describe() for name in ("dinov2-vitl14", "dinov2-vitl14-dgm-eval", "clip-vit-b-32")}
+    assert len(keys) == 3
+    classifier = load_classifier("dinov2-vits14", weights=dinov2_file, progress=False)
+    assert classifier.cache_key is not None and "bicubic-antialias" in classifier.cache_key
+    assert classifier.outputs == ("features",)
+
+
+def test_weights_are_resolved_like_the_inception_weights(dinov2_file, monkeypatch, private_cache):
+    spec = REGISTRY["dinov2-vits14"].weights
+    with pytest.raises(InceptionScoreError) as missing:
+        resolve_weights(None, download=False, spec=spec)
+    assert spec.urls[0] in str(missing.value) and "INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS" in str(missing.value)
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    assert resolve_weights(None, download=False, spec=spec) == dinov2_file
+    monkeypatch.delenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS")
+    known = tuple(dict.fromkeys(entry.weights for entry in REGISTRY.values()))
+    installed = install_weights(dinov2_file, known)  # no published checksum: known by its file name
+    assert installed == private_cache / "dinov2_vits14_pretrain.pth"
+    assert resolve_weights(None, download=False, spec=spec) == installed
+
+
+def test_weights_commands_know_the_new_files(dinov2_file, private_cache):
+    path = run_cli("weights", "path", "--classifier", "dinov2-vitl14")
+    assert path.returncode == 0
+    assert "dinov2_vitl14_pretrain.pth (not installed yet" in path.stdout
+    assert "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/" in path.stdout
+    installed = run_cli("weights", "install", dinov2_file)
+    assert installed.returncode == 0, installed.stderr
+    assert run_cli("weights", "path", "--classifier", "dinov2-vits14").stdout.strip().endswith("(from cache)")
+
+
+# --- FD_DINOv2 and FD_CLIP ---------------------------------------------------------------------
+
+
+def test_fd_dinov2_from_the_api_is_the_frechet_distance_of_the_modules_features(folders, dinov2_file):
+    result = score.fid(folders["a"], folders["b"], classifier="dinov2-vits14", weights=dinov2_file, progress=False)
+    extractor = dinov2.DinoV2Extractor(dinov2.load_dinov2(dinov2_file, "vits14"), "edm2")
+    a, b = (extractor(uint8_images(folders[side])).double().numpy() for side in ("a", "b"))
+    assert result.fid == pytest.approx(frechet_of_moments(moments_of(a), moments_of(b)), rel=1e-5)
+    assert result.feature_space == "dinov2-vits14" and result.name == "FD_DINOv2"
+    assert result.summary().startswith("FD_DINOv2 = ")
+
+
+def test_fd_dinov2_from_the_cli_with_the_environment_variable(folders, dinov2_file, monkeypatch):
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    done = run_cli("fid", folders["a"], folders["b"], "--classifier", "dinov2-vits14", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("FD_DINOv2 = ")
+
+
+def test_inception_score_is_refused_for_a_feature_network(folders, dinov2_file):
+    with pytest.raises(InceptionScoreError, match="needs class logits"):
+        score.inception_score(folders["a"], splits=2, classifier="dinov2-vits14", weights=dinov2_file)
+
+
+# --- CMMD ------------------------------------------------------------------------------------
+
+
+def test_cmmd_from_the_api_equals_the_maths_on_the_modules_features(folders, clip_file):
+    evaluation = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("cmmd", "fid"),
+        classifier="clip-vit-b-32",
+        weights=clip_file,
+        progress=False,
+    )
+    extractor = clip.ClipExtractor(clip.load_clip(clip_file, "vit-b-32"))  # clean-fid, not normalised
+    a, b = (extractor(uint8_images(folders[side])).numpy() for side in ("a", "b"))
+    assert evaluation.cmmd is not None and evaluation.fid is not None
+    assert evaluation.cmmd.value == pytest.approx(cmmd(a, b), rel=1e-5, abs=1e-9)
+    assert (evaluation.cmmd.estimator, evaluation.cmmd.sigma, evaluation.cmmd.scale) == ("min-variance", 10.0, 1000.0)
+    assert (evaluation.cmmd.n_a, evaluation.cmmd.n_b) == (IMAGES_PER_SIDE, IMAGES_PER_SIDE)
+    assert evaluation.cmmd.feature_space == "clip-vit-b-32"
+    assert any("published CMMDs use clip-vit-l-14-336" in note for note in evaluation.cmmd.warnings)
+    flat = evaluation.metrics_dict()
+    assert flat["cmmd"] == evaluation.cmmd.value and flat["fd_clip"] == evaluation.fid.fid
+    assert "frechet_inception_distance" not in flat and flat["details"]["cmmd"]["feature_space"] == "clip-vit-b-32"
+
+
+def test_cmmd_of_a_set_with_itself_is_zero(folders, clip_file):
+    evaluation = score.evaluate(
+        folders["a"], reference=folders["a"], metrics="cmmd", classifier="clip-vit-b-32", weights=clip_file
+    )
+    assert evaluation.cmmd is not None and abs(evaluation.cmmd.value) < 1e-9
+
+
+def test_cmmd_from_the_cli_as_json(folders, clip_file):
+    done = run_cli(
+        "evaluate",
+        folders["a"],
+        "--ref",
+        folders["b"],
+        "--metrics",
+        "cmmd",
+        "--classifier",
+        "clip-vit-b-32",
+        "--weights",
+        clip_file,
+        "--json",
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert set(document) == {"cmmd", "protocol", "details"} and document["cmmd"] > 0
+    assert document["details"]["cmmd"]["estimator"] == "min-variance"
+
+
+class EmbeddingModule(nn.Module):
+    """A custom module with no class logits worth the name: two constant logits, its pooled pixels as features."""
+
+    input_contract = {"input_size": 16, "normalize": "0-1"}
+    outputs = ("logits", "features")
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = torch.nn.functional.adaptive_avg_pool2d(batch, 2).flatten(1)
+        return torch.zeros(batch.shape[0], 2), features
+
+
+def test_cmmd_on_a_custom_modules_features(folders):
+    module = EmbeddingModule()
+    evaluation = score.evaluate(folders["a"], reference=folders["b"], metrics=("cmmd",), classifier=module)
+    classifier = load_classifier(module)
+    with torch.inference_mode():
+        a, b = (classifier.module(classifier.contract.prepare(uint8_images(folders[s]).float()))[1] for s in "ab")
+    assert evaluation.cmmd is not None and evaluation.cmmd.feature_space == "python"
+    assert evaluation.cmmd.value == pytest.approx(cmmd(a.numpy(), b.numpy()), rel=1e-6)
+
+
+# --- names and refusals ------------------------------------------------------------------------
+
+
+def test_statistics_record_their_extractor_and_mixing_spaces_is_refused(folders, dinov2_file, tmp_path):
+    stats = tmp_path / "dinov2.npz"
+    score.save_statistics(folders["a"], stats, classifier="dinov2-vits14", weights=dinov2_file, progress=False)
+    from inception_score.pipeline.statistics import read_statistics
+
+    assert read_statistics(stats).extractor == "dinov2-vits14"
+    # the default extractor is the 2015 network: refused before any weights are looked for or images read
+    with pytest.raises(InceptionScoreError, match="dinov2-vits14 feature space .* inception-2015 space"):
+        score.fid(folders["b"], stats)
+    refused = run_cli("fid", folders["b"], stats, "--classifier", "clip-vit-b-32")
+    assert refused.returncode != 0 and "distances between different feature spaces are meaningless" in refused.stderr
+    # two files of the same space compare without an extractor, under the space's name
+    other = tmp_path / "dinov2-b.npz"
+    score.save_statistics(folders["b"], other, classifier="dinov2-vits14", weights=dinov2_file, progress=False)
+    between = score.fid(other, stats)
+    assert between.feature_space == "dinov2-vits14" and between.name == "FD_DINOv2"
+    assert score.evaluate(other, reference=stats, metrics="fid").metrics_dict()["fd_dinov2"] == between.fid
+
+
+def test_inception_results_keep_their_names():
+    from inception_score.results import CMMDResult, Evaluation, FIDResult, feature_family
+
+    assert feature_family("inception-2015") == feature_family("torchvision") == "inception"
+    assert feature_family("python") is None and feature_family(None) is None
+    plain = Evaluation(fid=FIDResult(1.0, 5, 5, feature_space="inception-2015"))
+    assert "frechet_inception_distance" in plain.metrics_dict() and plain.fid is not None
+    assert plain.fid.summary().startswith("FID = ")
+    assert Evaluation(cmmd=CMMDResult(0.5, "min-variance", 10.0, 1000.0, 3, 3)).metrics_dict()["cmmd"] == 0.5
+
+
+def test_mixing_spaces_is_refused_before_anything_is_read(folders, tmp_path):
+    from inception_score.pipeline.extract import PIPELINE_VERSION
+    from inception_score.pipeline.statistics import write_statistics
+
+    features = np.random.RandomState(3).standard_normal((8, 4))
+    stats = tmp_path / "clip.npz"
+    write_statistics(
+        stats,
+        moments_of(features),
+        weights_sha256="0" * 64,
+        pipeline_version=f"{PIPELINE_VERSION}; extractor clip-vit-b-32 sha256:{'0' * 64}",
+        features=features,
+    )
+    for classifier in (None, "torchvision", "dinov2-vits14", EmbeddingModule()):
+        with pytest.raises(InceptionScoreError, match="clip-vit-b-32 .*space.*meaningless"):
+            score.evaluate(folders["a"], reference=stats, metrics=("fid", "cmmd"), classifier=classifier)
+
+
+# --- several extractors in one call ------------------------------------------------------------
+
+
+def test_which_extractor_serves_each_metric():
+    from inception_score.engine import Request, _extractor_of
+    from inception_score.options import Options
+
+    plain = Request(frozenset({"fid"}))
+    chosen = Request(frozenset({"fid"}), extractors={"fd_dinov2": "dinov2-vits14"})
+    cases = [
+        ("fid", plain, None, None),
+        ("fd_dinov2", plain, None, "dinov2-vitl14"),
+        ("fd_dinov2", plain, "dinov2-vitl14-dgm-eval", None),  # already DINOv2 features: the same pass
+        ("fd_dinov2", chosen, None, "dinov2-vits14"),
+        ("fd_clip", plain, "clip-vit-l-14-336", None),
+        ("cmmd", plain, None, "clip-vit-l-14-336"),
+        ("cmmd", plain, "torchvision", None),  # a classifier given: CMMD on its features
+    ]
+    for metric, request, classifier, expected in cases:
+        assert _extractor_of(metric, request, Options(classifier=classifier)) == expected, (metric, classifier)
+    with pytest.raises(InceptionScoreError, match="fd_dinov2 is computed on dinov2 features"):
+        Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
+
+
+def test_a_second_pass_is_refused_for_an_iterator_and_ambiguous_weights(folders, clip_file):
+    batches = iter([uint8_images(folders["a"]).permute(0, 2, 3, 1).numpy()])
+    with pytest.raises(InceptionScoreError, match="an iterator can be read once"):
+        score.evaluate(batches, reference=folders["b"], metrics=("fid", "fd_clip"))
+    with pytest.raises(InceptionScoreError, match="weights .* names one file"):
+        score.evaluate(folders["a"], reference=folders["b"], metrics=("fd_clip", "fd_dinov2"), weights=clip_file)
+
+
+@pytest.mark.reference  # three networks over the images: over 5 s on two CPU cores
+def test_inception_metrics_fd_dinov2_and_cmmd_in_one_call(folders, weights_path, dinov2_file, clip_file, monkeypatch):
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    evaluation = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("is", "fid", "fd_dinov2", "cmmd"),
+        extractors={"fd_dinov2": "dinov2-vits14", "cmmd": "clip-vit-b-32"},
+        splits=2,
+        weights=weights_path,
+        progress=False,
+    )
+    assert evaluation.inception_score is not None and evaluation.fid is not None
+    assert evaluation.fid.feature_space == "inception-2015" and evaluation.fid.name == "FID"
+    alone = score.fid(folders["a"], folders["b"], weights=weights_path, progress=False)
+    assert evaluation.fid.fid == alone.fid
+    dino = score.fid(folders["a"], folders["b"], classifier="dinov2-vits14", progress=False)
+    assert evaluation.fd_dinov2 is not None and evaluation.fd_dinov2.fid == dino.fid
+    cmmd_alone = score.evaluate(folders["a"], reference=folders["b"], metrics="cmmd", classifier="clip-vit-b-32")
+    assert evaluation.cmmd is not None and cmmd_alone.cmmd is not None
+    assert evaluation.cmmd.value == cmmd_alone.cmmd.value and evaluation.cmmd.feature_space == "clip-vit-b-32"
+    flat = evaluation.metrics_dict()
+    assert {"inception_score_mean", "frechet_inception_distance", "fd_dinov2", "cmmd"} <= set(flat)
+    assert set(flat["details"]) >= {"fid", "fd_dinov2", "cmmd"}
+
+
+@pytest.mark.distributed
+def test_two_ranks_give_fd_dinov2_and_fd_clip_like_one_process(folders, dinov2_file, clip_file, monkeypatch):
+    from test_distributed import torchrun
+
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    args = ["--metrics", "fd_dinov2,fd_clip", "--classifier", "dinov2-vits14", "--weights", dinov2_file, "--json"]
+    done = torchrun(2, "-m", "inception_score", "evaluate", folders["a"], "--ref", folders["b"], *args, "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    alone = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("fd_dinov2", "fd_clip"),
+        classifier="dinov2-vits14",
+        weights=dinov2_file,
+        progress=False,
+    )
+    assert alone.fd_dinov2 is not None and alone.fd_clip is not None
+    assert got["fd_dinov2"] == pytest.approx(alone.fd_dinov2.fid, rel=1e-5)
+    assert got["fd_clip"] == pytest.approx(alone.fd_clip.fid, rel=1e-5)
+    assert got["details"]["fd_clip"]["world_size"] == 2
