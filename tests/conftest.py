@@ -116,6 +116,7 @@ TIERS = {
     "test_benchmark_extractors.py": "benchmark",
     "test_clip.py": "reference",
     "test_dinov2.py": "reference",
+    "test_paper_table.py": "reference",
 }
 SLOW = ("distributed", "example", "benchmark", "browser", "reference")
 

@@ -135,6 +135,7 @@ def test_weights_commands_know_the_new_files(dinov2_file, private_cache):
 # --- FD_DINOv2 and FD_CLIP ---------------------------------------------------------------------
 
 
+@pytest.mark.reference
 def test_fd_dinov2_from_the_api_is_the_frechet_distance_of_the_modules_features(folders, dinov2_file):
     result = score.fid(folders["a"], folders["b"], classifier="dinov2-vits14", weights=dinov2_file, progress=False)
     extractor = dinov2.DinoV2Extractor(dinov2.load_dinov2(dinov2_file, "vits14"), "edm2")
@@ -159,6 +160,7 @@ def test_inception_score_is_refused_for_a_feature_network(folders, dinov2_file):
 # --- CMMD ------------------------------------------------------------------------------------
 
 
+@pytest.mark.reference
 def test_cmmd_from_the_api_equals_the_maths_on_the_modules_features(folders, clip_file):
     evaluation = score.evaluate(
         folders["a"],

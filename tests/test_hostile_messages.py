@@ -224,6 +224,7 @@ def test_stats_onto_its_own_input_is_refused(tmp_path):
     assert path.read_bytes() == before
 
 
+@pytest.mark.reference
 def test_files_written_follow_the_umask(tmp_path, weights_path, private_cache):
     path = tmp_path / "stats.npz"
     done = run_cli("stats", tmp_path / "nothing", "-o", path, prefix=("sh", "-c", 'umask 022 && exec "$@"', "sh"))

@@ -41,6 +41,7 @@ def test_models_differ_as_intended(weights_path):
     assert optimised.Mixed_5b.branch1x1.fused == onednn_conv_relu_works() and not plain.Mixed_5b.branch1x1.fused
 
 
+@pytest.mark.reference
 def test_optimised_and_plain_agree(both_paths, data):
     optimised_logits, optimised_pool3, plain = both_paths
     reference = np.load(data / "reference_a_logits.npy")[:COUNT]

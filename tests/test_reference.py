@@ -17,6 +17,7 @@ def reference(data, name):
 
 
 @pytest.mark.parametrize("name", SETS)
+@pytest.mark.reference
 def test_logits_and_pool3_match_reference(folder_features, data, name):
     features = folder_features(name)
     np.testing.assert_allclose(features.logits, np.load(data / f"reference_{name}_logits.npy"), rtol=0, atol=1e-3)
@@ -27,6 +28,7 @@ def test_logits_and_pool3_match_reference(folder_features, data, name):
 @pytest.mark.parametrize("name", SETS)
 @pytest.mark.parametrize("splits", [10, 5, 1])
 @pytest.mark.parametrize("order, key", [("shuffled", "shuffled2020"), ("given", "inorder")])
+@pytest.mark.reference
 def test_inception_score_matches_reference(folder_features, data, name, splits, order, key):
     expected_mean, expected_std = reference(data, name)[f"is_splits{splits}_{key}"]
     result = inception_score_from_logits(folder_features(name).logits, splits=splits, order=order)
@@ -54,6 +56,7 @@ def test_fifty_identical_images_score_one_through_the_pipeline(weights_path):
     assert result.n == 50
 
 
+@pytest.mark.reference
 def test_array_layouts_and_pil_list_give_the_folder_numbers(folder_features, weights_path, data):
     from PIL import Image
 

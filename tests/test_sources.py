@@ -146,6 +146,7 @@ def test_archives_count_other_files_and_skip_escaping_members(tmp_path, files):
         open_source(write_zip(tmp_path / "text.zip", [], extra=[("read.me", b"hi")]))
 
 
+@pytest.mark.reference
 def test_mixed_sizes_and_modes_match_reference_at_any_batch_size(data, model):
     expected = json.loads((data / "reference_mixed.json").read_text())["sets"]["mixed"]
     for batch_size in (1, 7, 64):
