@@ -117,8 +117,9 @@ TIERS = {
     "test_clip.py": "reference",
     "test_dinov2.py": "reference",
     "test_paper_table.py": "reference",
+    "test_report.py": "report",
 }
-SLOW = ("distributed", "example", "benchmark", "browser", "reference")
+SLOW = ("distributed", "example", "benchmark", "browser", "report", "reference", "process")
 
 
 def pytest_collection_modifyitems(items) -> None:

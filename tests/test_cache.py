@@ -221,6 +221,7 @@ assert cache.corrupt == 0, cache.corrupt
 """
 
 
+@pytest.mark.process
 def test_two_processes_share_one_cache(tmp_path):
     folder = tmp_path / "features"
     entry_size = 13_000

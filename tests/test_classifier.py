@@ -160,6 +160,7 @@ def test_factory_classifier_with_declared_contract_equals_the_formula_by_hand(fa
     assert result.summary().endswith("classifier tiny_classifiers:make_gray_declared)")
 
 
+@pytest.mark.process
 def test_factory_through_the_cli_matches_the_api_and_options_override_the_declared_contract(factory_dir, images):
     _, folder = images
     args = (

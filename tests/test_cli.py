@@ -58,6 +58,7 @@ def test_console_script_prints_the_summary_line_and_the_explanation(api_result, 
     assert done.stdout.startswith(f"IS = {api_result.mean:.4f} ± {api_result.std:.4f} (28 images, 4 splits, given")
 
 
+@pytest.mark.reference
 def test_plain_flag_runs_the_reference_approach_with_the_same_numbers(api_result, weights_path, data):
     done = run_cli(
         "score",

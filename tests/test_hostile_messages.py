@@ -174,6 +174,7 @@ def huge():
         ("huge", "input size 1000000 is over the limit of 4096"),
     ],
 )
+@pytest.mark.process
 def test_factories_that_fail_are_one_line_naming_them(tmp_path, factory, message):
     (tmp_path / "factories.py").write_text(textwrap.dedent(FACTORIES))
     np.save(tmp_path / "images.npy", tiny_images())
@@ -278,6 +279,7 @@ def test_file_names_with_control_characters_are_escaped(tmp_path):
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).parent.parent / "benchmarks").glob("*.py")))
+@pytest.mark.benchmark
 def test_benchmarks_answer_help_without_running(script):
     path = Path(__file__).parent.parent / "benchmarks" / script
     done = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True, timeout=60)

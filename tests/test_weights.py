@@ -85,6 +85,7 @@ def test_failed_download_leaves_nothing_and_says_how_to_provide_the_file(server,
     assert not target.exists() and not any(target.parent.glob(".download-*"))
 
 
+@pytest.mark.process
 def test_offline_cli_error_names_the_file_and_the_three_ways(isolated, data):
     env = dict(
         os.environ,
@@ -127,6 +128,7 @@ def test_install_refuses_other_weights_and_keeps_the_cache_clean(weights_path, i
     assert not (isolated / "cache" / FILENAME).exists()
 
 
+@pytest.mark.process
 def test_weights_path_command(isolated):
     env = dict(os.environ, INCEPTION_SCORE_CACHE=str(isolated / "cache"), TORCH_HOME=str(isolated / "torch"))
     env.pop("INCEPTION_SCORE_WEIGHTS", None)
