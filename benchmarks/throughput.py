@@ -233,7 +233,7 @@ def write_images(folder: Path, size: int, count: int) -> Path:
 
 def _test_weights(path: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import build_recipe_state_dict  # the tests' random weights, real layout
+    from recipe import build_recipe_state_dict  # the tests' random weights, real layout
 
     torch.save(build_recipe_state_dict(), path)
     return path

@@ -888,7 +888,7 @@ def _results(
     named = _names_weights(classifier)
     space = feature_space_of(sides, classifier)
     if "fid" in request.metrics:
-        fid_side = next(side for side in sides if _key(side.value) == _key(request.references["fid"]))
+        fid_side = _reference_side(sides, request, "fid")
         assert main.moments is not None and fid_side.moments is not None
         fid = fid_from_moments(main.moments, fid_side.moments)
         notes = _fid_warnings(fid.n_a, fid.n_b)
@@ -928,7 +928,7 @@ def _results(
             evaluation, infinity=_infinity(main, sides, request, _warnings(sha256, named, file_warnings, []), context)
         )
     if "kid" in request.metrics:
-        kid_side = next(side for side in sides if _key(side.value) == _key(request.references["kid"]))
+        kid_side = _reference_side(sides, request, "kid")
         assert main.features is not None and kid_side.features is not None
         kid = kernel_inception_distance(
             main.features,

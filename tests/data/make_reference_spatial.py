@@ -5,7 +5,7 @@ Run with the peers' environment, from the repository root (offline; no download 
     PYTHONPATH=src /work/peers/bin/python tests/data/make_reference_spatial.py
 
 - Weights: the fixtures' random "recipe v1" weights (fixtures README), checked by their sha256;
-  the key list is taken from our `Inception2015` layout (torch only), as tests/conftest.py does.
+  the key list is taken from our `Inception2015` layout (torch only), as tests/recipe.py does.
 - Network: torch-fidelity's `FeatureExtractorInceptionV3` ("inception-v3-compat") loaded with
   those weights. A forward hook on `Mixed_6d.branch1x1` records that module's output. The
   module is torch-fidelity's `BasicConv2d`, whose forward is conv -> BatchNorm(eps=0.001) ->
@@ -21,9 +21,8 @@ Run with the peers' environment, from the repository root (offline; no download 
   within 1e-4 (the fixture references come from the same pipeline).
 """
 
-import hashlib
 import json
-import math
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,40 +34,17 @@ import torch_fidelity
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from inception_score.pipeline.inception2015 import Inception2015
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from recipe import RECIPE_SHA256, build_recipe_state_dict, recipe_digest  # noqa: E402 (tests/ is put on the path above)
 
 DATA = Path(__file__).resolve().parent
-RECIPE_SHA256 = "9fa6f43b6dc7cfc148f0ecd505cc1256346125942aa78490c61b0f291fbb79c3"
 SPATIAL_CHANNELS = 7
 
 
 def recipe_state_dict() -> dict:
-    """The fixtures README's recipe v1, written from its description."""
-    calibration = np.load(DATA / "random-weights-calibration.npz", allow_pickle=False)
-    rng = np.random.RandomState(2026)
-    state = {}
-    for key, template in sorted(Inception2015().state_dict().items()):
-        shape = tuple(template.shape)
-        if key.endswith("conv.weight"):
-            value = (rng.standard_normal(shape) * math.sqrt(2.0 / (shape[1] * shape[2] * shape[3]))).astype(np.float32)
-        elif key == "fc.bias":
-            value = (rng.standard_normal(1008) * 0.1).astype(np.float32)
-        elif key == "fc.weight":
-            value = (rng.standard_normal((1008, 2048)) * float(calibration["fc_scale"])).astype(np.float32)
-        elif key.endswith("bn.weight"):
-            value = np.ones(shape, np.float32)
-        elif key.endswith("bn.bias"):
-            value = np.zeros(shape, np.float32)
-        elif key.endswith("num_batches_tracked"):
-            value = np.array(0, np.int64)
-        else:
-            value = calibration[key]
-        state[key] = torch.from_numpy(np.array(value))
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].numpy().tobytes())
-    assert digest.hexdigest() == RECIPE_SHA256, "recipe weights do not match the fixtures README"
+    """The fixtures README's recipe v1 (tests/recipe.py), checked against its sha256."""
+    state = build_recipe_state_dict()
+    assert recipe_digest(state) == RECIPE_SHA256, "recipe weights do not match the fixtures README"
     return state
 
 
