@@ -307,10 +307,19 @@ def test_which_extractor_serves_each_metric():
         Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
 
 
-def test_a_second_pass_is_refused_for_an_iterator_and_ambiguous_weights(folders, clip_file):
-    batches = iter([uint8_images(folders["a"]).permute(0, 2, 3, 1).numpy()])
-    with pytest.raises(InceptionScoreError, match="an iterator can be read once"):
-        score.evaluate(batches, reference=folders["b"], metrics=("fid", "fd_clip"))
+def test_an_iterator_serves_every_extractor_in_its_one_read(folders, weights_path, clip_file, monkeypatch):
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    batches = iter([uint8_images(folders["a"]).permute(0, 2, 3, 1).numpy()])  # read once: one pass serves both
+    options = dict(reference=folders["b"], metrics=("fid", "fd_clip"), weights=weights_path, progress=False)
+    streamed, files = score.evaluate(batches, **options), score.evaluate(folders["a"], **options)
+    assert streamed.fid is not None and files.fid is not None and streamed.fd_clip is not None
+    assert files.fd_clip is not None and streamed.fd_clip.n_a == IMAGES_PER_SIDE
+    assert streamed.fid.fid == pytest.approx(files.fid.fid, rel=1e-9)
+    assert streamed.fd_clip.fid == pytest.approx(files.fd_clip.fid, rel=1e-9)
+    assert streamed.fd_clip.feature_space == "clip-vit-b-32" and streamed.fid.feature_space == "inception-2015"
+
+
+def test_one_weights_file_for_two_other_extractors_is_refused(folders, clip_file):
     with pytest.raises(InceptionScoreError, match="weights .* names one file"):
         score.evaluate(folders["a"], reference=folders["b"], metrics=("fd_clip", "fd_dinov2"), weights=clip_file)
 

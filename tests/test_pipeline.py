@@ -114,3 +114,74 @@ def test_decoding_error_in_a_worker_names_the_file(weights_path, data):
     samples = [Sample("good.png", good), Sample("broken.png", b"not an image")]
     with pytest.raises(InceptionScoreError, match="broken.png"):
         extract_features(samples, load_inception(weights_path), batch_size=2, device="cpu", progress=False, workers=2)
+
+
+# --- several networks in one pass (extract_many) ------------------------------------------------
+
+
+class CountingNetwork(torch.nn.Module):
+    """A tiny seeded network that counts the images it is run on: (logits, features) from a 3-channel input."""
+
+    def __init__(self, seed: int, classes: int, width: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.logits = torch.nn.Parameter(torch.randn(3, classes, generator=generator))
+        self.features = torch.nn.Parameter(torch.randn(3 * 4, width, generator=generator))
+        self.seen = 0
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.seen += len(batch)
+        pooled = torch.nn.functional.adaptive_avg_pool2d(batch, 2).flatten(1)
+        return batch.mean(dim=(2, 3)) @ self.logits, pooled @ self.features
+
+
+def _stream(files):
+    """A one-shot iterator over the images as arrays (a second read would find it empty)."""
+    from PIL import Image
+
+    yield np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files])
+
+
+def test_several_networks_share_one_decode_and_run_once_per_image(data, tmp_path):
+    from inception_score.maths.frechet import MomentAccumulator
+    from inception_score.pipeline.cache import FeatureCache
+    from inception_score.pipeline.extract import Head, extract_many
+    from inception_score.pipeline.extractors import InputContract
+
+    files = sorted((data / "images" / "a").glob("*.png"))[:12]
+    small, large = (
+        InputContract(size=16, normalize="0-1"),
+        InputContract(size=40, resize="pil-bicubic", normalize="imagenet"),
+    )
+    first, second = CountingNetwork(1, 5, 7), CountingNetwork(2, 0, 9)
+    alone = [
+        extract_features(open_source(files), net, contract=contract, batch_size=5, device="cpu", progress=False)
+        for net, contract in ((first, small), (second, large))
+    ]
+    first.seen = second.seen = 0
+    moments = MomentAccumulator()
+    heads = [Head(first, small), Head(second, large, keep_logits=False, pool3_moments=moments)]
+    # the stream can be read once: one pass over it serves both networks
+    both = extract_many(open_source(_stream(files)), heads, batch_size=5, device="cpu", progress=False)
+    assert (first.seen, second.seen) == (len(files), len(files))
+    np.testing.assert_array_equal(both[0].logits, alone[0].logits)
+    np.testing.assert_array_equal(both[0].pool3, alone[0].pool3)
+    assert both[1].logits is None
+    np.testing.assert_array_equal(both[1].pool3, alone[1].pool3)
+    assert moments.n == len(both[1].names) == len(files) and both[0].names == both[1].names
+
+    # one network's results cached, the other's not: only the second runs, each image once
+    cache = FeatureCache(tmp_path / "cache")
+    extract_features(open_source(files[:8]), first, contract=small, cache=cache, model_id="first", progress=False)
+    first.seen = second.seen = 0
+    heads = [Head(first, small, FeatureCache(tmp_path / "cache"), "first"), Head(second, large, cache, "second")]
+    found = extract_many(open_source(files), heads, batch_size=5, device="cpu", progress=False)
+    assert (first.seen, second.seen) == (len(files) - 8, len(files))
+    assert [features.computed for features in found] == [len(files) - 8, len(files)]
+    np.testing.assert_allclose(found[0].logits, alone[0].logits, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(found[1].pool3, alone[1].pool3)
+    # both cached now: nothing is decoded or run
+    first.seen = second.seen = 0
+    again = extract_many(open_source(files), heads, batch_size=5, device="cpu", progress=False)
+    assert (first.seen, second.seen) == (0, 0) and [features.computed for features in again] == [0, 0]
+    np.testing.assert_array_equal(again[1].pool3, found[1].pool3)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings as python_warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from .parallel.launch import join
 from .parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main, shard_of
 from .pipeline.adm_batch import is_adm_batch, read_adm_statistics
 from .pipeline.cache import FeatureCache
-from .pipeline.extract import PIPELINE_VERSION, Features, extract_features, precision_name
+from .pipeline.extract import PIPELINE_VERSION, Features, Head, extract_many, precision_name
 from .pipeline.extractors import REGISTRY, Classifier
 from .pipeline.references import Resolved, is_catalog_name, protocol_warnings
 from .pipeline.references import resolve as resolve_reference
@@ -214,11 +213,12 @@ def check_protocol(protocol: Any) -> str:
 
 
 def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
-    """Every metric of `request`: one pass over each distinct image side per extractor.
+    """Every metric of `request`: one pass over each distinct image side, through every extractor.
 
     The options' classifier serves every metric but those that name another feature space
-    (`SPACE_METRICS`: fd_dinov2, fd_clip, and cmmd when no classifier is given); each other
-    extractor runs its own pass, decoding the images again.
+    (`SPACE_METRICS`: fd_dinov2, fd_clip, and cmmd when no classifier is given), which their own
+    registry extractors serve in the same pass: each image is decoded once and run once through
+    each extractor that needs it.
     """
     check_protocol(request.protocol)
     for metric in sorted(request.metrics & set(REFERENCED)):
@@ -237,19 +237,28 @@ def evaluate(source: Any, request: Request, options: Options) -> Evaluation:
             f"weights (--weights) names one file but {', '.join(others)} run here: give each its weights "
             "through its environment variable or the cache (inception-score weights install FILE)"
         )
-    if len(passes) > 1:
-        for value in (source, *request.references.values()):
-            if isinstance(value, Iterator):
-                raise InceptionScoreError(
-                    f"{', '.join(others)} need a second pass over the images, and an iterator can be read once: "
-                    "give a re-readable source (files, an array, a list, or a callable with num_samples), or "
-                    "compute them in a separate call"
-                )
-    evaluation = Evaluation(protocol=request.protocol)
-    for spec, metrics in passes.items():
-        found = _evaluate_pass(source, request, metrics, options, spec, only=len(passes) == 1)
-        evaluation = _merge(evaluation, found, metrics, main=spec is None)
-    return evaluation
+    group = join(options.distributed)
+    planned = [
+        _plan(source, *_pass_inputs(request, metrics, options, spec, only=len(passes) == 1), group)
+        for spec, metrics in passes.items()
+    ]
+    check_same_inputs(group, [(side.count, side.description) for one in planned for side in one.sides])
+    _extract([(one.sides, one.classifier) for one in planned], options, group)
+    main = planned[0].main
+    drawn = main.source is not None and main.source.kind == "sampler"
+    sampling = dict(
+        world_size=group.world_size if group is not None else 1,
+        sample_seed=draw_seed(group, options.sample_seed) if drawn else None,
+    )
+
+    def results() -> Evaluation:
+        evaluation = Evaluation(protocol=request.protocol)
+        for one, (spec, metrics) in zip(planned, passes.items()):
+            found = _results(one.sides, one.main, one.classifier, one.request, one.options, sampling)
+            evaluation = _merge(evaluation, found, metrics, main=spec is None)
+        return evaluation
+
+    return on_main(group, results)
 
 
 def _extractor_of(metric: str, request: Request, options: Options) -> str | None:
@@ -267,10 +276,11 @@ def _extractor_of(metric: str, request: Request, options: Options) -> str | None
     return None if mine == feature_family(chosen) else chosen
 
 
-def _evaluate_pass(
-    source: Any, request: Request, metrics: set[str], options: Options, spec: str | None, *, only: bool
-) -> Evaluation:
-    """One extractor's pass: its metrics under the engine's names (fd_dinov2 and fd_clip are FIDs)."""
+def _pass_inputs(
+    request: Request, metrics: set[str], options: Options, spec: str | None, *, only: bool
+) -> tuple[Request, Options]:
+    """One extractor's request and options: its metrics under the engine's names (fd_dinov2 and fd_clip
+    are FIDs), and for another registry extractor than the options' classifier, its own input contract."""
     names = {metric: "fid" if metric.startswith("fd_") else metric for metric in metrics}
     references = dict(request.references)
     for metric, name in names.items():
@@ -288,7 +298,7 @@ def _evaluate_pass(
             normalize=None,
             channels=None,
         )
-    return _evaluate_one(source, dataclasses.replace(request, metrics=renamed, references=references), options)
+    return dataclasses.replace(request, metrics=renamed, references=references), options
 
 
 def _merge(evaluation: Evaluation, found: Evaluation, metrics: set[str], *, main: bool) -> Evaluation:
@@ -309,17 +319,22 @@ def _merge(evaluation: Evaluation, found: Evaluation, metrics: set[str], *, main
     )
 
 
-def _evaluate_one(source: Any, request: Request, options: Options) -> Evaluation:
-    """Every metric of `request` from one pass over each distinct image side, with the options' extractor."""
-    for metric in sorted(request.metrics & set(REFERENCED)):
-        if request.references.get(metric) is None and metric != "inf" and not request.automatic:
-            raise InceptionScoreError(
-                f"{METRIC_NAMES[metric]} needs a reference: pass reference=... (CLI: --ref REF), "
-                f"or leave {metric!r} out of metrics"
-            )
-    group = join(options.distributed)
+@dataclass
+class _Pass:
+    """One extractor's part of an evaluation: its sides (the main one first), extractor and request."""
 
-    def plan() -> tuple[dict[Any, Side], Side, Classifier | None, Request]:
+    sides: list[Side]
+    main: Side
+    classifier: Classifier | None
+    request: Request
+    options: Options
+
+
+def _plan(source: Any, request: Request, options: Options, group: Group | None) -> _Pass:
+    """The sides of `request` with what each needs of the options' extractor, checked before any image is read;
+    the extractor loaded (under torch.distributed, by rank 0 first, which may download it)."""
+
+    def plan() -> tuple[list[Side], Side, Request]:
         sides: dict[Any, Side] = {}
         main = _side(sides, source, set(), options, group, num_samples=options.num_samples)
         planned = _servable(request, main, sides, options, group) if request.automatic else request
@@ -334,20 +349,11 @@ def _evaluate_one(source: Any, request: Request, options: Options) -> Evaluation
         _take_file_statistics(sides, planned)
         _check_before_pass(main, sides, planned)
         check_feature_spaces(list(sides.values()), _named_space(options))
-        classifier = _extractor(list(sides.values()), options) if group is None else None
-        return sides, main, classifier, planned
+        return list(sides.values()), main, planned
 
-    sides, main, classifier, request = everywhere(group, plan)
-    if group is not None:  # rank 0 loads (and downloads) first, then the others
-        classifier = everywhere(group, lambda: _extractor(list(sides.values()), options), main_first=True)
-    check_same_inputs(group, [(side.count, side.description) for side in sides.values()])
-    _extract(list(sides.values()), classifier, options, group)
-    drawn = main.source is not None and main.source.kind == "sampler"
-    sampling = dict(
-        world_size=group.world_size if group is not None else 1,
-        sample_seed=draw_seed(group, options.sample_seed) if drawn else None,
-    )
-    return on_main(group, lambda: _results(list(sides.values()), main, classifier, request, options, sampling))
+    sides, main, request = everywhere(group, plan)
+    classifier = everywhere(group, lambda: _extractor(sides, options), main_first=True)
+    return _Pass(sides, main, classifier, request, options)
 
 
 def summarise(
@@ -389,7 +395,7 @@ def summarise(
         side.needs.add("spatial_moments")
         classifier = everywhere(group, lambda: _extractor([side], options))
     check_same_inputs(group, [(side.count, side.description)])
-    _extract([side], classifier, options, group)
+    _extract([([side], classifier)], options, group)
 
     def write() -> Statistics:
         _fill_moments([side])
@@ -705,8 +711,9 @@ def check_feature_spaces(sides: list[Side], space: str | None) -> None:
                 )
 
 
-def _extract(sides: list[Side], classifier: Classifier | None, options: Options, group: Group | None) -> None:
-    """Fill in what each side needs: one forward pass per image source.
+def _extract(passes: list[tuple[list[Side], Classifier | None]], options: Options, group: Group | None) -> None:
+    """Fill in what each side of each pass needs: one pass over each distinct image input, which
+    decodes every image once and runs it through each extractor that needs it (`extract_many`).
 
     Under torch.distributed every rank extracts a contiguous shard of each image source; logits
     and features are gathered to rank 0 in input order and the feature moments summed there, so
@@ -714,67 +721,80 @@ def _extract(sides: list[Side], classifier: Classifier | None, options: Options,
     """
 
     def read_files() -> None:
-        for side in sides:
-            if side.statistics is not None and "moments" in side.needs:
-                side.moments = moments_of_statistics(side.statistics)
-            if side.statistics is not None and "spatial_moments" in side.needs:
-                side.spatial_moments = spatial_moments_of_statistics(side.statistics)
-            if side.statistics is not None and "features" in side.needs:
-                side.features = read_features(side.statistics)
+        for side in (side for sides, _ in passes for side in sides):
+            statistics = side.statistics
+            if statistics is not None and "moments" in side.needs:
+                side.moments = moments_of_statistics(statistics)
+            if statistics is not None and "spatial_moments" in side.needs:
+                side.spatial_moments = spatial_moments_of_statistics(statistics)
+            if statistics is not None and "features" in side.needs:
+                side.features = read_features(statistics)
 
     everywhere(group, lambda: read_files() if group is None or group.rank == 0 else None)
-    for side in sides:
-        if side.source is None or not side.needs:  # statistics, or images whose statistics came from the file
-            continue
-        if not side.needs:  # everything it serves came from its file (protocol "adm")
-            continue
-        assert classifier is not None
-        accumulator = MomentAccumulator() if "moments" in side.needs else None
-        spatial = MomentAccumulator() if "spatial_moments" in side.needs else None
-        samples, count = shard_of(group, side.source, sample_seed=options.sample_seed)
-        cache = (
-            FeatureCache(size_limit=options.cache_size) if options.cache and classifier.cache_key is not None else None
-        )
-
-        run = _SideRun(samples, count, classifier, options, group, side.needs, cache, accumulator, spatial)
+    inputs: dict[Any, list[tuple[Side, Classifier]]] = {}
+    for sides, classifier in passes:
+        for side in sides:  # images with needs (an ADM batch's may all have come from its file)
+            if side.source is not None and side.needs:
+                assert classifier is not None
+                inputs.setdefault(_key(side.value), []).append((side, classifier))
+    for pairs in inputs.values():
+        samples, count = shard_of(group, pairs[0][0].source, sample_seed=options.sample_seed)
+        heads = [_head(side, classifier, options) for side, classifier in pairs]
+        run = _InputRun(samples, count, options, group, heads)
+        moments = [(head.pool3_moments, head.spatial_moments) for head in heads]
+        found: list[Features | None] = []
         if group is None:
-            features: Features | None = run.extract(True)
+            found += run.extract(True)
         else:
             local = group.run(lambda: run.extract(group.rank == 0))  # noqa: B023 (run now, in this iteration)
-            features = group.gather_dataclass(local)
-            accumulator = reduce_moments(group, accumulator) if accumulator is not None else None
-            spatial = reduce_moments(group, spatial) if spatial is not None else None
-        if features is None:  # not rank 0: the gathered results live there
-            continue
-        side.logits, side.features = features.logits, features.pool3
-        side.cached, side.precision = len(features.names) - features.computed, features.precision
-        side.corrupt_cache_entries = features.corrupt_cache_entries
-        side.names = features.names
-        side.skipped = features.skipped
-        side.cache_problems = features.cache_problems
-        side.accumulator = accumulator
-        side.spatial_accumulator = spatial
+            found = [group.gather_dataclass(features) for features in local]
+            moments = [
+                tuple(reduce_moments(group, summed) if summed is not None else None for summed in pair)  # type: ignore[misc]
+                for pair in moments
+            ]
+        for (side, _), features, (accumulator, spatial) in zip(pairs, found, moments):
+            if features is None:  # not rank 0: the gathered results live there
+                continue
+            side.logits, side.features = features.logits, features.pool3
+            side.cached, side.precision = len(features.names) - features.computed, features.precision
+            side.corrupt_cache_entries = features.corrupt_cache_entries
+            side.names = features.names
+            side.skipped = features.skipped
+            side.cache_problems = features.cache_problems
+            side.accumulator = accumulator
+            side.spatial_accumulator = spatial
+
+
+def _head(side: Side, classifier: Classifier, options: Options) -> Head:
+    """The extractor's part of a pass over the side's images: what the side needs of it."""
+    cache = FeatureCache(size_limit=options.cache_size) if options.cache and classifier.cache_key else None
+    return Head(
+        classifier.module,
+        classifier.contract,
+        cache,
+        classifier.cache_key or "",
+        keep_logits="logits" in side.needs,
+        keep_pool3="features" in side.needs,
+        pool3_moments=MomentAccumulator() if "moments" in side.needs else None,
+        spatial_moments=MomentAccumulator() if "spatial_moments" in side.needs else None,
+    )
 
 
 @dataclass(frozen=True)
-class _SideRun:
-    """One image side's pass through the extractor, asking for what the side needs."""
+class _InputRun:
+    """One image input's pass through the extractors that need it."""
 
     samples: Any
     count: int | None
-    classifier: Classifier
     options: Options
     group: Group | None
-    needs: set[str]
-    cache: FeatureCache | None
-    accumulator: MomentAccumulator | None
-    spatial: MomentAccumulator | None = None
+    heads: list[Head]
 
-    def extract(self, show_progress: bool) -> Features:
+    def extract(self, show_progress: bool) -> list[Features]:
         options = self.options
-        return extract_features(
+        return extract_many(
             self.samples if self.group is None else self.group.watch(self.samples),
-            self.classifier.module,
+            self.heads,
             batch_size=options.batch_size,
             device=options.torch_device,
             progress=options.progress and show_progress,
@@ -782,14 +802,7 @@ class _SideRun:
             max_pixels=options.max_pixels,
             workers=0 if options.plain else options.workers,
             fast=options.fast,
-            cache=self.cache,
-            model_id=self.classifier.cache_key or "",
-            contract=self.classifier.contract,
             on_error=options.on_error,
-            keep_logits="logits" in self.needs,
-            keep_pool3="features" in self.needs,
-            pool3_moments=self.accumulator,
-            spatial_moments=self.spatial,
         )
 
 

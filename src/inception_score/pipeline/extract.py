@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -196,41 +196,50 @@ def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, 
 
 @dataclass
 class _Work:
-    """One step of the input stage: cache hits to record, and a batch of misses being decoded."""
+    """One step of the input stage: samples every head has cached, and a batch of the others being decoded.
 
-    hits: list[tuple] = field(default_factory=list)  # (index, name, logits, pool3[, spatial])
+    Per sample of the batch, `keys` and `cached` hold one entry per head (a head whose entry was
+    cached takes it instead of running its network on the decoded image).
+    """
+
+    hits: list[tuple] = field(default_factory=list)  # (index, name, [per head: (logits, pool3[, spatial])])
     indices: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    keys: list[str | None] = field(default_factory=list)
+    keys: list[list[str | None]] = field(default_factory=list)
+    cached: list[list[tuple | None]] = field(default_factory=list)
     decoded: list[Future] = field(default_factory=list)
 
 
 def _plan(
     samples: Iterable[Sample],
     batch_size: int,
-    cache: FeatureCache | None,
-    cache_context: str,
+    heads: list[Head],
+    contexts: list[str],
     start_decode: Callable[[Sample], Future],
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    spatial: bool = False,
 ) -> Iterator[_Work]:
-    """Look each sample up in the cache; group the misses, their decoding started, in batches.
+    """Look each sample up in each head's cache; group the others, their decoding started, in batches.
 
     A batch also closes when its images would hold more than max_pixels pixels together, so decoded
     pixels in flight stay bounded (an image alone over max_pixels is refused by decoding). A cached
-    image over max_pixels counts as a miss, so decoding refuses it as it would uncached. spatial:
-    the run needs spatial features, so only entries that hold them are hits.
+    image over max_pixels counts as a miss, so decoding refuses it as it would uncached. A head that
+    needs spatial features takes only entries that hold them.
     """
     work = _Work()
     batch_pixels = 0
     for index, sample in enumerate(samples):
-        key = sample_key(sample, cache_context) if cache is not None and sample.error is None else None
-        cached = cache.get(key, spatial=spatial) if cache is not None and key is not None else None
+        keys = [
+            sample_key(sample, context) if head.cache is not None and sample.error is None else None
+            for head, context in zip(heads, contexts)
+        ]
         pixels = pixel_count(sample) if sample.error is None else None
-        if cached is not None and not (pixels is not None and pixels <= max_pixels):
-            cached = None
-        if cached is not None:
-            work.hits.append((index, sample.name, *cached))
+        fits = pixels is not None and pixels <= max_pixels
+        cached = [
+            head.cache.get(key, spatial=head.spatial) if head.cache is not None and key is not None and fits else None
+            for head, key in zip(heads, keys)
+        ]
+        if all(entry is not None for entry in cached):
+            work.hits.append((index, sample.name, cached))
         else:
             if work.indices and batch_pixels + (pixels or 0) > max_pixels:
                 yield work
@@ -238,7 +247,8 @@ def _plan(
             batch_pixels += pixels or 0
             work.indices.append(index)
             work.names.append(sample.name)
-            work.keys.append(key)
+            work.keys.append(keys)
+            work.cached.append(cached)
             work.decoded.append(start_decode(sample))
         if len(work.indices) == batch_size or len(work.hits) == _HITS_PER_STEP:
             yield work
@@ -257,19 +267,17 @@ class _InputStage:
         batch_size: int,
         workers: int,
         max_pixels: int,
-        cache: FeatureCache | None,
-        cache_context: str,
-        spatial: bool = False,
+        heads: list[Head],
+        contexts: list[str],
     ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inception-score-decode")
         self._plan = _plan(
             samples,
             batch_size,
-            cache,
-            cache_context,
+            heads,
+            contexts,
             lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
             max_pixels,
-            spatial,
         )
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
@@ -339,6 +347,7 @@ def _decoded(work: _Work, on_error: str, skipped: list[str]) -> list[np.ndarray]
         work.indices = [work.indices[i] for i in kept]
         work.names = [work.names[i] for i in kept]
         work.keys = [work.keys[i] for i in kept]
+        work.cached = [work.cached[i] for i in kept]
     return images
 
 
@@ -389,9 +398,67 @@ class _Rows:
         return joined
 
 
+@dataclass
+class Head:
+    """One network of a pass over the images: its module, input contract and cache identity, what
+    to keep of its outputs and where to stream their moments.
+
+    model_id: the network's identity for the feature cache (the weights' sha256; for another
+    classifier, one that names its contract too: `Classifier.cache_key`). keep_spatial /
+    spatial_moments: also ask the model for the sFID spatial features (its forward must take
+    `spatial=True`, as the 2015 network's does).
+    """
+
+    model: torch.nn.Module
+    contract: InputContract = INCEPTION_2015_INPUT
+    cache: FeatureCache | None = None
+    model_id: str = ""
+    keep_logits: bool = True
+    keep_pool3: bool = True
+    keep_spatial: bool = False
+    pool3_moments: MomentAccumulator | None = None
+    spatial_moments: MomentAccumulator | None = None
+
+    @property
+    def spatial(self) -> bool:
+        return self.keep_spatial or self.spatial_moments is not None
+
+    def kept(self) -> tuple[str, ...]:
+        return tuple(key for key, keep in zip(_OUTPUTS, (self.keep_logits, self.keep_pool3, self.keep_spatial)) if keep)
+
+
+_OUTPUTS = ("logits", "pool3", "spatial")
+
+
 def extract_features(
     samples: Iterable[Sample],
     model: torch.nn.Module,
+    *,
+    cache: FeatureCache | None = None,
+    model_id: str = "",
+    keep_pool3: bool = True,
+    keep_logits: bool = True,
+    pool3_moments: MomentAccumulator | None = None,
+    contract: InputContract = INCEPTION_2015_INPUT,
+    keep_spatial: bool = False,
+    spatial_moments: MomentAccumulator | None = None,
+    **run: Any,
+) -> Features:
+    """Run every sample through the network; returns logits and features (pool3) in input order.
+
+    One network's `extract_many` (its other keywords: batch size, device, progress, decoding
+    workers...). cache + model_id (the weights' sha256): reuse and store per-image results keyed by
+    content. pool3_moments receives every batch of features (FID in O(d^2) memory);
+    keep_pool3=False / keep_logits=False keep no per-image features / logits (None). contract: how
+    images become the model's input. keep_spatial / spatial_moments: see `Head`.
+    """
+    head = Head(model, contract, cache, model_id, keep_logits, keep_pool3, keep_spatial, pool3_moments, spatial_moments)
+    return extract_many(samples, [head], **run)[0]
+
+
+def extract_many(
+    samples: Iterable[Sample],
+    heads: list[Head],
     *,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
@@ -401,45 +468,31 @@ def extract_features(
     workers: int | None = None,
     threads: int | None = None,
     fast: bool = False,
-    cache: FeatureCache | None = None,
-    model_id: str = "",
-    keep_pool3: bool = True,
-    keep_logits: bool = True,
-    pool3_moments: MomentAccumulator | None = None,
-    contract: InputContract = INCEPTION_2015_INPUT,
     on_error: str = "stop",
-    keep_spatial: bool = False,
-    spatial_moments: MomentAccumulator | None = None,
-) -> Features:
-    """Run every sample through the network; returns logits and features (pool3) in input order.
+) -> list[Features]:
+    """Decode each sample once and run it through every head's network; one `Features` per head.
 
-    workers: decoding threads (0: decode inline, no overlap); threads: torch CPU threads;
-    fast: on CUDA, TF32 and float16 (approximate); cache + model_id (the weights' sha256):
-    reuse and store per-image results keyed by content. pool3_moments receives every batch of
-    features (FID in O(d^2) memory); keep_pool3=False / keep_logits=False keep no per-image
-    features / logits (None). total: the number of samples, when known (outputs then go straight
-    into their final arrays). contract: how images become the model's input (for another
-    classifier, model_id must name its contract too: `Classifier.cache_key`). on_error="skip":
-    undecodable files are left out and named in `Features.skipped` instead of stopping the run.
-    keep_spatial / spatial_moments: also ask the model for the sFID spatial features (its forward
-    must take `spatial=True`, as the 2015 network's does) and keep them / stream their moments.
+    A sample every head has cached is not decoded; otherwise only the heads that miss it run their
+    network on it. workers: decoding threads (0: decode inline, no overlap); threads: torch CPU
+    threads; fast: on CUDA, TF32 and float16 (approximate). total: the number of samples, when
+    known (outputs then go straight into their final arrays). on_error="skip": undecodable files
+    are left out (of every head) and named in `Features.skipped` instead of stopping the run.
     """
     if on_error not in ("stop", "skip"):
         raise InceptionScoreError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     device = torch.device(device) if device is not None else default_device()
     batch_size = batch_size or default_batch_size(device)
-    model = model.to(device)
-    channels_last = _uses_channels_last(model)
     precision = precision_name(device, fast)
-    if cache is not None and not model_id:
-        raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
-    cache_context = f"{model_id}\0{PIPELINE_VERSION}\0{precision}"
-    spatial = keep_spatial or spatial_moments is not None
-    kept = (("logits", keep_logits), ("pool3", keep_pool3), ("spatial", keep_spatial))
-    rows = _Rows(total, tuple(key for key, keep in kept if keep))
-    computed = 0
+    for head in heads:
+        if head.cache is not None and not head.model_id:
+            raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
+    contexts = [f"{head.model_id}\0{PIPELINE_VERSION}\0{precision}" for head in heads]
+    models = [head.model.to(device) for head in heads]
+    channels_last = [_uses_channels_last(model) for model in models]
+    rows = [_Rows(total, head.kept()) for head in heads]
+    computed = [0] * len(heads)
     skipped: list[str] = []
-    corrupt_before = cache.corrupt if cache is not None else 0
+    corrupt_before = [head.cache.corrupt if head.cache is not None else 0 for head in heads]
     autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
     stage = (
@@ -448,26 +501,14 @@ def extract_features(
             batch_size=batch_size,
             workers=max(1, workers),
             max_pixels=max_pixels,
-            cache=cache,
-            cache_context=cache_context,
-            spatial=spatial,
+            heads=heads,
+            contexts=contexts,
         )
         if workers > 0
         else None
     )
-    work_items = (
-        stage
-        if stage is not None
-        else _plan(
-            samples,
-            batch_size,
-            cache,
-            cache_context,
-            lambda sample: _decode_now(sample, max_pixels),
-            max_pixels,
-            spatial,
-        )
-    )
+    decode_now = lambda sample: _decode_now(sample, max_pixels)  # noqa: E731
+    work_items = stage if stage is not None else _plan(samples, batch_size, heads, contexts, decode_now, max_pixels)
     try:
         with (
             _tf32(fast and device.type == "cuda"),
@@ -478,44 +519,78 @@ def extract_features(
         ):
             for work in work_items:
                 if work.hits:
-                    hit_outputs = {"logits": np.stack([hit[2] for hit in work.hits])}
-                    hit_outputs["pool3"] = np.stack([hit[3] for hit in work.hits])
-                    if spatial:
-                        hit_outputs["spatial"] = np.stack([hit[4] for hit in work.hits])
-                    rows.add([hit[0] for hit in work.hits], [hit[1] for hit in work.hits], hit_outputs)
-                    _update_moments(hit_outputs, pool3_moments, spatial_moments)
+                    indices, names = [hit[0] for hit in work.hits], [hit[1] for hit in work.hits]
+                    for number, head in enumerate(heads):
+                        outputs = _stacked([hit[2][number] for hit in work.hits])
+                        rows[number].add(indices, names, outputs)
+                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
                 images = _decoded(work, on_error, skipped)
                 if not images:
                     continue
-                batch = preprocess(images, device, channels_last=channels_last, contract=contract)
-                outputs = model(batch, spatial=True) if spatial else model(batch)
-                arrays = dict(zip(("logits", "pool3", "spatial"), (out.float().cpu().numpy() for out in outputs)))
-                check_finite(arrays["logits"], arrays["pool3"], work.names, fast=precision != "float32")
-                if cache is not None:
-                    cache.put_many(work.keys, arrays["logits"], arrays["pool3"], arrays.get("spatial"))
-                _update_moments(arrays, pool3_moments, spatial_moments)
-                rows.add(work.indices, work.names, arrays)
-                computed += len(work.indices)
+                for number, head in enumerate(heads):
+                    entries = [cached[number] for cached in work.cached]  # this head's cached outputs, or None
+                    runs = [position for position, entry in enumerate(entries) if entry is None]
+                    reused = [(position, entry) for position, entry in enumerate(entries) if entry is not None]
+                    if reused:  # other heads missed these samples, this one had them
+                        outputs = _stacked([entry for _, entry in reused])
+                        positions = [position for position, _ in reused]
+                        rows[number].add(
+                            [work.indices[p] for p in positions], [work.names[p] for p in positions], outputs
+                        )
+                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                    if not runs:
+                        continue
+                    names = [work.names[p] for p in runs]
+                    batch = preprocess(
+                        [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
+                    )
+                    model = models[number]
+                    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **_spatial(head)))))
+                    check_finite(outputs["logits"], outputs["pool3"], names, fast=precision != "float32")
+                    if head.cache is not None:
+                        keys = [work.keys[p][number] for p in runs]
+                        head.cache.put_many(keys, outputs["logits"], outputs["pool3"], outputs.get("spatial"))
+                    _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                    rows[number].add([work.indices[p] for p in runs], names, outputs)
+                    computed[number] += len(runs)
                 bar.update(len(work.indices))
     finally:
         if stage is not None:
             stage.close()
-    if cache is not None:
-        cache.trim()
-    return Features(
-        rows.assemble("logits"),
-        rows.assemble("pool3"),
-        [rows.names[i] for i in rows.order()],
-        computed,
-        cache.corrupt - corrupt_before if cache is not None else 0,
-        precision,
-        skipped,
-        list(dict.fromkeys(cache.problems)) if cache is not None else [],
-        rows.assemble("spatial"),
-    )
+    found = []
+    for number, head in enumerate(heads):
+        if head.cache is not None:
+            head.cache.trim()
+        found.append(
+            Features(
+                rows[number].assemble("logits"),
+                rows[number].assemble("pool3"),
+                [rows[number].names[i] for i in rows[number].order()],
+                computed[number],
+                head.cache.corrupt - corrupt_before[number] if head.cache is not None else 0,
+                precision,
+                list(skipped),
+                list(dict.fromkeys(head.cache.problems)) if head.cache is not None else [],
+                rows[number].assemble("spatial"),
+            )
+        )
+    return found
+
+
+def _spatial(head: Head) -> dict[str, bool]:
+    """The forward's keywords: spatial=True only when the head needs the sFID features."""
+    return {"spatial": True} if head.spatial else {}
+
+
+def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
+    """Cache entries ((logits, pool3[, spatial]) each) as one batch of outputs."""
+    return {
+        key: np.stack([entry[position] for entry in entries])
+        for position, key in enumerate(_OUTPUTS[: len(entries[0])])
+    }
 
 
 def _update_moments(
