@@ -1,4 +1,4 @@
-"""Smoke run of benchmarks/extractors.py: it answers --help without running and prints its table (no timing checked)."""
+"""Smoke runs of benchmarks/extractors.py and benchmarks/one_pass.py: they print their tables (no timing checked)."""
 
 import os
 import subprocess
@@ -38,3 +38,18 @@ def test_smoke_run_prints_every_network():
         "CLIP vit-b-32 (clean-fid)",
     ):
         assert f"| {label} |" in done.stdout
+
+
+def test_one_pass_benchmark_prints_both_ways_and_equal_numbers():
+    script = SCRIPT.parent / "one_pass.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--images", "2", "--size", "32", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| one pass, each image decoded once" in done.stdout and "| one pass per extractor" in done.stdout
+    assert "the same numbers: True" in done.stdout

@@ -152,6 +152,47 @@ def test_fd_dinov2_from_the_cli_with_the_environment_variable(folders, dinov2_fi
     assert done.stdout.startswith("FD_DINOv2 = ")
 
 
+@pytest.mark.reference
+def test_kid_precision_recall_density_coverage_in_dinov2_space_say_so(folders, dinov2_file):
+    from inception_score.maths.kernel import kid_subset_values
+    from inception_score.maths.neighbours import manifold_metrics
+
+    evaluation = score.evaluate(
+        folders["a"],
+        reference=folders["b"],
+        metrics=("fid", "kid", "pr", "dc"),
+        classifier="dinov2-vits14",
+        weights=dinov2_file,
+        kid_subsets=4,
+        kid_subset_size=3,
+        progress=False,
+    )
+    extractor = dinov2.DinoV2Extractor(dinov2.load_dinov2(dinov2_file, "vits14"), "edm2")
+    a, b = (extractor(uint8_images(folders[side])).numpy() for side in ("a", "b"))
+    kid, manifold = evaluation.kid, evaluation.manifold
+    assert kid is not None and manifold is not None
+    expected = kid_subset_values(a, b, subsets=4, subset_size=3, seed=2020)
+    assert kid.mean == pytest.approx(float(np.mean(expected)), rel=1e-4)
+    found = manifold_metrics(b, a)
+    assert manifold.precision == found.precision_recall.precision and manifold.recall == found.precision_recall.recall
+    assert manifold.coverage == found.density_coverage.coverage
+    flat = evaluation.metrics_dict()
+    assert {
+        "fd_dinov2",
+        "kd_dinov2_mean",
+        "kd_dinov2_std",
+        "precision_dinov2",
+        "recall_dinov2",
+        "f_score_dinov2",
+    } <= set(flat)
+    assert {"density_dinov2", "coverage_dinov2"} <= set(flat)
+    assert not {"frechet_inception_distance", "kernel_inception_distance_mean", "precision", "density"} & set(flat)
+    assert kid.name == "KD_DINOv2" and manifold.feature_space == "dinov2-vits14"
+    lines = evaluation.summary().splitlines()
+    assert lines[0].startswith("FD_DINOv2 = ") and any(line.startswith("KD_DINOv2 = ") for line in lines)
+    assert any("precision = " in line and "(DINOv2 features, 6 vs 6 images)" in line for line in lines)
+
+
 def test_inception_score_is_refused_for_a_feature_network(folders, dinov2_file):
     with pytest.raises(InceptionScoreError, match="needs class logits"):
         score.inception_score(folders["a"], splits=2, classifier="dinov2-vits14", weights=dinov2_file)
@@ -307,6 +348,7 @@ def test_which_extractor_serves_each_metric():
         Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
 
 
+@pytest.mark.reference  # two networks over the images twice: 11 s on two CPU cores
 def test_an_iterator_serves_every_extractor_in_its_one_read(folders, weights_path, clip_file, monkeypatch):
     monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
     batches = iter([uint8_images(folders["a"]).permute(0, 2, 3, 1).numpy()])  # read once: one pass serves both
@@ -351,24 +393,64 @@ def test_inception_metrics_fd_dinov2_and_cmmd_in_one_call(folders, weights_path,
     assert set(flat["details"]) >= {"fid", "fd_dinov2", "cmmd"}
 
 
+@pytest.mark.reference
+def test_the_cli_chooses_extractors_per_metric(folders, dinov2_file, clip_file, monkeypatch):
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    chosen = ("--extractor", "fd_dinov2=dinov2-vits14", "--extractor", "cmmd=clip-vit-b-32")
+    done = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2,cmmd", *chosen, "--json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["details"]["fd_dinov2"]["feature_space"] == "dinov2-vits14"
+    assert got["details"]["cmmd"]["feature_space"] == "clip-vit-b-32" and got["cmmd"] >= 0
+
+
+def test_the_cli_refuses_a_bad_extractor_choice(folders):
+    for bad, message in (
+        ("fd_dinov2", "--extractor takes METRIC=NAME"),
+        ("fd_dinov2=clip-vit-b-32", "fd_dinov2 is computed on dinov2 features"),
+        ("fid=dinov2-vits14", "extractors maps fd_dinov2, fd_clip, cmmd to a registry extractor name"),
+    ):
+        refused = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2", "--extractor", bad)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad
+
+
+@pytest.mark.report
+def test_the_report_shows_the_other_spaces_distances(folders, weights_path, clip_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
+    report = tmp_path / "report.html"
+    chosen = ("--metrics", "is,fd_clip,cmmd", "--extractor", "cmmd=clip-vit-b-32", "--splits", "2")
+    done = run_cli(
+        "evaluate", folders["a"], "--ref", folders["b"], *chosen, "--weights", weights_path, "--report", report
+    )
+    assert done.returncode == 0, done.stderr
+    page = report.read_text()
+    assert 'data-metric="fd_clip"' in page and '<div class="label">FD_CLIP</div>' in page
+    assert 'data-metric="cmmd"' in page and "maximum mean discrepancy of clip-vit-b-32 embeddings" in page
+    assert "Fréchet distance of clip-vit-b-32 features" in page
+
+
 @pytest.mark.distributed
 def test_two_ranks_give_fd_dinov2_and_fd_clip_like_one_process(folders, dinov2_file, clip_file, monkeypatch):
     from test_distributed import torchrun
 
     monkeypatch.setenv("INCEPTION_SCORE_CLIP_VIT_B_32_WEIGHTS", str(clip_file))
-    args = ["--metrics", "fd_dinov2,fd_clip", "--classifier", "dinov2-vits14", "--weights", dinov2_file, "--json"]
+    args = ["--metrics", "fd_dinov2,fd_clip,cmmd", "--extractor", "cmmd=clip-vit-b-32", "--classifier", "dinov2-vits14"]
+    args += ["--weights", dinov2_file, "--json"]  # DINOv2 and CLIP in one pass; FD_CLIP and CMMD share CLIP
     done = torchrun(2, "-m", "inception_score", "evaluate", folders["a"], "--ref", folders["b"], *args, "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(done.stdout)
     alone = score.evaluate(
         folders["a"],
         reference=folders["b"],
-        metrics=("fd_dinov2", "fd_clip"),
+        metrics=("fd_dinov2", "fd_clip", "cmmd"),
+        extractors={"cmmd": "clip-vit-b-32"},
         classifier="dinov2-vits14",
         weights=dinov2_file,
         progress=False,
     )
-    assert alone.fd_dinov2 is not None and alone.fd_clip is not None
+    assert alone.fd_dinov2 is not None and alone.fd_clip is not None and alone.cmmd is not None
+    assert got["cmmd"] == pytest.approx(alone.cmmd.value, rel=1e-5)
     assert got["fd_dinov2"] == pytest.approx(alone.fd_dinov2.fid, rel=1e-5)
     assert got["fd_clip"] == pytest.approx(alone.fd_clip.fid, rel=1e-5)
     assert got["details"]["fd_clip"]["world_size"] == 2

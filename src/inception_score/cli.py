@@ -128,8 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics",
         metavar="LIST",
         help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf,cmmd,fd_dinov2,fd_clip (default: is to inf as REF "
-        "can serve); cmmd, fd_dinov2, fd_clip run CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 in a pass of "
-        "their own unless --classifier is of their space (cmmd: any --classifier)",
+        "can serve); cmmd, fd_dinov2, fd_clip add CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 to the same "
+        "pass (each image decoded once) unless --classifier is of their space (cmmd: any --classifier)",
+    )
+    evaluate_command.add_argument(
+        "--extractor",
+        action="append",
+        default=[],
+        metavar="METRIC=NAME",
+        help="another registry extractor for fd_dinov2, fd_clip or cmmd, e.g. fd_dinov2=dinov2-vitg14 (repeatable)",
     )
     evaluate_command.add_argument(
         "--protocol",
@@ -383,6 +390,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         kid_subset_size=args.kid_subset_size,
         kid_seed=args.kid_seed,
         protocol=args.protocol,
+        extractors=_extractors(args.extractor),
         options=_options(args),
     )
     if not distributed.is_main_process():
@@ -396,16 +404,20 @@ def _evaluate(args: argparse.Namespace) -> int:
         if evaluation.inception_score is None:
             raise InceptionScoreError("--report needs the Inception Score of SAMPLES: include is in --metrics")
         source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
-        path = save_report(
-            evaluation.inception_score,
-            args.report,
-            source=source,
-            fid=evaluation.fid,
-            kid=evaluation.kid,
-            manifold=evaluation.manifold,
-        )
+        path = save_report(evaluation, args.report, source=source)
         print(f"inception-score: report written to {path}", file=sys.stderr)
     return 0
+
+
+def _extractors(given: list[str]) -> dict[str, str]:
+    """--extractor METRIC=NAME options as evaluate's `extractors` (the engine checks the names)."""
+    chosen = {}
+    for item in given:
+        metric, equals, name = item.partition("=")
+        if not equals or not metric.strip() or not name.strip():
+            raise InceptionScoreError(f"--extractor takes METRIC=NAME, e.g. fd_dinov2=dinov2-vitg14; got {item!r}")
+        chosen[metric.strip()] = name.strip()
+    return chosen
 
 
 def _score(args: argparse.Namespace) -> int:

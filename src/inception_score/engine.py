@@ -933,9 +933,8 @@ def _results(
             ),
         )
     if {"pr", "dc"} & request.metrics:
-        evaluation = dataclasses.replace(
-            evaluation, manifold=_manifold(main, sides, request, _warnings(sha256, named, file_warnings, []), context)
-        )
+        manifold = _manifold(main, sides, request, _warnings(sha256, named, file_warnings, []), context)
+        evaluation = dataclasses.replace(evaluation, manifold=dataclasses.replace(manifold, feature_space=space))
     if "inf" in request.metrics:
         evaluation = dataclasses.replace(
             evaluation, infinity=_infinity(main, sides, request, _warnings(sha256, named, file_warnings, []), context)

@@ -331,8 +331,8 @@ class FIDResult:
     @property
     def name(self) -> str:
         """What the distance is called in its feature space: FID, FD_DINOv2, FD_CLIP."""
-        family = feature_family(self.feature_space)
-        return f"FD_{SPACE_LABELS[family]}" if family in SPACE_LABELS else "FID"
+        label = space_label(self.feature_space)
+        return f"FD_{label}" if label else "FID"
 
     def summary(self) -> str:
         return (
@@ -351,6 +351,20 @@ def feature_family(feature_space: str | None) -> str | None:
         return "inception"
     prefix = (feature_space or "").split("-")[0]
     return prefix if prefix in SPACE_LABELS else None
+
+
+def space_label(feature_space: str | None) -> str | None:
+    """The label papers give a feature space other than Inception's ("DINOv2", "CLIP"); None for Inception's
+    (and a custom module's), whose metrics keep their usual names (FID, KID, precision...)."""
+    family = feature_family(feature_space)
+    return SPACE_LABELS[family] if family in SPACE_LABELS else None
+
+
+def space_key(name: str, feature_space: str | None) -> str:
+    """A metric's key in a flat dict, suffixed with the feature space when it is not Inception's
+    ("precision" -> "precision_dinov2")."""
+    family = feature_family(feature_space)
+    return f"{name}_{family}" if family in SPACE_LABELS else name
 
 
 @dataclass(frozen=True)
@@ -411,9 +425,15 @@ class KIDResult:
         """A JSON-safe dict with the same names as the attributes."""
         return dataclasses.asdict(self)
 
+    @property
+    def name(self) -> str:
+        """What the distance is called in its feature space: KID, KD_DINOv2, KD_CLIP (dgm-eval's "kd")."""
+        label = space_label(self.feature_space)
+        return f"KD_{label}" if label else "KID"
+
     def summary(self) -> str:
         return (
-            f"KID = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
+            f"{self.name} = {self.mean:.6f} ± {self.std:.6f} ({self.subsets} subsets of {self.subset_size}, "
             f"seed {self.seed}; {self.n_a} vs {self.n_b} images){_against(self.reference)}"
         )
 
@@ -495,6 +515,7 @@ class ManifoldResult:
     sample_seed: int | None = None
     distances: str = "exact: squared Euclidean distances with float64 products of the float32 features"
     details: RealismDetails | None = field(default=None, compare=False, repr=False)
+    feature_space: str | None = None  # the extractor whose features the neighbourhoods are taken in
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the same names as the attributes; the per-sample `details` are left out."""
@@ -508,7 +529,8 @@ class ManifoldResult:
             parts.append(f"precision = {self.precision:.4f}, recall = {self.recall:.4f}, F = {self.f_score:.4f}")
         if "dc" in self.metrics:
             parts.append(f"density = {self.density:.4f}, coverage = {self.coverage:.4f}")
-        return f"{'; '.join(parts)} ({self.n_a} vs {self.n_b} images)"
+        label = space_label(self.feature_space)
+        return f"{'; '.join(parts)} ({f'{label} features, ' if label else ''}{self.n_a} vs {self.n_b} images)"
 
 
 @dataclass(frozen=True)
@@ -653,23 +675,28 @@ class Evaluation:
         (`inception_score_mean`, `frechet_inception_distance`, `precision`, ...), ours for the rest
         (`fd_dinov2`, `fd_clip`, `cmmd`, `spatial_frechet_inception_distance`, `density`, `coverage`,
         `inception_score_infinity`, `frechet_inception_distance_infinity`), the protocol, and every full
-        result under `details`."""
+        result under `details`. In another feature space than Inception's the keys say it: FID is
+        `fd_dinov2` / `fd_clip`, KID `kd_dinov2_mean` / `kd_dinov2_std`, precision `precision_dinov2`..."""
         out: dict[str, Any] = {}
         if self.inception_score is not None:
             out["inception_score_mean"] = self.inception_score.mean
             out["inception_score_std"] = self.inception_score.std
         if self.fid is not None:
-            family = feature_family(self.fid.feature_space)
-            out[f"fd_{family}" if family in SPACE_LABELS else "frechet_inception_distance"] = self.fid.fid
+            label = space_label(self.fid.feature_space)
+            out[f"fd_{label.lower()}" if label else "frechet_inception_distance"] = self.fid.fid
         if self.sfid is not None:
             out["spatial_frechet_inception_distance"] = self.sfid.sfid
         if self.kid is not None:
-            out["kernel_inception_distance_mean"] = self.kid.mean
-            out["kernel_inception_distance_std"] = self.kid.std
-        if self.manifold is not None and "pr" in self.manifold.metrics:
-            out.update(precision=self.manifold.precision, recall=self.manifold.recall, f_score=self.manifold.f_score)
-        if self.manifold is not None and "dc" in self.manifold.metrics:
-            out.update(density=self.manifold.density, coverage=self.manifold.coverage)
+            label = space_label(self.kid.feature_space)
+            out[f"kd_{label.lower()}_mean" if label else "kernel_inception_distance_mean"] = self.kid.mean
+            out[f"kd_{label.lower()}_std" if label else "kernel_inception_distance_std"] = self.kid.std
+        manifold = self.manifold
+        if manifold is not None:
+            numbers = dict(precision=manifold.precision, recall=manifold.recall, f_score=manifold.f_score)
+            numbers = numbers if "pr" in manifold.metrics else {}
+            if "dc" in manifold.metrics:
+                numbers.update(density=manifold.density, coverage=manifold.coverage)
+            out.update((space_key(name, manifold.feature_space), value) for name, value in numbers.items())
         if self.infinity is not None:
             out["inception_score_infinity"] = self.infinity.inception_score_infinity
             if self.infinity.frechet_inception_distance_infinity is not None:

@@ -69,7 +69,7 @@ def save_report(
     Parameters
     ----------
     result
-        An ISResult, or an Evaluation (its FID and KID are shown too).
+        An ISResult, or an Evaluation (its FID, KID, FD_DINOv2, FD_CLIP and CMMD are shown too).
     path
         The .html file to write; its folder must exist.
     source
@@ -90,12 +90,14 @@ def save_report(
     Path
         The written file. Needs matplotlib (``pip install 'inception-score[report]'``).
     """
+    others: list[Any] = []
     if isinstance(result, Evaluation):
         if result.inception_score is None:
             raise InceptionScoreError("the report explains an Inception Score: include 'is' in metrics")
         fid = result.fid if fid is None else fid
         kid = result.kid if kid is None else kid
         manifold = result.manifold if manifold is None else manifold
+        others = [other for other in (result.fd_dinov2, result.fd_clip, result.cmmd) if other is not None]
         result = result.inception_score
     path = check_report_path(path)
     page = render_report(
@@ -107,6 +109,7 @@ def save_report(
         class_names=class_names,
         title=title,
         manifold=manifold,
+        others=others,
     )
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -146,8 +149,10 @@ def render_report(
     class_names: Sequence[str] | None = None,
     title: str | None = None,
     manifold: Any = None,
+    others: Sequence[Any] = (),
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string; `others`: distances in other feature spaces (FD_DINOv2, FD_CLIP, CMMD
+    results) shown beside FID and KID."""
     plots.require_matplotlib()
     details = details_of(result)
     if details is None:
@@ -168,7 +173,7 @@ def render_report(
             f"{f' and skipped {result.skipped}' if result.skipped else ''}: "
             "pass the source that was scored"
         )
-    distances = _distances(fid, kid, compared_with)
+    distances = _distances(fid, kid, compared_with) + [_other_distance(other) for other in others]
     notes = list(dict.fromkeys([*result.warnings, *(note for d in distances for note in d.warnings)]))
     sections = [
         _headline(result, distances),
@@ -193,14 +198,38 @@ def render_report(
 
 @dataclass(frozen=True)
 class Distance:
-    """FID or KID as the report shows it."""
+    """FID, KID, FD_DINOv2, FD_CLIP or CMMD as the report shows it."""
 
-    key: str  # "fid" or "kid"
+    key: str  # "fid", "kid", "fd_dinov2", "fd_clip" or "cmmd"
     value: float
     std: float | None
     against: str | None
     detail: str
     warnings: tuple[str, ...] = ()
+    name: str = ""  # the label: FID, KID, FD_DINOv2, KD_DINOv2, CMMD... (default: the key in capitals)
+    features: str = "pool3 features"  # what is compared
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key.upper()
+
+
+def _features_of(result: Any) -> str:
+    space = getattr(result, "feature_space", None)
+    return f"{space} features" if space not in (None, "inception-2015", "torchvision") else "pool3 features"
+
+
+def _other_distance(result: Any) -> Distance:
+    """An FD_DINOv2 / FD_CLIP (FIDResult) or CMMD (CMMDResult) as the report shows it."""
+    if hasattr(result, "fid"):
+        key = result.name.lower()
+        detail = f"{_count(result.n_a)} vs {_count(result.n_b)} images"
+        return Distance(
+            key, float(result.fid), None, result.b, detail, tuple(result.warnings), result.name, _features_of(result)
+        )
+    detail = f"{result.n_a} vs {result.n_b} images, RBF sigma {result.sigma:g}, x{result.scale:g}, {result.estimator}"
+    features = f"{result.feature_space or 'custom'} embeddings"
+    return Distance("cmmd", float(result.value), None, result.b, detail, tuple(result.warnings), "CMMD", features)
 
 
 def _distances(fid: Any, kid: Any, compared_with: str | None) -> list[Distance]:
@@ -216,6 +245,8 @@ def _distances(fid: Any, kid: Any, compared_with: str | None) -> list[Distance]:
                     compared_with or fid.b,
                     f"{_count(fid.n_a)} vs {_count(fid.n_b)} images",
                     tuple(fid.warnings),
+                    fid.name,
+                    _features_of(fid),
                 )
             )
         else:
@@ -230,6 +261,8 @@ def _distances(fid: Any, kid: Any, compared_with: str | None) -> list[Distance]:
                     compared_with or kid.b,
                     f"{kid.subsets} subsets of {kid.subset_size}, seed {kid.seed}",
                     tuple(kid.warnings),
+                    kid.name,
+                    _features_of(kid),
                 )
             )
         else:
@@ -361,29 +394,19 @@ def _headline(result: ISResult, distances: list[Distance]) -> str:
 def _distance_card(distance: Distance) -> str:
     against = f" against {html.escape(distance.against)}" if distance.against else ""
     detail = f'<div class="sub">{html.escape(distance.detail)}</div>' if distance.detail else ""
-    if distance.key == "fid":
-        return _card(
-            "fid",
-            distance.value,
-            _number(distance.value),
-            "FID",
-            f"Fréchet distance of pool3 features{against}; lower is better, 0 is identical.",
-            "neutral",
-            detail,
+    features = html.escape(distance.features)
+    if distance.key == "kid":
+        spread = (
+            f'<div class="sub" data-metric="kid_std" data-value="{distance.std!r}">± {distance.std:.5f}'
+            f"{' · ' + html.escape(distance.detail) if distance.detail else ''}</div>"
         )
-    spread = (
-        f'<div class="sub" data-metric="kid_std" data-value="{distance.std!r}">± {distance.std:.5f}'
-        f"{' · ' + html.escape(distance.detail) if distance.detail else ''}</div>"
-    )
-    return _card(
-        "kid",
-        distance.value,
-        f"{distance.value:.5f}",
-        "KID",
-        f"kernel distance of pool3 features{against}; lower is better, 0 is identical.",
-        "neutral",
-        spread,
-    )
+        meaning = f"kernel distance of {features}{against}; lower is better, 0 is identical."
+        return _card("kid", distance.value, f"{distance.value:.5f}", distance.label, meaning, "neutral", spread)
+    if distance.key == "cmmd":
+        meaning = f"maximum mean discrepancy of {features}{against}; lower is better, 0 is identical."
+        return _card("cmmd", distance.value, f"{distance.value:.4f}", "CMMD", meaning, "neutral", detail)
+    meaning = f"Fréchet distance of {features}{against}; lower is better, 0 is identical."
+    return _card(distance.key, distance.value, _number(distance.value), distance.label, meaning, "neutral", detail)
 
 
 def _warnings(messages: list[str]) -> str:
@@ -632,9 +655,9 @@ def _protocol(result: ISResult, images: Any, distances: list[Distance]) -> str:
         ),
         ("Bootstrap", bootstrap),
         (
-            "FID/KID",
+            "Distances",
             "; ".join(
-                f"{d.key.upper()} against {html.escape(d.against or 'a reference')}"
+                f"{d.label} against {html.escape(d.against or 'a reference')}"
                 + (f" ({html.escape(d.detail)})" if d.detail else "")
                 for d in distances
             )
