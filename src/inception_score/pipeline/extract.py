@@ -1,9 +1,11 @@
-"""Batched feature extraction: decode, TF1 resize to 299, normalise, one forward pass per image.
+"""Batched feature extraction: decode once, then per network resize (TF1 bilinear to 299 for the 2015
+network), normalise and one forward pass per image.
 
-The pipeline overlaps its stages: a background thread reads samples, looks them up in the
-feature cache and hands the misses to a pool of decoding threads (PIL releases the GIL), while
-the calling thread resizes whole batches on the device and runs the network. Results are
-committed to the cache as each batch finishes, so an interrupted run resumes where it stopped.
+The pipeline overlaps its stages: a background thread reads samples, looks them up in each
+network's feature cache and hands those some network misses to a pool of decoding threads (PIL
+releases the GIL), while the calling thread resizes whole batches on the device and runs the
+networks that miss them. Results are committed to the cache as each batch finishes, so an
+interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
