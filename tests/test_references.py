@@ -9,6 +9,7 @@ import http.server
 import json
 import pickle
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,13 @@ class _Files:
     def __init__(self) -> None:
         self.bodies: dict[str, bytes] = {}
         self.ranges: list[str] = []
+        self.gets: dict[str, int] = {}  # requests for /files/NAME, by name
 
 
 @pytest.fixture
 def server():
-    """Routes: /files/NAME (Range supported), /redirect/NAME -> /files/NAME, /truncated/NAME (half the
-    body under the full Content-Length), anything else 404."""
+    """Routes: /files/NAME (Range supported), /slow/NAME (the same after a second), /redirect/NAME ->
+    /files/NAME, /truncated/NAME (half the body under the full Content-Length), anything else 404."""
     files = _Files()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -75,7 +77,9 @@ def server():
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2])
                 self.close_connection = True
-            elif kind == "files":
+            elif kind in ("files", "slow"):
+                files.gets[name] = files.gets.get(name, 0) + 1
+                time.sleep(1.0 if kind == "slow" else 0)  # a download long enough for two ranks to race
                 start = 0
                 if self.headers.get("Range"):
                     files.ranges.append(self.headers["Range"])
@@ -171,6 +175,19 @@ def test_fetch_records_the_hash_at_first_download_and_verifies_it_on_every_use(s
     done = run_cli("fid", ours, "fid_stats_cifar10_train")
     assert done.returncode == 2 and "does not match the recorded at first use" in done.stderr
     assert "refs fetch fid_stats_cifar10_train" in done.stderr
+
+
+@pytest.mark.distributed
+def test_two_ranks_download_a_catalog_reference_once(server, ours, isolated, monkeypatch):
+    from test_distributed import torchrun
+
+    body = _ttur_bytes(isolated)
+    server.bodies["fid_stats_cifar10_train.npz"] = body
+    monkeypatch.setenv(references.ENV_REFERENCE_URL, f"{server.url}/slow")
+    done = torchrun(2, "-m", "inception_score", "fid", ours, "fid_stats_cifar10_train", "--json", "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert server.gets == {"fid_stats_cifar10_train.npz": 1}  # rank 0 fetched it, rank 1 found it pinned
+    assert json.loads(done.stdout)["reference"]["sha256"] == hashlib.sha256(body).hexdigest()
 
 
 def test_a_pinned_reference_refuses_different_bytes_from_the_server(server, isolated):

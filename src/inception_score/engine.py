@@ -351,7 +351,9 @@ def _plan(source: Any, request: Request, options: Options, group: Group | None) 
         check_feature_spaces(list(sides.values()), _named_space(options))
         return list(sides.values()), main, planned
 
-    sides, main, request = everywhere(group, plan)
+    # a catalog name may be downloaded while planning: rank 0 first, the others then find it in the cache
+    named = any(is_catalog_name(value) for value in (source, *request.references.values()))
+    sides, main, request = everywhere(group, plan, main_first=named)
     classifier = everywhere(group, lambda: _extractor(sides, options), main_first=True)
     return _Pass(sides, main, classifier, request, options)
 
