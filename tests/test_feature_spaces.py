@@ -328,7 +328,7 @@ def test_mixing_spaces_is_refused_before_anything_is_read(folders, tmp_path):
 
 
 def test_which_extractor_serves_each_metric():
-    from inception_score.engine import Request, _extractor_of
+    from inception_score.engine import Request, extractor_of
     from inception_score.options import Options
 
     plain = Request(frozenset({"fid"}))
@@ -343,7 +343,7 @@ def test_which_extractor_serves_each_metric():
         ("cmmd", plain, "torchvision", None),  # a classifier given: CMMD on its features
     ]
     for metric, request, classifier, expected in cases:
-        assert _extractor_of(metric, request, Options(classifier=classifier)) == expected, (metric, classifier)
+        assert extractor_of(metric, request, Options(classifier=classifier)) == expected, (metric, classifier)
     with pytest.raises(InceptionScoreError, match="fd_dinov2 is computed on dinov2 features"):
         Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
 
