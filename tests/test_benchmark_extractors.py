@@ -8,28 +8,25 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "extractors.py"
 
 
-def test_help_answers_without_running():
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--help"],
+def _run(script: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         env=dict(os.environ),
     )
+
+
+def test_help_answers_without_running():
+    done = _run(SCRIPT, "--help", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--smoke" in done.stdout and "img/s" not in done.stdout
 
 
 def test_smoke_run_prints_every_network():
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=dict(os.environ),
-    )
+    done = _run(SCRIPT, "--smoke")
     assert done.returncode == 0, done.stderr
     for label in (
         "Inception 2015 (optimised)",
@@ -41,15 +38,7 @@ def test_smoke_run_prints_every_network():
 
 
 def test_one_pass_benchmark_prints_both_ways_and_equal_numbers():
-    script = SCRIPT.parent / "one_pass.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--images", "2", "--size", "32", "--repeats", "1"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=dict(os.environ),
-    )
+    done = _run(SCRIPT.parent / "one_pass.py", "--images", "2", "--size", "32", "--repeats", "1")
     assert done.returncode == 0, done.stderr
     assert "| one pass, each image decoded once" in done.stdout and "| one pass per extractor" in done.stdout
     assert "the same numbers: True" in done.stdout
