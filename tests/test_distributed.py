@@ -425,3 +425,23 @@ def test_stats_under_torchrun_writes_the_single_process_file(weights_path, subse
     assert done.stdout.splitlines() == [f"wrote {output}: 12 images, mu 2048, sigma 2048 x 2048, mu_s 2023"]
     assert_same_statistics(output, statistics, features=False)
     assert [path.name for path in tmp_path.iterdir()] == ["a.npz"]
+
+
+def test_paper_table_metrics_under_torchrun_match_one_process(weights_path, subset_a, subset_b):
+    metrics = ("is", "fid", "sfid", "pr", "dc", "inf")
+    options = dict(weights=weights_path, batch_size=2, device="cpu", progress=False, cache=False, splits=3)
+    with one_thread():
+        expected = evaluate(subset_a, reference=subset_b, metrics=metrics, **options).metrics_dict()
+    command = ("evaluate", subset_a, "--ref", subset_b, "--metrics", ",".join(metrics), "--splits", 3)
+    options_given = ("--weights", weights_path, "--batch-size", 2, "--device", "cpu", "--json", "--quiet", "--no-cache")
+    done = torchrun(2, "-m", "inception_score", *command, *options_given)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)  # one JSON document: rank 0 alone prints
+    for key in ("precision", "recall", "f_score", "density", "coverage"):  # k-NN counts over the gathered rows
+        assert got[key] == expected[key], key
+    same = ("inception_score_mean", "frechet_inception_distance", "spatial_frechet_inception_distance")
+    for key in (*same, "inception_score_infinity", "frechet_inception_distance_infinity"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-6), key
+    realism = got["details"]["manifold"]["realism"]
+    assert realism == pytest.approx(expected["details"]["manifold"]["realism"], rel=1e-6)
+    assert got["details"]["manifold"]["world_size"] == 2
