@@ -269,6 +269,8 @@ def test_adm_protocol_on_adm_batches_gives_the_five_numbers(model, weights_path,
     # The default protocol computes both sides from the images instead.
     default = evaluate(sample_batch, reference=reference_batch, metrics=("fid",), weights=weights_path, progress=False)
     assert default.fid.fid == pytest.approx(own_fid, rel=1e-4)
+    assert any("ADM evaluator's own statistics, which the default protocol does not use" in w for w in default.warnings)
+    assert not any("default protocol does not use" in warning for warning in details["fid"]["warnings"])
 
 
 def test_adm_inception_score_takes_consecutive_chunks_of_5000_and_a_shorter_last():

@@ -385,14 +385,14 @@ def _provenance(
 
 
 def run_warnings(sides: list[Side], options: Options) -> list[str]:
-    """What a result says about the run: fast mode off CUDA, damaged cache entries, skipped files."""
+    """What a result says about the run: fast mode off CUDA, damaged cache entries, the sides' notes, skipped files."""
     warnings = []
     if options.fast and options.torch_device.type != "cuda" and any(side.source is not None for side in sides):
         warnings.append("fast has no effect on this device: the network ran in exact float32")
     corrupt = sum(side.corrupt_cache_entries for side in sides)
     if corrupt:
         warnings.append(f"{corrupt} damaged feature cache entries were removed and recomputed")
-    warnings += dict.fromkeys(problem for side in sides for problem in side.cache_problems)
+    warnings += dict.fromkeys(note for side in sides for note in side.cache_problems + side.notes)
     return warnings + skipped_warnings([name for side in sides for name in side.skipped])
 
 

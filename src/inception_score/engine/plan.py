@@ -158,6 +158,7 @@ class Side:
     skipped: list[str] = field(default_factory=list)
     reference: Resolved | None = None  # the catalog entry this side was resolved from
     cache_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the results should say about this side
 
     @property
     def count(self) -> int | None:
@@ -372,6 +373,13 @@ def _take_file_statistics(sides: dict[Any, Side], request: Request) -> None:
     "adm" (as the evaluator does), and for a catalog reference (its published whole-dataset statistics)."""
     for side in sides.values():
         if request.protocol != "adm" and side.reference is None:
+            kept = [mean for need, mean in (("moments", "mu"), ("spatial_moments", "mu_s")) if need in side.needs]
+            if any(mean in side.file_statistics for mean in kept):
+                side.notes.append(
+                    f"{side.description} holds the ADM evaluator's own statistics, which the default protocol does "
+                    "not use: they are computed again from its images with this package's pipeline; "
+                    "--protocol adm (protocol='adm') uses the file's, as the evaluator does"
+                )
             continue
         for need, (mean, covariance) in (("moments", ("mu", "sigma")), ("spatial_moments", ("mu_s", "sigma_s"))):
             if need in side.needs and mean in side.file_statistics:
