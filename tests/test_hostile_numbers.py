@@ -81,6 +81,58 @@ def test_archive_member_names_are_escaped_in_messages(tmp_path, data):
     assert_one_error_line(done, "evil\\ninception-score: error: forged.png")
 
 
+# Decompression bombs: a member over MAX_MEMBER_BYTES (1 GiB) is refused before it is read.
+
+
+class _Zeros(io.RawIOBase):
+    """`count` zero bytes, streamed (a 1 GiB member without 1 GiB of memory)."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+def test_a_tar_member_over_one_gib_is_refused_and_skippable(tmp_path, data, weights_path):
+    from inception_score.pipeline.sources import MAX_MEMBER_BYTES
+
+    first, second = two_pngs(data)
+    path = tmp_path / "bomb.tar.gz"  # 1 GiB + 1 of zeros: 4.7 MB compressed
+    with tarfile.open(path, "w:gz", compresslevel=1) as archive:
+        for name, body in (("a.png", first), ("b.png", second)):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+        big = tarfile.TarInfo("big.png")
+        big.size = MAX_MEMBER_BYTES + 1
+        archive.addfile(big, io.BufferedReader(_Zeros(big.size), 1 << 20))
+    done = run_cli("score", path, "--splits", 1, "--no-cache", "--weights", weights_path)
+    assert_one_error_line(done, "bomb.tar.gz:big.png: the member expands to 1,073,741,825 bytes", "--skip-bad")
+    skipped = run_cli("score", path, "--splits", 1, "--no-cache", "--weights", weights_path, "--skip-bad", "--json")
+    assert skipped.returncode == 0, skipped.stderr
+    assert json.loads(skipped.stdout)["n"] == 2 and "big.png" in skipped.stderr
+
+
+def test_a_zip_member_whose_header_claims_over_one_gib_is_refused_unread(tmp_path, data):
+    first, _ = two_pngs(data)
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("big.png", first)
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")  # the central directory entry: uncompressed size at offset 24
+    raw[central + 24 : central + 28] = (3 << 30).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    (sample,) = open_source(path)
+    assert sample.error is not None and "expands to 3,221,225,472 bytes" in sample.error and sample.data == b""
+
+
 # Non-finite weights and outputs: an error on the optimised path and on --plain alike.
 
 
