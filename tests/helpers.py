@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def run_cli(
@@ -46,3 +49,14 @@ def _in_a_process(words, prefix, command, cwd, timeout) -> subprocess.CompletedP
         env["PYTHONPATH"] = os.pathsep.join([*paths, str(cwd)])
     full = [*prefix, *(command or (sys.executable, "-m", "inception_score")), *words]
     return subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def without_root_powers() -> tuple[str, ...]:
+    """Words before the interpreter that make a root process obey file permissions (none needed otherwise):
+    setpriv drops the capabilities that let root read and write past them. Skips the test without setpriv."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: root writes into read-only folders")
+    return (setpriv, "--bounding-set", "-dac_override,-dac_read_search")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import run_cli, without_root_powers
 from PIL import Image
 
 
@@ -131,12 +131,7 @@ def test_unreadable_file_is_named(tmp_path, data, weights_path):
     good_images(images, data)
     (images / "locked.png").write_bytes(png(data))
     os.chmod(images / "locked.png", 0)
-    prefix = ()
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root and setpriv (util-linux) is missing: cannot make a file unreadable")
-        prefix = (setpriv, "--bounding-set", "-dac_override,-dac_read_search")
+    prefix = without_root_powers()
     try:
         done = run_cli(
             "score", images, "--splits", 2, "--weights", weights_path, "--quiet", "--workers", 0, prefix=prefix
