@@ -7,7 +7,10 @@ import dataclasses
 import hashlib
 import http.server
 import json
+import os
 import pickle
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -175,6 +178,32 @@ def test_fetch_records_the_hash_at_first_download_and_verifies_it_on_every_use(s
     done = run_cli("fid", ours, "fid_stats_cifar10_train")
     assert done.returncode == 2 and "does not match the recorded at first use" in done.stderr
     assert "refs fetch fid_stats_cifar10_train" in done.stderr
+
+
+def test_pins_written_by_two_processes_at_once_are_all_kept(isolated):
+    """Two processes pin 200 names each, starting at the same moment: the lock keeps every pin."""
+    code = (
+        "import pathlib, sys, time, types\n"
+        "from inception_score.pipeline import references\n"
+        "ready = pathlib.Path(sys.argv[2])\n"
+        "(ready / sys.argv[1]).touch()\n"
+        "while len(list(ready.iterdir())) < 2:\n"  # both imported: start together
+        "    time.sleep(0.005)\n"
+        "for i in range(200):\n"
+        "    entry = types.SimpleNamespace(name=f'{sys.argv[1]}-{i}')\n"
+        "    references._record_pin(entry, '0' * 64, i, 'test')\n"
+    )
+    env = dict(os.environ, INCEPTION_SCORE_CACHE=str(isolated / "cache"))
+    ready = isolated / "ready"
+    ready.mkdir()
+    workers = [subprocess.Popen([sys.executable, "-c", code, name, ready], env=env) for name in ("left", "right")]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    pins = references.read_pins()
+    assert len(pins) == 400 and pins["left-199"]["size"] == pins["right-199"]["size"] == 199
+    mask = os.umask(0)
+    os.umask(mask)
+    assert references.pins_path().stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(path.name for path in references.pins_path().parent.iterdir()) == [".pins.lock", "pins.json"]
 
 
 @pytest.mark.distributed

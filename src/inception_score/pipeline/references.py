@@ -9,12 +9,14 @@ the hash came from, so two users can see whether they compared against the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import numpy as np
 from ..errors import InceptionScoreError
 from .download import DownloadFailed, fetch_verified, partial_path
 from .extract import PIPELINE_VERSION
+from .files import umask_mode
 from .reference_catalog import CATALOG, OURS, Reference, find_entry
 from .weights import REFERENCE_SHA256, cache_dir, sha256_file
 
@@ -97,15 +100,36 @@ def read_pins() -> dict[str, dict[str, Any]]:
 
 
 def _record_pin(entry: Reference, sha256: str, size: int, origin: str) -> dict[str, Any]:
-    pins = read_pins()
-    pins[entry.name] = dict(sha256=sha256, size=size, origin=origin, recorded=time.strftime("%Y-%m-%d"))
+    """Add or replace `entry`'s pin: read, update and rewrite the pins under a lock (other processes may be
+    pinning other references), replaced atomically with the umask's permissions."""
     path = pins_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".pins-", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
-        json.dump(pins, file, indent=2, sort_keys=True)
-    os.replace(temporary, path)
+    with _locked(path.parent / ".pins.lock"):
+        pins = read_pins()
+        pins[entry.name] = dict(sha256=sha256, size=size, origin=origin, recorded=time.strftime("%Y-%m-%d"))
+        handle, temporary = tempfile.mkstemp(prefix=".pins-", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w") as file:
+                json.dump(pins, file, indent=2, sort_keys=True)
+            umask_mode(temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return pins[entry.name]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created if missing) for the block; no lock where fcntl is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def expected_sha256(entry: Reference) -> tuple[str | None, str]:
