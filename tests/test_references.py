@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -138,7 +139,7 @@ def test_catalog_is_data_with_sources_and_says_what_is_unchecked():
     ):
         assert required in names
     for entry in CATALOG:
-        assert entry.sources and set(entry.metrics) <= {"fid", "kid", "sfid", "pr"}
+        assert entry.sources and set(entry.metrics) <= {"fid", "kid", "sfid", "pr", "fd_dinov2"}
         assert entry.downloadable != bool(entry.build)
         assert (
             all(
@@ -376,6 +377,80 @@ def test_edm2_pickle_is_read_by_the_restricted_loader_and_warns_close_protocol(i
     result = fid(ours, "edm2-img64")
     assert result.n_b == 40 and result.reference["protocol"] == "nvidia-inception-detector"
     assert any("other code" in warning for warning in result.warnings)
+
+
+def two_block_vitl14():
+    """A DINOv2 ViT-L/14 with 2 of its 24 blocks (random weights in the published layout), as the registry's
+    dinov2-vitl14 extractor: EDM2's input contract and name, so its features are in that feature space."""
+    from extractor_recipes import dinov2_shapes, random_state_dict
+
+    from inception_score.pipeline.extractors import REGISTRY, Classifier, FeaturesOnly
+    from inception_score.pipeline.networks import dinov2
+
+    state = random_state_dict(dinov2_shapes("vitl14", depth=2), seed=1703)
+    network = dinov2.load_dinov2_state(dinov2.build_dinov2("vitl14", depth=2), state)
+    entry = REGISTRY["dinov2-vitl14"]
+    module = FeaturesOnly(network.eval())
+    return Classifier(
+        module, entry.contract, entry.name, "python:tests 2-block ViT-L/14", "none", outputs=("features",)
+    )
+
+
+def test_an_edm2_reference_gives_fd_dinov2_its_own_statistics(isolated, data):
+    import torch
+    from PIL import Image
+
+    from inception_score import evaluate
+    from inception_score.maths.frechet import frechet_of_moments, moments_of
+    from inception_score.pipeline.statistics import read_statistics
+
+    rng = np.random.RandomState(5)
+    dinov2_features = rng.standard_normal((30, 1024))
+    inception = _moments(9)
+    stats = dict(
+        num_images=30,
+        fid=dict(mu=inception.mean, sigma=inception.covariance),
+        fd_dinov2=dict(mu=dinov2_features.mean(0), sigma=np.cov(dinov2_features, rowvar=False)),
+    )
+    file = isolated / "img512.pkl"
+    file.write_bytes(pickle.dumps(stats))
+    assert run_cli("refs", "install", "edm2-img512", file).returncode == 0
+
+    resolved = references.resolve("edm2-img512", space="dinov2-vitl14")
+    part = read_statistics(resolved.path)
+    assert resolved.protocol.name == "edm2-dinov2" and part.extractor == "dinov2-vitl14" and part.n == 30
+    np.testing.assert_array_equal(part.mu, stats["fd_dinov2"]["mu"])
+    assert read_statistics(references.resolve("edm2-img512").path).mu.shape == (DIMS,)  # FID's part
+
+    files = sorted((data / "images" / "a").glob("*.png"))[:6]
+    classifier = two_block_vitl14()
+    evaluation = evaluate(files, reference="edm2-img512", metrics=("fd_dinov2",), classifier=classifier, progress=False)
+    pixels = torch.from_numpy(np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files]))
+    with torch.inference_mode():
+        _, features = classifier.module(classifier.contract.prepare(pixels.permute(0, 3, 1, 2).float()))
+    expected = frechet_of_moments(moments_of(features.double().numpy()), moments_of(dinov2_features))
+    result = evaluation.fd_dinov2
+    assert result is not None and result.fid == pytest.approx(expected, rel=1e-6)
+    assert result.reference["protocol"] == "edm2-dinov2" and result.n_b == 30 and result.name == "FD_DINOv2"
+    assert any("other code" in warning and "DINOv2 ViT-L/14" in warning for warning in result.warnings)
+    assert not any("2015 Inception" in warning for warning in result.warnings)
+
+    for name, space, message in (
+        ("edm2-img512", "dinov2-vits14", "use --classifier dinov2-vitl14"),
+        ("edm2-img512", "clip-vit-b-32", "holds Inception statistics (FID) and EDM2's FD_DINOv2 statistics, not"),
+        ("fid_stats_cifar10_train", "dinov2-vitl14", "holds Inception statistics only, not dinov2-vitl14 features"),
+    ):
+        with pytest.raises(InceptionScoreError, match=re.escape(message)):
+            references.resolve(name, space=space)
+
+
+def test_an_edm2_file_without_fd_dinov2_statistics_says_what_it_holds(isolated):
+    inception = _moments(9)
+    file = isolated / "img64.pkl"
+    file.write_bytes(pickle.dumps(dict(num_images=40, fid=dict(mu=inception.mean, sigma=inception.covariance))))
+    assert run_cli("refs", "install", "edm2-img64", file).returncode == 0
+    with pytest.raises(InceptionScoreError, match="expected a dict with 'fd_dinov2'.*it holds: fid, num_images"):
+        references.resolve("edm2-img64", space="dinov2-vitl14")
 
 
 def test_a_pickle_that_would_run_code_does_not(isolated, monkeypatch):

@@ -365,8 +365,7 @@ def _provenance(
     files = [
         side.statistics
         for side in sides
-        if side.statistics is not None
-        and (side.reference is None or side.reference.entry.protocol.name == "inception-score")
+        if side.statistics is not None and (side.reference is None or side.reference.protocol.name == "inception-score")
     ]
     if sha256 is None and pipeline is None:
         described = [s for s in files if s.weights_sha256 is not None and s.pipeline_version is not None]
@@ -377,7 +376,7 @@ def _provenance(
         message
         for side in sides
         if side.reference is not None
-        for message in protocol_warnings(side.reference.entry, sha256, pipeline)
+        for message in protocol_warnings(side.reference.entry, sha256, pipeline, side.reference.protocol)
     ]
     for message in messages:
         python_warnings.warn(message, InceptionScoreWarning, stacklevel=7)

@@ -204,7 +204,7 @@ def extractor_of(metric: str, request: Request, options: Options) -> str | None:
         return chosen
     if metric == "cmmd":
         return chosen if spec is None else None  # CMMD on the given classifier's features, else CLIP's
-    mine = feature_family(spec) if isinstance(spec, str) else None
+    mine = feature_family(_named_space(options))  # a Classifier object counts by its name
     return None if mine == feature_family(chosen) else chosen
 
 
@@ -291,7 +291,10 @@ def side_of(
     key = key_of(value)
     if key not in sides and is_catalog_name(value):
         resolved = resolve_reference(
-            value, progress=options.progress, allow_other_protocol=options.allow_other_protocol
+            value,
+            progress=options.progress,
+            allow_other_protocol=options.allow_other_protocol,
+            space=_named_space(options),
         )
         sides[key] = side_of({}, resolved.path, set(), options, group, num_samples=num_samples)
         sides[key].value, sides[key].reference = value, resolved  # found again by its name

@@ -21,6 +21,7 @@ class Protocol:
     resize: str
     computed_by: str
     comparable: str  # "same": our default features; "close": warn; "different": refused unless allowed
+    extractor: str = "inception-2015"  # the registry extractor whose feature space the statistics are in
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,14 @@ NVIDIA_DETECTOR = Protocol(
     resize="inside the detector (a port of the graph's resize); uint8 NCHW input",
     computed_by="NVlabs edm2 calculate_metrics.py `ref` (PyTorch), NVIDIA",
     comparable="close",
+)
+EDM2_DINOV2 = Protocol(
+    name="edm2-dinov2",
+    network="DINOv2 ViT-L/14 (torch.hub facebookresearch/dinov2), CLS token after the final LayerNorm, 1024-d",
+    resize="torch bicubic with antialias to 224 x 224 on float 0..255, /255, ImageNet normalisation",
+    computed_by="NVlabs edm2 calculate_metrics.py `ref` (PyTorch), NVIDIA",
+    comparable="close",
+    extractor="dinov2-vitl14",
 )
 CLEAN_FID = Protocol(
     name="clean-fid-clean",
@@ -177,7 +186,7 @@ CATALOG: tuple[Reference, ...] = (
         resolution="512x512",
         count=None,
         protocol=NVIDIA_DETECTOR,
-        metrics=("fid",),
+        metrics=("fid", "fd_dinov2"),
         file_format="edm2-pkl",
         filename="edm2-img512.pkl",
         urls=("https://nvlabs-fi-cdn.nvidia.com/edm2/dataset-refs/img512.pkl",),
@@ -202,7 +211,10 @@ CATALOG: tuple[Reference, ...] = (
         filename="edm2-img64.pkl",
         urls=("https://nvlabs-fi-cdn.nvidia.com/edm2/dataset-refs/img64.pkl",),
         sources=("NVlabs/edm2 calculate_metrics.py and READMEs of projects evaluating with it (--ref URL)",),
-        unchecked=("size and sha256 (not published; pinned at first download)",),
+        unchecked=(
+            "size and sha256 (not published; pinned at first download)",
+            "whether the file holds fd_dinov2 statistics too (`ref` writes them by default; used when present)",
+        ),
     ),
     Reference(
         name="cifar10_clean_train_32",

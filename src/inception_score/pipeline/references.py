@@ -27,7 +27,7 @@ from ..errors import InceptionScoreError
 from .download import DownloadFailed, fetch_verified, partial_path
 from .extract import PIPELINE_VERSION
 from .files import umask_mode
-from .reference_catalog import CATALOG, OURS, Reference, find_entry
+from .reference_catalog import CATALOG, EDM2_DINOV2, OURS, Protocol, Reference, find_entry
 from .weights import REFERENCE_SHA256, cache_dir, sha256_file
 
 ENV_REFERENCE_URL = "INCEPTION_SCORE_REFERENCE_URL"  # a mirror: base URL tried first, + the entry's filename
@@ -41,6 +41,7 @@ class Resolved:
     path: Path  # the file the engine reads (for a .pkl entry: the .npz converted from it)
     sha256: str  # of the downloaded / installed file
     hash_origin: str  # "published" or "recorded at first use <date> from <where>"
+    protocol: Protocol  # of the statistics read: the entry's, or EDM2_DINOV2 for an EDM2 file's fd_dinov2 part
 
     def provenance(self, n: int | None = None) -> dict[str, Any]:
         """What a result says about its reference."""
@@ -48,7 +49,7 @@ class Resolved:
             catalog_name=self.entry.name,
             sha256=self.sha256,
             sha256_origin=self.hash_origin,
-            protocol=self.entry.protocol.name,
+            protocol=self.protocol.name,
             dataset=f"{self.entry.dataset}, {self.entry.split}, {self.entry.resolution}",
             n=n if n is not None else self.entry.count,
             file=str(self.path),
@@ -218,10 +219,23 @@ def install(entry: Reference, file: str | Path) -> Path:
     return destination
 
 
-def resolve(name: str, *, download: bool = True, progress: bool = True, allow_other_protocol: bool = False) -> Resolved:
-    """The verified local file of catalog entry `name`, fetched first if needed and allowed."""
+def resolve(
+    name: str,
+    *,
+    download: bool = True,
+    progress: bool = True,
+    allow_other_protocol: bool = False,
+    space: str = "inception-2015",
+) -> Resolved:
+    """The verified local file of catalog entry `name`, fetched first if needed and allowed.
+
+    space: the extractor whose features will be compared with it. The catalog's statistics are
+    Inception's, except an EDM2 file's fd_dinov2 part (DINOv2 ViT-L/14, EDM2's protocol).
+    """
     entry = entry_named(name)
-    check_protocol(entry, allow_other_protocol)
+    protocol = _protocol_for(entry, space)
+    if protocol is entry.protocol:
+        check_protocol(entry, allow_other_protocol)
     path = installed_path(entry)
     if not path.is_file():
         if not entry.downloadable:
@@ -233,8 +247,32 @@ def resolve(name: str, *, download: bool = True, progress: bool = True, allow_ot
             raise InceptionScoreError(missing_message(entry, []))
         fetch(entry, progress=progress)
     sha256, origin = _accept(entry, path, origin="file found in the cache")
-    usable = statistics_from_pickle(entry, path, sha256) if entry.file_format == "edm2-pkl" else path
-    return Resolved(entry, usable, sha256, origin)
+    if entry.file_format == "edm2-pkl":
+        return Resolved(entry, statistics_from_pickle(entry, path, sha256, protocol), sha256, origin, protocol)
+    return Resolved(entry, path, sha256, origin, protocol)
+
+
+def _protocol_for(entry: Reference, space: str) -> Protocol:
+    """The protocol of the entry's statistics in feature space `space`; refused when it has none there."""
+    if not space.startswith(("dinov2", "clip")):
+        return entry.protocol  # Inception's (a custom module's features are checked against it by shape)
+    if entry.file_format == "edm2-pkl" and space == EDM2_DINOV2.extractor:
+        return EDM2_DINOV2
+    if entry.file_format == "edm2-pkl" and space.startswith("dinov2"):
+        raise InceptionScoreError(
+            f"reference {entry.name!r} holds EDM2's FD_DINOv2 statistics of {EDM2_DINOV2.extractor} (EDM2's resize); "
+            f"these features are {space}'s: use --classifier {EDM2_DINOV2.extractor} (fd_dinov2's default extractor)"
+        )
+    held = (
+        "Inception statistics (FID) and EDM2's FD_DINOv2 statistics"
+        if entry.file_format == "edm2-pkl"
+        else ("Inception statistics only")
+    )
+    raise InceptionScoreError(
+        f"reference {entry.name!r} holds {held}, not {space} features: compare {space} features with reference "
+        f"images or a statistics file written with --classifier {space}"
+        + ("; EDM2's references (edm2-img512) hold FD_DINOv2 statistics" if space.startswith("dinov2") else "")
+    )
 
 
 def missing_message(entry: Reference, failures: list[str]) -> str:
@@ -319,18 +357,26 @@ def safe_load_pickle(path: str | Path, *, encoding: str = "ASCII") -> Any:
         raise InceptionScoreError(f"{path}: not a readable pickle of arrays ({error})") from None
 
 
-def statistics_from_pickle(entry: Reference, path: Path, sha256: str) -> Path:
-    """Convert an EDM2 statistics pickle (dict with 'fid': {'mu', 'sigma'}) to our .npz, once per hash."""
-    converted = path.with_name(f"{path.stem}.{sha256[:16]}.npz")
+def statistics_from_pickle(entry: Reference, path: Path, sha256: str, protocol: Protocol) -> Path:
+    """Convert one part of an EDM2 statistics pickle (a dict: num_images, 'fid': {'mu', 'sigma'}, maybe
+    'fd_dinov2': {'mu', 'sigma'}) to our .npz, once per hash and part; the fd_dinov2 part records its
+    extractor, so it is compared only with DINOv2 ViT-L/14 features."""
+    part = "fd_dinov2" if protocol is EDM2_DINOV2 else "fid"
+    converted = path.with_name(f"{path.stem}.{sha256[:16]}{'' if part == 'fid' else '.' + part}.npz")
     if converted.is_file():
         return converted
     content = safe_load_pickle(path)
-    fid = content.get("fid") if isinstance(content, dict) else None
-    if not (isinstance(fid, dict) and {"mu", "sigma"} <= set(fid)):
-        raise InceptionScoreError(f"{path}: expected a dict with 'fid': {{'mu', 'sigma'}} (EDM2 statistics)")
-    arrays = {"mu": np.asarray(fid["mu"], np.float64), "sigma": np.asarray(fid["sigma"], np.float64)}
+    statistics = content.get(part) if isinstance(content, dict) else None
+    if not (isinstance(statistics, dict) and {"mu", "sigma"} <= set(statistics)):
+        held = ", ".join(sorted(map(str, content))) if isinstance(content, dict) else type(content).__name__
+        raise InceptionScoreError(
+            f"{path}: expected a dict with {part!r}: {{'mu', 'sigma'}} (EDM2 statistics); it holds: {held}"
+        )
+    arrays = {"mu": np.asarray(statistics["mu"], np.float64), "sigma": np.asarray(statistics["sigma"], np.float64)}
     if isinstance(content.get("num_images"), int):
         arrays["n"] = np.asarray(content["num_images"], np.int64)
+    if part != "fid":  # the feature space, read back as Statistics.extractor
+        arrays["pipeline_version"] = np.asarray(f"{protocol.computed_by}; extractor {protocol.extractor} (EDM2)")
     handle, temporary = tempfile.mkstemp(prefix=".convert-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -342,9 +388,18 @@ def statistics_from_pickle(entry: Reference, path: Path, sha256: str) -> Path:
     return converted
 
 
-def protocol_warnings(entry: Reference, weights_sha256: str | None, pipeline_version: str | None) -> list[str]:
-    """Warnings when features computed one way are compared with a reference computed another way."""
-    protocol = entry.protocol
+def protocol_warnings(
+    entry: Reference, weights_sha256: str | None, pipeline_version: str | None, protocol: Protocol | None = None
+) -> list[str]:
+    """Warnings when features computed one way are compared with a reference computed another way
+    (`protocol`: of the statistics read, default the entry's)."""
+    protocol = protocol or entry.protocol
+    if protocol.extractor != "inception-2015":  # another space: the feature-space check has matched it
+        return [
+            f"reference {entry.name!r} ({protocol.name}) was computed by other code ({protocol.computed_by}; "
+            f"{protocol.network}; {protocol.resize}): the same network and resize done separately, so expect "
+            "small differences from statistics made with this package"
+        ]
     if protocol.comparable == "different":
         return [
             f"reference {entry.name!r} was computed with another protocol ({protocol.name}: {protocol.resize}); "
