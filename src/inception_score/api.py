@@ -102,7 +102,7 @@ def evaluate(
         coverage), "inf" (IS-infinity, and FID-infinity with a reference), "cmmd" (CMMD: on the
         classifier's features when one is given, else CLIP ViT-L/14@336px's), "fd_dinov2", "fd_clip"
         (the Fréchet distance on DINOv2 ViT-L/14 / CLIP ViT-B/32 features). An extractor other than
-        the classifier runs its own pass over the images. Default: those of "is",
+        the classifier runs in the same pass (each image decoded once). Default: those of "is",
         "fid", "kid" the inputs can serve (IS of images, FID against a reference, KID against one
         with features; what is left out is said in a warning); "all": every metric they can serve.
     splits, order, seed, bootstrap

@@ -67,7 +67,7 @@ NEEDS: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
 
 
 # Metrics that name their feature space, and the registry extractor each runs on by default when the
-# options' classifier is not of that space (a second pass over the images; Request.extractors chooses).
+# options' classifier is not of that space (run in the same pass over the images; Request.extractors chooses).
 SPACE_METRICS = {"fd_dinov2": "dinov2-vitl14", "fd_clip": "clip-vit-b-32", "cmmd": "clip-vit-l-14-336"}
 
 
