@@ -405,6 +405,27 @@ def test_the_cli_chooses_extractors_per_metric(folders, dinov2_file, clip_file, 
     assert got["details"]["cmmd"]["feature_space"] == "clip-vit-b-32" and got["cmmd"] >= 0
 
 
+@pytest.mark.reference  # two networks, statistics of each
+def test_each_feature_space_gets_its_own_statistics_file_with_ref_for(
+    folders, weights_path, dinov2_file, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    inception, dino = tmp_path / "b.npz", tmp_path / "b-dinov2.npz"
+    score.save_statistics(folders["b"], inception, weights=weights_path, progress=False)
+    score.save_statistics(folders["b"], dino, classifier="dinov2-vits14", progress=False)
+    chosen = ("--metrics", "fid,fd_dinov2", "--extractor", "fd_dinov2=dinov2-vits14", "--weights", weights_path)
+    done = run_cli("evaluate", folders["a"], "--ref", inception, "--ref-for", f"fd_dinov2={dino}", *chosen, "--json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    alone = score.fid(folders["a"], inception, weights=weights_path, progress=False)
+    dino_alone = score.fid(folders["a"], dino, classifier="dinov2-vits14", progress=False)
+    assert got["frechet_inception_distance"] == pytest.approx(alone.fid, rel=1e-9)
+    assert got["fd_dinov2"] == pytest.approx(dino_alone.fid, rel=1e-9)
+    assert got["details"]["fd_dinov2"]["b"].endswith("b-dinov2.npz")
+    mixed = run_cli("evaluate", folders["a"], "--ref", inception, *chosen)  # one file for two spaces: refused
+    assert mixed.returncode == 2 and "--ref-for METRIC=REF" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
 def test_the_cli_refuses_a_bad_extractor_choice(folders):
     for bad, message in (
         ("fd_dinov2", "--extractor takes METRIC=NAME"),
@@ -412,6 +433,9 @@ def test_the_cli_refuses_a_bad_extractor_choice(folders):
         ("fid=dinov2-vits14", "extractors maps fd_dinov2, fd_clip, cmmd to a registry extractor name"),
     ):
         refused = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2", "--extractor", bad)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad
+    for bad, message in (("fd_dinov2", "--ref-for takes METRIC=REF"), ("is=x.npz", "names a metric with a reference")):
+        refused = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2", "--ref-for", bad)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad
 
 

@@ -73,6 +73,7 @@ def evaluate(
     metrics: tuple[str, ...] | str | None = None,
     fid_reference: Any = None,
     kid_reference: Any = None,
+    reference_for: dict[str, Any] | None = None,
     splits: int = 10,
     order: Order = "shuffled",
     seed: int = 2020,
@@ -97,6 +98,9 @@ def evaluate(
         `mu_s`, `sigma_s`) or a statistics file (KID, precision/recall and density/coverage need one
         written with features; sFID one with spatial statistics). `fid_reference` / `kid_reference`
         override it for FID / KID.
+    reference_for
+        A reference for one metric, over `reference`: {"fd_dinov2": "ref_dinov2.npz"} compares the
+        DINOv2 features with statistics written in that space while FID uses `reference`.
     metrics
         A choice of "is", "fid", "sfid", "kid", "pr" (precision, recall, F-score), "dc" (density,
         coverage), "inf" (IS-infinity, and FID-infinity with a reference), "cmmd" (CMMD: on the
@@ -130,6 +134,13 @@ def evaluate(
         fid=fid_reference if fid_reference is not None else reference,
         kid=kid_reference if kid_reference is not None else reference,
     )
+    for metric, value in (reference_for or {}).items():
+        if metric not in engine.REFERENCED:
+            raise InceptionScoreError(
+                f"reference_for (--ref-for) names a metric with a reference ({', '.join(engine.REFERENCED)}); "
+                f"got {metric!r}"
+            )
+        references[metric] = value
     wanted = engine.check_metrics(metrics if metrics is not None else _servable_metrics(source, references))
     if reference is not None and not set(engine.REFERENCED) & wanted:
         raise InceptionScoreError(f"a reference was given but none of {', '.join(engine.REFERENCED)} is in metrics")

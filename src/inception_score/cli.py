@@ -132,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         "pass (each image decoded once) unless --classifier is of their space (cmmd: any --classifier)",
     )
     evaluate_command.add_argument(
+        "--ref-for",
+        action="append",
+        default=[],
+        metavar="METRIC=REF",
+        help="a reference for one metric over --ref, e.g. fd_dinov2=ref_dinov2.npz (statistics written with "
+        "--classifier dinov2-vitl14) while FID uses --ref (repeatable)",
+    )
+    evaluate_command.add_argument(
         "--extractor",
         action="append",
         default=[],
@@ -390,7 +398,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         kid_subset_size=args.kid_subset_size,
         kid_seed=args.kid_seed,
         protocol=args.protocol,
-        extractors=_extractors(args.extractor),
+        extractors=_pairs(args.extractor, "--extractor METRIC=NAME", "fd_dinov2=dinov2-vitg14"),
+        reference_for=_pairs(args.ref_for, "--ref-for METRIC=REF", "fd_dinov2=ref_dinov2.npz"),
         options=_options(args),
     )
     if not distributed.is_main_process():
@@ -409,14 +418,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _extractors(given: list[str]) -> dict[str, str]:
-    """--extractor METRIC=NAME options as evaluate's `extractors` (the engine checks the names)."""
+def _pairs(given: list[str], usage: str, example: str) -> dict[str, str]:
+    """Repeated METRIC=VALUE options (--extractor, --ref-for) as a dict; evaluate checks the metrics and values."""
     chosen = {}
     for item in given:
-        metric, equals, name = item.partition("=")
-        if not equals or not metric.strip() or not name.strip():
-            raise InceptionScoreError(f"--extractor takes METRIC=NAME, e.g. fd_dinov2=dinov2-vitg14; got {item!r}")
-        chosen[metric.strip()] = name.strip()
+        metric, equals, value = item.partition("=")
+        if not equals or not metric.strip() or not value.strip():
+            option, _, form = usage.partition(" ")
+            raise InceptionScoreError(f"{option} takes {form}, e.g. {example}; got {item!r}")
+        chosen[metric.strip()] = value.strip()
     return chosen
 
 

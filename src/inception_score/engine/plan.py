@@ -507,5 +507,6 @@ def check_feature_spaces(sides: list[Side], space: str | None) -> None:
                 raise InceptionScoreError(
                     f"{what} are in the {space} feature space but {other_what} in the {other} space: distances "
                     f"between different feature spaces are meaningless. Compute both with the same extractor "
-                    f"(--classifier {space}, or write the statistics again with it)"
+                    f"(--classifier {space}, or write the statistics again with it); in one evaluate call, "
+                    "--ref-for METRIC=REF (reference_for=) gives a metric a reference of its own space"
                 )
