@@ -175,16 +175,10 @@ def build_results(
         assert main.moments is not None and fid_side.moments is not None
         fid = fid_from_moments(main.moments, fid_side.moments)
         notes = _fid_warnings(fid.n_a, fid.n_b)
+        described = _described(fid_side, ("mu", "sigma"))
+        warnings = _warnings(sha256, named, file_warnings, notes)
         evaluation = dataclasses.replace(
-            evaluation,
-            fid=dataclasses.replace(
-                fid,
-                b=_described(fid_side, ("mu", "sigma")),
-                warnings=_warnings(sha256, named, file_warnings, notes),
-                reference=_reference_provenance(fid_side, fid.n_b),
-                feature_space=space,
-                **context,
-            ),
+            evaluation, fid=_against(fid, fid_side, described, fid.n_b, warnings, space, context)
         )
     if "sfid" in request.metrics:
         sfid_side = _reference_side(sides, request, "sfid")
@@ -220,16 +214,9 @@ def build_results(
             seed=request.kid_seed,
         )
         notes = _kid_warnings(request.kid_subsets, request.kid_subset_size)
+        warnings = _warnings(sha256, named, file_warnings, notes)
         evaluation = dataclasses.replace(
-            evaluation,
-            kid=dataclasses.replace(
-                kid,
-                b=kid_side.description,
-                warnings=_warnings(sha256, named, file_warnings, notes),
-                reference=_reference_provenance(kid_side, kid.n_b),
-                feature_space=space,
-                **context,
-            ),
+            evaluation, kid=_against(kid, kid_side, kid_side.description, kid.n_b, warnings, space, context)
         )
     if "cmmd" in request.metrics:
         cmmd_side = _reference_side(sides, request, "cmmd")
@@ -251,6 +238,16 @@ def build_results(
             ),
         )
     return evaluation
+
+
+def _against(
+    result: Any, side: Side, described: str, n: int | None, warnings: list[str], space: str | None, context: dict
+) -> Any:
+    """A distance result (FID, KID) with what it was compared against, its warnings and provenance."""
+    reference = _reference_provenance(side, n)
+    return dataclasses.replace(
+        result, b=described, warnings=warnings, reference=reference, feature_space=space, **context
+    )
 
 
 def _reference_provenance(side: Side, n: int | None) -> dict[str, Any] | None:
