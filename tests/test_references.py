@@ -181,6 +181,7 @@ def test_fetch_records_the_hash_at_first_download_and_verifies_it_on_every_use(s
     assert "refs fetch fid_stats_cifar10_train" in done.stderr
 
 
+@pytest.mark.process
 def test_pins_written_by_two_processes_at_once_are_all_kept(isolated):
     """Two processes pin 200 names each, starting at the same moment: the lock keeps every pin."""
     code = (
