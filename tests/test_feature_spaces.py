@@ -426,6 +426,49 @@ def test_each_feature_space_gets_its_own_statistics_file_with_ref_for(
     assert mixed.returncode == 2 and "--ref-for METRIC=REF" in mixed.stderr and "Traceback" not in mixed.stderr
 
 
+@pytest.mark.reference  # two networks over the images
+def test_stats_writes_other_feature_spaces_from_the_same_pass(
+    folders, weights_path, dinov2_file, monkeypatch, tmp_path
+):
+    from inception_score.pipeline.statistics import read_statistics
+
+    monkeypatch.setenv("INCEPTION_SCORE_DINOV2_VITS14_WEIGHTS", str(dinov2_file))
+    main, dino = tmp_path / "b.npz", tmp_path / "b-dinov2.npz"
+    also = ("--also", f"dinov2-vits14={dino}")
+    done = run_cli("stats", folders["b"], "-o", main, *also, "--weights", weights_path, "--max-features", 4, "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.splitlines()[1]
+        == f"wrote {dino} (dinov2-vits14): 6 images, mu 384, sigma 384 x 384, features 4 x 384"
+    )
+    alone_main, alone_dino = tmp_path / "alone.npz", tmp_path / "alone-dinov2.npz"
+    score.save_statistics(folders["b"], alone_main, weights=weights_path, max_features=4, progress=False)
+    score.save_statistics(folders["b"], alone_dino, classifier="dinov2-vits14", max_features=4, progress=False)
+    for together, alone in ((main, alone_main), (dino, alone_dino)):
+        with np.load(together) as got, np.load(alone) as expected:
+            assert sorted(got.files) == sorted(expected.files)
+            for key in got.files:
+                np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert read_statistics(dino).extractor == "dinov2-vits14" and read_statistics(main).extractor == "inception-2015"
+    # a one-shot iterator: both files from its single read
+    batches = iter([uint8_images(folders["b"]).permute(0, 2, 3, 1).numpy()])
+    streamed = tmp_path / "streamed-dinov2.npz"
+    score.save_statistics(batches, tmp_path / "streamed.npz", also={"dinov2-vits14": streamed}, weights=weights_path)
+    np.testing.assert_allclose(read_statistics(streamed).mu, read_statistics(alone_dino).mu, rtol=1e-6)
+
+
+def test_stats_refuses_a_bad_also(folders, tmp_path):
+    for bad, message in (
+        ("dinov2-vits14", "--also takes NAME=FILE"),
+        ("nothing=x.npz", "also (--also) maps a registry extractor"),
+        ("inception-2015=x.npz", "names inception-2015, the extractor the main file is computed with"),
+        (f"dinov2-vits14={tmp_path / 'out.npz'}", "writes two feature spaces to the same file"),
+    ):
+        refused = run_cli("stats", folders["b"], "-o", tmp_path / "out.npz", "--also", bad)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad
+    assert not (tmp_path / "out.npz").exists()
+
+
 def test_the_cli_refuses_a_bad_extractor_choice(folders):
     for bad, message in (
         ("fd_dinov2", "--extractor takes METRIC=NAME"),

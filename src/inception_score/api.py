@@ -8,6 +8,7 @@ error. See the docs' API reference for each option.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,7 @@ def save_statistics(
     with_features: bool = False,
     max_features: int | None = None,
     spatial: bool | None = None,
+    also: Mapping[str, str | Path] | None = None,
     options: Options | None = None,
     **image_options: Any,
 ) -> Statistics:
@@ -269,13 +271,18 @@ def save_statistics(
     spatial
         Also write sFID's spatial statistics under ADM's key names `mu_s`, `sigma_s` (default: when the
         extractor gives them, as the 2015 network does).
+    also
+        The same statistics in other feature spaces, from the same pass over the images: registry
+        extractor -> file, e.g. {"dinov2-vitl14": "ref_dinov2.npz"} (for FD_DINOv2 against it;
+        `evaluate(..., reference_for={"fd_dinov2": "ref_dinov2.npz"})`). Their weights come from their
+        environment variables, the cache or a download (`weights` is the main extractor's).
     options, **image_options
         How images become features (`Options`).
 
     Returns
     -------
     Statistics
-        What was written, as read back; files skipped with on_error="skip" are in `skipped_names`.
+        What was written to `path`, as read back; files skipped with on_error="skip" are in `skipped_names`.
     """
     if max_features is not None and (
         isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 2
@@ -287,5 +294,6 @@ def save_statistics(
         with_features=with_features,
         max_features=max_features,
         spatial=spatial,
+        also=also,
         options=Options.of(options, **image_options),
     )

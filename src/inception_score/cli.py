@@ -17,6 +17,7 @@ from .pipeline import weights as weights_module
 from .pipeline.cache import DEFAULT_SIZE_LIMIT, FeatureCache, parse_size
 from .pipeline.extractors import NORMALIZATIONS, REGISTRY, RESIZE_METHODS
 from .pipeline.sources import DEFAULT_MAX_PIXELS, open_source
+from .pipeline.statistics import read_statistics
 from .report import check_report_path, read_class_names, save_report
 from .report.plots import require_matplotlib
 
@@ -188,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="store the features of at most N images (a seeded random choice when there are more)",
     )
+    stats.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="the same statistics in another feature space from the same pass, e.g. dinov2-vitl14=ref_dinov2.npz "
+        "(for evaluate --ref-for fd_dinov2=ref_dinov2.npz; repeatable)",
+    )
     _add_run_options(stats, json_option=False)
     score.add_argument(
         "--bootstrap",
@@ -340,11 +349,13 @@ def _kid(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    also = _pairs(args.also, "--also NAME=FILE", "dinov2-vitl14=ref_dinov2.npz")
     written = save_statistics(
         args.source,
         args.output,
         with_features=args.with_features,
         max_features=args.max_features,
+        also=also,
         options=_options(args),
     )
     if not distributed.is_main_process():
@@ -356,13 +367,15 @@ def _stats(args: argparse.Namespace) -> int:
             "the statistics are of the other images",
             file=sys.stderr,
         )
-    shape = written.features_shape
-    features = f", features {shape[0]} x {shape[1]}" if shape is not None else ""
-    spatial = f", mu_s {written.mu_s.shape[0]}" if written.mu_s is not None else ""
-    print(
-        f"wrote {written.path}: {written.n} images, mu {written.mu.shape[0]}, sigma "
-        f"{written.sigma.shape[0]} x {written.sigma.shape[1]}{features}{spatial}"
-    )
+    for statistics in (written, *(read_statistics(file) for file in also.values())):
+        shape = statistics.features_shape
+        features = f", features {shape[0]} x {shape[1]}" if shape is not None else ""
+        spatial = f", mu_s {statistics.mu_s.shape[0]}" if statistics.mu_s is not None else ""
+        space = f" ({statistics.extractor})" if statistics is not written else ""
+        print(
+            f"wrote {statistics.path}{space}: {statistics.n} images, mu {statistics.mu.shape[0]}, sigma "
+            f"{statistics.sigma.shape[0]} x {statistics.sigma.shape[1]}{features}{spatial}"
+        )
     return 0
 
 

@@ -17,6 +17,8 @@ the checks made before any image is read), `extract.py` (the pass and the reduct
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from ..errors import InceptionScoreError
 from ..options import Options
 from ..parallel.launch import join
 from ..parallel.sharding import check_same_inputs, draw_seed, everywhere, on_main
+from ..pipeline.extractors import REGISTRY
 from ..pipeline.statistics import Statistics, check_output_path, read_statistics, write_statistics
 from ..results import Evaluation
 from .extract import extract_sides, fill_moments, reduce_moments
@@ -56,6 +59,7 @@ from .plan import (
     extractor_of,
     feature_space_of,
     load_extractor_for,
+    options_for,
     pass_inputs,
     plan_pass,
     side_of,
@@ -147,57 +151,92 @@ def summarise(
     max_features: int | None = None,
     spatial: bool | None = None,
     seed: int = 2020,
+    also: Mapping[str, str | Path] | None = None,
 ) -> Statistics:
     """Write the feature mean and covariance of `source` (and its features) to a statistics file.
 
     max_features: store the features of at most this many images (a seeded random choice of rows
     when there are more), enough for precision/recall and density/coverage against the file.
     spatial: also write the sFID statistics `mu_s`, `sigma_s` (default: when the extractor gives them).
+    also: registry extractor -> file, the same statistics in other feature spaces from the same pass
+    (each image decoded once; the same rows of features). Returns the main file's statistics.
     """
     group = join(options.distributed)
     writes = group is None or group.rank == 0
-    output = everywhere(group, lambda: check_output_path(path, inputs=(source,)) if writes else Path(path))
+    targets = [(options, path)] + [
+        (options_for(options, name), file) for name, file in _checked_also(also, options, path)
+    ]
+    outputs = everywhere(
+        group, lambda: [check_output_path(file, inputs=(source,)) if writes else Path(file) for _, file in targets]
+    )
+    keep = {"moments", "features"} if with_features or max_features is not None else {"moments"}
 
-    def plan() -> Side:
-        side = side_of(
-            {},
-            source,
-            {"moments", "features"} if with_features or max_features is not None else {"moments"},
-            options,
-            group,
-            num_samples=options.num_samples,
-        )
-        if side.statistics is not None:
-            raise InceptionScoreError(f"{side.description} is already a statistics file; give images to summarise")
-        return side
+    def plan() -> list[Side]:
+        sides = [
+            side_of({}, source, set(keep), target, group, num_samples=options.num_samples) for target, _ in targets
+        ]
+        if sides[0].statistics is not None:
+            raise InceptionScoreError(f"{sides[0].description} is already a statistics file; give images to summarise")
+        return sides
 
-    side = everywhere(group, plan)
-    classifier = everywhere(group, lambda: load_extractor_for([side], options), main_first=True)
-    if spatial or (spatial is None and classifier is not None and "spatial" in classifier.outputs):
-        side.needs.add("spatial_moments")
-        classifier = everywhere(group, lambda: load_extractor_for([side], options))
-    check_same_inputs(group, [(side.count, side.description)])
-    extract_sides([([side], classifier)], options, group)
+    sides = everywhere(group, plan)
+    classifiers = []
+    for number, (side, (target, _)) in enumerate(zip(sides, targets)):
+        classifier = everywhere(group, lambda: load_extractor_for([side], target), main_first=True)  # noqa: B023
+        wanted = spatial if number == 0 else (False if spatial is False else None)  # others: when given
+        if wanted or (wanted is None and classifier is not None and "spatial" in classifier.outputs):
+            side.needs.add("spatial_moments")
+            classifier = everywhere(group, lambda: load_extractor_for([side], target))  # noqa: B023
+        classifiers.append(classifier)
+    check_same_inputs(group, [(side.count, side.description) for side in sides])
+    extract_sides([([side], classifier) for side, classifier in zip(sides, classifiers)], options, group)
 
     def write() -> Statistics:
-        fill_moments([side])
-        assert side.moments is not None and classifier is not None
-        features, rows = side.features if with_features or max_features is not None else None, None
-        if features is not None and max_features is not None and len(features) > max_features:
-            rows = np.sort(np.random.RandomState(seed).choice(len(features), max_features, replace=False))
-            features = features[rows]
-        write_statistics(
-            output,
-            side.moments,
-            weights_sha256=classifier.weights_sha256 or classifier.identity,
-            pipeline_version=pipeline_of(options, classifier),
-            features=features,
-            feature_rows=rows,
-            spatial=side.spatial_moments,
-        )
-        return dataclasses.replace(read_statistics(output), skipped_names=tuple(side.skipped))
+        fill_moments(sides)
+        rows = None
+        if max_features is not None and sides[0].features is not None and len(sides[0].features) > max_features:
+            rows = np.sort(np.random.RandomState(seed).choice(len(sides[0].features), max_features, replace=False))
+        for side, classifier, output, (target, _) in zip(sides, classifiers, outputs, targets):
+            assert side.moments is not None and classifier is not None
+            features = side.features if with_features or max_features is not None else None
+            write_statistics(
+                output,
+                side.moments,
+                weights_sha256=classifier.weights_sha256 or classifier.identity,
+                pipeline_version=pipeline_of(target, classifier),
+                features=features[rows] if features is not None and rows is not None else features,
+                feature_rows=rows,
+                spatial=side.spatial_moments,
+            )
+        return dataclasses.replace(read_statistics(outputs[0]), skipped_names=tuple(sides[0].skipped))
 
     return on_main(group, write)
+
+
+def _checked_also(
+    also: Mapping[str, str | Path] | None, options: Options, path: str | Path
+) -> list[tuple[str, str | Path]]:
+    """The other extractors of `summarise`: registry feature networks other than the options' own, each
+    written to a file of its own (not `path`, the main file)."""
+    chosen = list((also or {}).items())
+    own = "inception-2015" if options.classifier is None else options.classifier
+    for name, file in chosen:
+        if not isinstance(name, str) or name not in REGISTRY or "features" not in REGISTRY[name].outputs:
+            raise InceptionScoreError(
+                f"also (--also) maps a registry extractor ({', '.join(REGISTRY)}) to a file; got {name!r}"
+            )
+        if name == own:
+            raise InceptionScoreError(f"also (--also) names {name}, the extractor the main file is computed with")
+        if not isinstance(file, (str, os.PathLike)):
+            raise InceptionScoreError(f"also (--also) gives {name} a file path, not {file!r}")
+    files = [
+        str(Path(file).resolve())
+        for file in (path, *(file for _, file in chosen))
+        if isinstance(file, os.PathLike | str)
+    ]
+    if len(set(files)) < len(files):
+        raise InceptionScoreError("also (--also) writes two feature spaces to the same file: each needs its own")
+    return chosen
 
 
 def _merge(evaluation: Evaluation, found: Evaluation, metrics: set[str], *, main: bool) -> Evaluation:

@@ -221,16 +221,16 @@ def pass_inputs(
     renamed = frozenset(names.values())
     references = {metric: value for metric, value in references.items() if metric in renamed}
     if spec is not None:
-        options = dataclasses.replace(
-            options,
-            classifier=spec,
-            weights=options.weights if only else None,
-            input_size=None,
-            resize=None,
-            normalize=None,
-            channels=None,
-        )
+        options = options_for(options, spec, weights=options.weights if only else None)
     return dataclasses.replace(request, metrics=renamed, references=references), options
+
+
+def options_for(options: Options, spec: str, *, weights: Any = None) -> Options:
+    """The options for registry extractor `spec` beside the options' own: its contract, these weights
+    (None: its environment variable, the cache or a download), the rest (device, batches...) shared."""
+    return dataclasses.replace(
+        options, classifier=spec, weights=weights, input_size=None, resize=None, normalize=None, channels=None
+    )
 
 
 @dataclass
