@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command = commands.add_parser(
         "evaluate",
         help="every number of a paper's table (IS, FID, sFID, KID, precision/recall, density/coverage, "
-        "IS/FID-infinity) of SAMPLES against REF, one pass per side",
+        "IS/FID-infinity, FD_DINOv2, FD_CLIP, CMMD) of SAMPLES against REF, one pass per side through every network",
     )
     evaluate_command.add_argument(
         "source", metavar="SAMPLES", help="the generated images (any source, or an ADM batch)"
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ref",
         required=True,
         metavar="REF",
-        help="reference: images, an archive, an ADM batch .npz or a statistics .npz",
+        help="reference: images, an archive, an ADM batch .npz, a statistics .npz or a catalog NAME (refs list)",
     )
     evaluate_command.add_argument(
         "--metrics",
