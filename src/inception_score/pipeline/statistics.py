@@ -158,13 +158,7 @@ def read_statistics(path: str | Path) -> Statistics:
                 f"(it has: {', '.join(sorted(keys)) or 'nothing'}); "
                 "write one with 'inception-score stats SOURCE -o FILE.npz'"
             )
-        mu, sigma = _numeric(npz, "mu", path), _numeric(npz, "sigma", path)
-        if mu.ndim != 1 or mu.shape[0] < 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-            raise InceptionScoreError(
-                f"{path}: expected 'mu' of shape (d,) and 'sigma' of shape (d, d), got {mu.shape} and {sigma.shape}"
-            )
-        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-            raise InceptionScoreError(f"{path}: 'mu' or 'sigma' contains NaN or infinite values")
+        mu, sigma = _mean_and_covariance(npz, path, "mu", "sigma")
         if np.max(np.abs(sigma - sigma.T)) > 1e-6 * max(float(np.max(np.abs(sigma))), 1e-300):
             raise InceptionScoreError(f"{path}: 'sigma' is not symmetric, so it is not a covariance matrix")
         n = _read_count(npz, path) if "n" in keys else None
@@ -320,20 +314,29 @@ def _feature_rows(npz: np.lib.npyio.NpzFile, path: Path, n: int | None) -> np.nd
 
 
 def _spatial(npz: np.lib.npyio.NpzFile, path: Path, keys: set[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """mu_s and sigma_s in float64, checked like mu and sigma; None when the file has neither."""
+    """mu_s and sigma_s in float64, checked like mu and sigma (but for symmetry); None when the file has neither."""
     present = [key for key in ("mu_s", "sigma_s") if key in keys]
     if not present:
         return None
     if len(present) == 1:
         raise InceptionScoreError(f"{path}: has {present[0]} but not its pair; both mu_s and sigma_s are needed")
-    mean, covariance = _numeric(npz, "mu_s", path), _numeric(npz, "sigma_s", path)
+    mean, covariance = _mean_and_covariance(npz, path, "mu_s", "sigma_s")
+    return mean.astype(np.float64), covariance.astype(np.float64)
+
+
+def _mean_and_covariance(
+    npz: np.lib.npyio.NpzFile, path: Path, mean_key: str, cov_key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mean (d) and covariance (d x d) pair of numeric, finite arrays, as the file stores them."""
+    mean, covariance = _numeric(npz, mean_key, path), _numeric(npz, cov_key, path)
     if mean.ndim != 1 or mean.shape[0] < 1 or covariance.shape != (mean.shape[0], mean.shape[0]):
         raise InceptionScoreError(
-            f"{path}: expected 'mu_s' of shape (d,) and 'sigma_s' (d, d), got {mean.shape} and {covariance.shape}"
+            f"{path}: expected '{mean_key}' of shape (d,) and '{cov_key}' of shape (d, d), "
+            f"got {mean.shape} and {covariance.shape}"
         )
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
-        raise InceptionScoreError(f"{path}: 'mu_s' or 'sigma_s' contains NaN or infinite values")
-    return mean.astype(np.float64), covariance.astype(np.float64)
+        raise InceptionScoreError(f"{path}: '{mean_key}' or '{cov_key}' contains NaN or infinite values")
+    return mean, covariance
 
 
 def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | None) -> tuple[int, ...]:
