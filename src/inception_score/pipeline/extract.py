@@ -42,7 +42,7 @@ class Features:
     """Per-image outputs of the network, in input order."""
 
     logits: np.ndarray | None  # N x C float32 (for the 2015 network: 1008, unbiased); None when not kept
-    pool3: np.ndarray | None  # N x D float32 feature vectors (2048 pool3); None when not kept
+    features: np.ndarray | None  # N x D float32 feature vectors (the 2015 network: 2048 pool3); None when not kept
     names: list[str]
     computed: int = 0  # images that went through the network (the rest came from the cache)
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
@@ -416,9 +416,9 @@ class Head:
     cache: FeatureCache | None = None
     model_id: str = ""
     keep_logits: bool = True
-    keep_pool3: bool = True
+    keep_features: bool = True
     keep_spatial: bool = False
-    pool3_moments: MomentAccumulator | None = None
+    feature_moments: MomentAccumulator | None = None
     spatial_moments: MomentAccumulator | None = None
 
     @property
@@ -426,10 +426,12 @@ class Head:
         return self.keep_spatial or self.spatial_moments is not None
 
     def kept(self) -> tuple[str, ...]:
-        return tuple(key for key, keep in zip(_OUTPUTS, (self.keep_logits, self.keep_pool3, self.keep_spatial)) if keep)
+        return tuple(
+            key for key, keep in zip(_OUTPUTS, (self.keep_logits, self.keep_features, self.keep_spatial)) if keep
+        )
 
 
-_OUTPUTS = ("logits", "pool3", "spatial")
+_OUTPUTS = ("logits", "features", "spatial")
 
 
 def extract_features(
@@ -438,9 +440,9 @@ def extract_features(
     *,
     cache: FeatureCache | None = None,
     model_id: str = "",
-    keep_pool3: bool = True,
+    keep_features: bool = True,
     keep_logits: bool = True,
-    pool3_moments: MomentAccumulator | None = None,
+    feature_moments: MomentAccumulator | None = None,
     contract: InputContract = INCEPTION_2015_INPUT,
     keep_spatial: bool = False,
     spatial_moments: MomentAccumulator | None = None,
@@ -450,11 +452,13 @@ def extract_features(
 
     One network's `extract_many` (its other keywords: batch size, device, progress, decoding
     workers...). cache + model_id (the weights' sha256): reuse and store per-image results keyed by
-    content. pool3_moments receives every batch of features (FID in O(d^2) memory);
-    keep_pool3=False / keep_logits=False keep no per-image features / logits (None). contract: how
+    content. feature_moments receives every batch of features (FID in O(d^2) memory);
+    keep_features=False / keep_logits=False keep no per-image features / logits (None). contract: how
     images become the model's input. keep_spatial / spatial_moments: see `Head`.
     """
-    head = Head(model, contract, cache, model_id, keep_logits, keep_pool3, keep_spatial, pool3_moments, spatial_moments)
+    head = Head(
+        model, contract, cache, model_id, keep_logits, keep_features, keep_spatial, feature_moments, spatial_moments
+    )
     return extract_many(samples, [head], **run)[0]
 
 
@@ -525,7 +529,7 @@ def extract_many(
                     for number, head in enumerate(heads):
                         outputs = _stacked([hit[2][number] for hit in work.hits])
                         rows[number].add(indices, names, outputs)
-                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        _update_moments(outputs, head.feature_moments, head.spatial_moments)
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
@@ -542,7 +546,7 @@ def extract_many(
                         rows[number].add(
                             [work.indices[p] for p in positions], [work.names[p] for p in positions], outputs
                         )
-                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        _update_moments(outputs, head.feature_moments, head.spatial_moments)
                     if not runs:
                         continue
                     names = [work.names[p] for p in runs]
@@ -551,11 +555,11 @@ def extract_many(
                     )
                     model = models[number]
                     outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **_spatial(head)))))
-                    check_finite(outputs["logits"], outputs["pool3"], names, fast=precision != "float32")
+                    check_finite(outputs["logits"], outputs["features"], names, fast=precision != "float32")
                     if head.cache is not None:
                         keys = [work.keys[p][number] for p in runs]
-                        head.cache.put_many(keys, outputs["logits"], outputs["pool3"], outputs.get("spatial"))
-                    _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
+                    _update_moments(outputs, head.feature_moments, head.spatial_moments)
                     rows[number].add([work.indices[p] for p in runs], names, outputs)
                     computed[number] += len(runs)
                 bar.update(len(work.indices))
@@ -569,7 +573,7 @@ def extract_many(
         found.append(
             Features(
                 rows[number].assemble("logits"),
-                rows[number].assemble("pool3"),
+                rows[number].assemble("features"),
                 [rows[number].names[i] for i in rows[number].order()],
                 computed[number],
                 head.cache.corrupt - corrupt_before[number] if head.cache is not None else 0,
@@ -596,10 +600,10 @@ def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
 
 
 def _update_moments(
-    arrays: dict[str, np.ndarray], pool3_moments: MomentAccumulator | None, spatial_moments: MomentAccumulator | None
+    arrays: dict[str, np.ndarray], feature_moments: MomentAccumulator | None, spatial_moments: MomentAccumulator | None
 ) -> None:
     """Stream a batch's pool3 and spatial features into their moments (FID and sFID in O(d^2) memory)."""
-    if pool3_moments is not None:
-        pool3_moments.update(arrays["pool3"])
+    if feature_moments is not None:
+        feature_moments.update(arrays["features"])
     if spatial_moments is not None:
         spatial_moments.update(arrays["spatial"])
