@@ -128,6 +128,16 @@ def _threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+@contextlib.contextmanager
+def network_mode(device: torch.device, fast: bool, threads: int | None = None) -> Iterator[None]:
+    """How the networks run: inference mode, torch CPU threads, and on CUDA exact float32 (TF32 off) or,
+    with `fast`, TF32 and float16 autocast."""
+    approximate = precision_name(device, fast) != "float32"
+    autocast = torch.autocast("cuda", dtype=torch.float16) if approximate else contextlib.nullcontext()
+    with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast:
+        yield
+
+
 def precision_name(device: torch.device, fast: bool) -> str:
     """What the network's arithmetic is: exact float32, or the approximate `fast` mode on CUDA."""
     return "float16+tf32" if fast and device.type == "cuda" else "float32"
@@ -154,23 +164,37 @@ def preprocess(
     non-blocking copy on CUDA).
     """
     device = torch.device(device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
-    prepared = []
+    groups = []
     for indices in by_shape.values():
         pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
         if device.type == "cuda":
             pixels = pixels.pin_memory().to(device, non_blocking=True)
-        prepared.append((indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())))
+        groups.append((indices, pixels))
+    return prepare_groups(groups, len(images), device, channels_last=channels_last, contract=contract)
+
+
+def prepare_groups(
+    groups: list[tuple[list[int], torch.Tensor]],
+    count: int,
+    device: torch.device,
+    *,
+    channels_last: bool,
+    contract: InputContract,
+) -> torch.Tensor:
+    """Groups of images of one size each (batch positions, B x H x W x 3 uint8 on `device`) -> the classifier's
+    count x C x size x size input, as `contract` says; shared by decoded images and in-memory tensor batches."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    prepared = [(indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())) for indices, pixels in groups]
     if len(prepared) == 1 and prepared[0][1].is_contiguous(memory_format=memory_format):
         return prepared[0][1]  # one size, already in the wanted layout (TF1 resize gives channels-last)
     size = contract.size
-    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
+    batch = torch.empty((count, contract.channels, size, size), dtype=torch.float32, device=device)
     batch = batch.contiguous(memory_format=memory_format)
     for indices, values in prepared:
-        if len(indices) == len(images):
+        if len(indices) == count:
             batch.copy_(values)
         else:
             batch[indices] = values
@@ -499,7 +523,6 @@ def extract_many(
     computed = [0] * len(heads)
     skipped: list[str] = []
     corrupt_before = [head.cache.corrupt if head.cache is not None else 0 for head in heads]
-    autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
     stage = (
         _InputStage(
@@ -517,10 +540,7 @@ def extract_many(
     work_items = stage if stage is not None else _plan(samples, batch_size, heads, contexts, decode_now, max_pixels)
     try:
         with (
-            _tf32(fast and device.type == "cuda"),
-            _threads(threads),
-            torch.inference_mode(),
-            autocast,
+            network_mode(device, fast, threads),
             tqdm(total=total, unit="img", desc="scoring", disable=None if progress else True) as bar,
         ):
             for work in work_items:
@@ -553,9 +573,7 @@ def extract_many(
                     batch = preprocess(
                         [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
                     )
-                    model = models[number]
-                    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **_spatial(head)))))
-                    check_finite(outputs["logits"], outputs["features"], names, fast=precision != "float32")
+                    outputs = forward(models[number], batch, head, names, fast=precision != "float32")
                     if head.cache is not None:
                         keys = [work.keys[p][number] for p in runs]
                         head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
@@ -586,9 +604,13 @@ def extract_many(
     return found
 
 
-def _spatial(head: Head) -> dict[str, bool]:
-    """The forward's keywords: spatial=True only when the head needs the sFID features."""
-    return {"spatial": True} if head.spatial else {}
+def forward(model: torch.nn.Module, batch: torch.Tensor, head: Head, names: list[str], *, fast: bool) -> dict:
+    """One head's network on a prepared batch: its outputs ("logits", "features" and, when the head needs them,
+    "spatial") as float32 numpy arrays, refused when not finite."""
+    keywords = {"spatial": True} if head.spatial else {}
+    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **keywords))))
+    check_finite(outputs["logits"], outputs["features"], names, fast=fast)
+    return outputs
 
 
 def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
