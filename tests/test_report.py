@@ -19,16 +19,14 @@ from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning
 from inception_score.maths.frechet import MomentAccumulator
 from inception_score.maths.inception import log_probabilities_from_logits
+from inception_score.metrics import Evaluation
+from inception_score.metrics.frechet import fid_from_features
+from inception_score.metrics.inception import inception_score_from_log_probabilities
+from inception_score.metrics.kernel import kernel_inception_distance
 from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.pipeline.statistics import write_statistics
 from inception_score.pipeline.weights import sha256_file
 from inception_score.report import render_report, save_report
-from inception_score.results import (
-    Evaluation,
-    fid_from_features,
-    inception_score_from_log_probabilities,
-    kernel_inception_distance,
-)
 
 pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
 

@@ -7,11 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from inception_score import InceptionScoreError, InceptionScoreWarning, fid, kid
+from inception_score import InceptionScoreError, InceptionScoreWarning, fid, fid_from_features, kid
 from inception_score.maths.frechet import frechet_distance, moments_of
 from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.pipeline.statistics import is_statistics_path, read_statistics, write_statistics
-from inception_score.results import fid_from_features
 
 SHA = "9fa6f43b" * 8  # any weights digest; these files are built from stored features, not a network pass
 
