@@ -476,7 +476,8 @@ def test_the_cli_refuses_a_bad_extractor_choice(folders):
     for bad, message in (
         ("fd_dinov2", "--extractor takes METRIC=NAME"),
         ("fd_dinov2=clip-vit-b-32", "fd_dinov2 is computed on dinov2 features"),
-        ("fid=dinov2-vits14", "extractors maps fd_dinov2, fd_clip, cmmd to a registry extractor name"),
+        ("fd_dinov2=dinov2-vitz99", "extractors maps a metric to a registry extractor name"),
+        ("lpips=dinov2-vits14", "'lpips' is not a metric"),
     ):
         refused = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2", "--extractor", bad)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad

@@ -95,8 +95,8 @@ def test_files_from_other_weights_or_pipelines_are_warned_about(files, pool3, tm
     with pytest.warns(InceptionScoreWarning, match="input pipeline 'other/9'"):
         fid(files["a"], other_pipeline)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", InceptionScoreWarning)
-        fid(files["a"], files["b"])  # same weights and pipeline: no warning
+        warnings.filterwarnings("error", ".*(made with|input pipeline|how it was made)", InceptionScoreWarning)
+        fid(files["a"], files["b"])  # same weights and pipeline: no warning about the files
 
 
 def test_kid_against_a_file_without_features_says_how_to_make_one(files):

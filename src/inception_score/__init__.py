@@ -20,7 +20,7 @@ from .metrics.frechet import fid_from_features
 from .metrics.inception import inception_score_from_logits, inception_score_from_probabilities
 from .metrics.kernel import kernel_inception_distance
 from .options import Options
-from .pipeline.extractors import REGISTRY, Classifier, InputContract
+from .pipeline.extractors import REGISTRY, Classifier, InputContract, register_extractor
 from .pipeline.statistics import Statistics, read_statistics
 from .report import save_report
 from .streaming import InceptionScore
@@ -40,6 +40,7 @@ __all__ = [
     "Need",
     "Option",
     "register_metric",
+    "register_extractor",
     "fid",
     "kid",
     "save_statistics",

@@ -76,7 +76,8 @@ def provenance_of(
         notes[side.key] = found
     provenance = Provenance(
         weights_sha256=sha256,
-        reference_weights=None if sha256 is None else sha256 == REFERENCE_SHA256,
+        # a network that ran is the reference one or not; statistics files alone say it only with a hash
+        reference_weights=sha256 == REFERENCE_SHA256 if classifier is not None or sha256 else None,
         pipeline_version=pipeline,
         world_size=sampling["world_size"],
         sample_seed=sampling["sample_seed"],

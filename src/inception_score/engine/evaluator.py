@@ -249,6 +249,7 @@ class Evaluator:
             passes = self._open(request, opened)
             unserved = [
                 (metric, reason)
+                for counts in (False, True)  # what no count can mend first, then the counts
                 for one in passes
                 for metric in one.metrics
                 for reason in [
@@ -259,6 +260,7 @@ class Evaluator:
                         one.sides.get(one.references.get(metric.name)),
                         request,
                         one.options,
+                        counts=counts,
                     )
                 ]
                 if reason

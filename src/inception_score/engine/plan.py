@@ -106,8 +106,14 @@ def check_extractors(extractors: Mapping[str, str]) -> dict[str, str]:
     """metric -> registry extractor with features; a metric bound to a feature family keeps to it."""
     if not isinstance(extractors, Mapping):
         raise InceptionScoreError(f"extractors maps a metric to a registry extractor name; got {extractors!r}")
+    known = {name for metric in registered() for name in metric.names()}
     for name, spec in extractors.items():
-        metric, _ = metric_named(name) if isinstance(name, str) else metric_named(repr(name))
+        if name not in known:
+            raise InceptionScoreError(
+                f"extractors maps a metric to a registry extractor name; {name!r} is not a metric "
+                f"({', '.join(all_names())})"
+            )
+        metric, _ = metric_named(name)
         if not isinstance(spec, str) or spec not in REGISTRY or "features" not in REGISTRY[spec].outputs:
             raise InceptionScoreError(
                 f"extractors maps a metric to a registry extractor name ({', '.join(REGISTRY)}); got {name!r}: {spec!r}"

@@ -159,9 +159,24 @@ def with_needs(side: Side, needs: set[str], request: Request) -> Side:
 
 
 def why_not_served(
-    metric: Metric, parts: frozenset[str], main: Side | None, reference: Side | None, request: Request, options: Options
+    metric: Metric,
+    parts: frozenset[str],
+    main: Side | None,
+    reference: Side | None,
+    request: Request,
+    options: Options,
+    *,
+    counts: bool,
 ) -> str:
-    """Why the inputs cannot serve `metric`, or "" when they can (counts are checked where they are known)."""
+    """Why the inputs cannot serve `metric`, or "" when they can; counts=True: only whether the counts are
+    enough (where they are known), else every other reason."""
+    if counts:
+        for label, side in (("samples", main), ("reference", reference)):
+            count = side.count if side is not None else None
+            reason = metric.too_few(label, count, request.options, request.protocol, parts) if count is not None else ""
+            if reason:
+                return f"{side.description}: {reason}"  # type: ignore[union-attr]  # a count implies a side
+        return ""
     if metric.reference is not None and reference is None and not metric.reference_optional:
         return (
             f"{metric.title} needs a reference: pass reference=... (CLI: --ref REF), or leave {metric.name!r} "
@@ -180,17 +195,24 @@ def why_not_served(
             missing = _file_lacks(side.statistics, needs, metric)
             if missing:
                 return missing
-        elif side.source is not None:
+        else:
             absent = [need.output for need in needs if not gives(options, need.output)]
-            if absent and not (side.file_statistics and request.protocol == "adm"):
-                return f"the extractor ({named_space(options)}) gives no {absent[0]}, which {metric.title} needs"
-    for label, side in (("samples", main), ("reference", reference)):
-        count = side.count if side is not None else None
-        if count is not None:
-            reason = metric.too_few(label, count, request.options, request.protocol, parts)
-            if reason:
-                return f"{side.description}: {reason}"  # type: ignore[union-attr]  # count implies a side
+            if absent:
+                return _lacking(named_space(options), absent[0], metric)
     return ""
+
+
+def _lacking(space: str, output: str, metric: Metric) -> str:
+    """Why an extractor that does not give `output` cannot serve `metric`."""
+    if output == "spatial":
+        return (
+            f"the extractor {space} does not give sFID's spatial features (the 2015 network's Mixed_6d.branch1x1 "
+            "output): use the default classifier inception-2015 (--classifier inception-2015), or leave sfid out "
+            "of --metrics"
+        )
+    if output == "logits":
+        return f"the extractor {space} gives no class logits (a feature network), and {metric.title} needs class logits"
+    return f"the extractor {space} gives no feature vectors, and {metric.title} needs them"
 
 
 def _file_lacks(statistics: Statistics, needs: tuple, metric: Metric) -> str:

@@ -156,18 +156,14 @@ def announce(result: ISResult) -> ISResult:
     return result
 
 
-def _check_options(n: int, splits: int, order: str, bootstrap: int) -> None:
-    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or splits < 1:
-        raise InceptionScoreError(f"splits must be a positive integer, got {splits!r}")
-    if order not in ORDERS:
-        raise InceptionScoreError(f"order must be 'shuffled' or 'given', got {order!r}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise InceptionScoreError(f"bootstrap must be a number of resamples >= 0 (e.g. 1000), got {bootstrap!r}")
-    if n < splits:
-        raise InceptionScoreError(
-            f"{n} images cannot be cut into {splits} splits: use splits <= {n} "
-            f"(--splits {max(n, 1)}), or score more images (50,000 is the convention)"
-        )
+def _check_options(n: int, splits: int, order: str, seed: int, bootstrap: int) -> None:
+    """The array entry points' options, checked by the IS declaration's own checks, and N >= splits."""
+    given = {"splits": splits, "order": order, "seed": seed, "bootstrap": bootstrap}
+    for option in InceptionScoreMetric.options:
+        option.check(given[option.name], option.name)
+    reason = InceptionScoreMetric().too_few("samples", n, given, "default", frozenset())
+    if reason:
+        raise InceptionScoreError(reason)
 
 
 def inception_score_from_log_probabilities(
@@ -186,8 +182,13 @@ def inception_score_from_log_probabilities(
     """
     if not isinstance(log_probs, LogProbabilities):
         log_probs = LogProbabilities(np.asarray(log_probs, dtype=np.float64), from_logits=False)
+    _check_options(log_probs.shape[0], splits, order, seed, bootstrap)
+    return _score(log_probs, splits=splits, order=order, seed=seed, bootstrap=bootstrap)
+
+
+def _score(log_probs: LogProbabilities, *, splits: int, order: Order, seed: int, bootstrap: int) -> ISResult:
+    """IS and its diagnostics, the options already checked (by the caller or by the engine's request)."""
     n, num_classes = log_probs.shape
-    _check_options(n, splits, order, bootstrap)
     permutation = np.random.RandomState(seed).permutation(n)
     scores = split_scores_of(log_probs, permutation if order == "shuffled" else np.arange(n), splits)
     summary = marginal_of(log_probs)
@@ -302,7 +303,7 @@ def adm_inception_score(log_probs: LogProbabilities, *, bootstrap: int = 0) -> I
     """IS as the ADM evaluator takes it: consecutive chunks of 5,000 images in the given order (the last
     may be shorter), the mean of the chunks' scores as the headline; diagnostics as for one split."""
     count = log_probs.shape[0]
-    result = inception_score_from_log_probabilities(log_probs, splits=1, order="given", seed=2020, bootstrap=bootstrap)
+    result = _score(log_probs, splits=1, order="given", seed=2020, bootstrap=bootstrap)
     scores = [
         split_score(log_probs.rows(np.arange(start, min(start + ADM_SPLIT_SIZE, count))))
         for start in range(0, count, ADM_SPLIT_SIZE)
@@ -360,7 +361,7 @@ class InceptionScoreMetric(Metric):
         if inputs.protocol == "adm":
             result = adm_inception_score(log_probs, bootstrap=options["bootstrap"])
         else:
-            result = inception_score_from_log_probabilities(
+            result = _score(
                 log_probs,
                 splits=options["splits"],
                 order=options["order"],
