@@ -7,33 +7,27 @@ computation (a pure function of `maths/`), its result type and its report cards.
 `evaluate`, `Evaluator`, the CLI's --metrics, the JSON and the report read the registry.
 """
 
+import importlib
+import pkgutil
+
 from .base import FEATURES, LOGITS, MOMENTS, SPATIAL_MOMENTS, Card, Inputs, Metric, Need, Option, Provenance, Result
 from .base import SideData as SideData
-from .cmmd import CMMDMetric, CMMDResult
 from .evaluation import Evaluation
-from .frechet import CLIPDistance, DINOv2Distance, FIDResult, FrechetDistance, SFIDResult, SpatialFrechetDistance
-from .inception import InceptionScoreMetric, ISResult
-from .infinity import Infinity, InfinityResult
-from .kernel import KernelDistance, KIDResult
-from .manifold import Manifold, ManifoldResult
-from .mind import MIND, MINDResult
 from .registry import all_names, metric_named, option_named, register_metric, registered
-from .vendi import Vendi, VendiResult
 
-for _declaration in (
-    InceptionScoreMetric(),
-    FrechetDistance(),
-    SpatialFrechetDistance(),
-    KernelDistance(),
-    Manifold(),
-    Infinity(),
-    DINOv2Distance(),
-    CLIPDistance(),
-    CMMDMetric(),
-    Vendi(),
-    MIND(),
-):
-    register_metric(_declaration)
+# Every module of this package but the framework's declares and registers its metrics (one file a metric).
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("base", "evaluation", "registry"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+from .cmmd import CMMDResult  # noqa: E402  (the result types, for `from inception_score.metrics import ...`)
+from .frechet import FIDResult, SFIDResult  # noqa: E402
+from .inception import ISResult  # noqa: E402
+from .infinity import InfinityResult  # noqa: E402
+from .kernel import KIDResult  # noqa: E402
+from .manifold import ManifoldResult  # noqa: E402
+from .mind import MINDResult  # noqa: E402
+from .vendi import VendiResult  # noqa: E402
 
 __all__ = [
     "FEATURES",

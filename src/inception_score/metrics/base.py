@@ -251,6 +251,7 @@ class Metric:
     default: ClassVar[bool] = False  # in evaluate's default choice (is, fid, kid)
     in_all: ClassVar[bool] = False  # in metrics="all" (the Inception metrics of the paper table)
     minimum: ClassVar[tuple[int, int]] = (1, 1)  # images needed on the samples' and the reference's side
+    order: ClassVar[int] = 1000  # where it comes in JSON, summaries and the report (the package's: 10, 20, ...)
 
     @property
     def key(self) -> str:

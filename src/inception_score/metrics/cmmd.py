@@ -8,6 +8,7 @@ from typing import Any
 
 from ..maths.cmmd import SCALE, SIGMA, cmmd
 from .base import FEATURES, Card, Inputs, Metric, Result, against, catalog
+from .registry import register_metric
 
 CMMD_SPACE = "clip-vit-l-14-336"  # CMMD as published (google-research/cmmd)
 
@@ -36,6 +37,7 @@ class CMMDResult(Result):
 class CMMDMetric(Metric):
     """CMMD between the samples' and the reference's embeddings (any extractor's; CLIP's by default)."""
 
+    order = 90
     name = "cmmd"
     title = "CMMD"
     about = "MMD^2 with a Gaussian RBF kernel (sigma 10, x1000) on CLIP ViT-L/14@336px embeddings by default"
@@ -87,3 +89,6 @@ class CMMDMetric(Metric):
                 f"{result.estimator}",
             )
         ]
+
+
+register_metric(CMMDMetric())

@@ -23,6 +23,7 @@ from .base import (
     small_set_warning,
     space_label,
 )
+from .registry import register_metric
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def frechet_name(feature_space: str | None) -> str:
 class FrechetDistance(Metric):
     """The Fréchet distance between the feature moments of the samples and of the reference."""
 
+    order = 20
     name = "fid"
     title = "FID"
     about = "the Fréchet distance of the feature vectors' means and covariances (Heusel et al. 2017)"
@@ -152,6 +154,7 @@ class FrechetDistance(Metric):
 class DINOv2Distance(FrechetDistance):
     """FD_DINOv2: the Fréchet distance on DINOv2 ViT-L/14 features (EDM2's protocol)."""
 
+    order = 70
     name = "fd_dinov2"
     title = "FD_DINOv2"
     about = "the Fréchet distance on DINOv2 features (ViT-L/14 by default; EDM2's protocol)"
@@ -167,6 +170,7 @@ class DINOv2Distance(FrechetDistance):
 class CLIPDistance(DINOv2Distance):
     """FD_CLIP: the Fréchet distance on CLIP ViT-B/32 image embeddings (clean-fid's FD_CLIP)."""
 
+    order = 80
     name = "fd_clip"
     title = "FD_CLIP"
     about = "the Fréchet distance on CLIP image embeddings (ViT-B/32 by default)"
@@ -178,6 +182,7 @@ class CLIPDistance(DINOv2Distance):
 class SpatialFrechetDistance(Metric):
     """sFID: the Fréchet distance of the 2015 network's spatial features, as ADM computes it."""
 
+    order = 30
     name = "sfid"
     title = "sFID"
     about = "the Fréchet distance of the 2015 network's Mixed_6d spatial features (Nash et al. 2021; ADM)"
@@ -222,3 +227,9 @@ class SpatialFrechetDistance(Metric):
 
 def _against_text(described: str | None) -> str:
     return f" against {described}" if described else ""
+
+
+register_metric(FrechetDistance())
+register_metric(SpatialFrechetDistance())
+register_metric(DINOv2Distance())
+register_metric(CLIPDistance())

@@ -29,6 +29,7 @@ from ..maths.inception import (
 )
 from ..maths.limits import MAX_BOOTSTRAP
 from .base import LOGITS, SMALL_N, Card, Inputs, Metric, Option, Result, seed, whole
+from .registry import register_metric
 
 Order = Literal["shuffled", "given"]
 
@@ -321,6 +322,7 @@ def adm_inception_score(log_probs: LogProbabilities, *, bootstrap: int = 0) -> I
 class InceptionScoreMetric(Metric):
     """The Inception Score of the samples' class logits (no reference)."""
 
+    order = 10
     name = "is"
     field = "inception_score"
     title = "IS"
@@ -452,3 +454,6 @@ class InceptionScoreMetric(Metric):
                 group="neutral",
             ),
         ]
+
+
+register_metric(InceptionScoreMetric())

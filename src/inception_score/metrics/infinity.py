@@ -10,6 +10,7 @@ from ..maths.extrapolation import DEFAULT_POINTS, DEFAULT_SEED, extrapolate
 from ..maths.frechet import frechet_of_moments, moments_of
 from ..maths.inception import LogProbabilities, split_score
 from .base import FEATURES, LOGITS, MOMENTS, Card, Inputs, Metric, Need, Option, Result, against, catalog, seed, whole
+from .registry import register_metric
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class InfinityResult(Result):
 class Infinity(Metric):
     """IS-infinity of the samples' logits, and FID-infinity against a reference's moments when one is given."""
 
+    order = 60
     name = "inf"
     field = "infinity"
     title = "IS-infinity/FID-infinity"
@@ -121,3 +123,6 @@ class Infinity(Metric):
                 )
             )
         return cards
+
+
+register_metric(Infinity())

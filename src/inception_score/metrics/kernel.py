@@ -12,6 +12,7 @@ from ..maths.kernel import kid_shortfall, kid_subset_values
 from ..maths.limits import MAX_KID_SUBSETS
 from .base import FEATURES, Card, Inputs, Metric, Option, Result, against, catalog, features_named, seed, space_label
 from .base import whole as whole_number
+from .registry import register_metric
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def kernel_inception_distance(
 class KernelDistance(Metric):
     """KID between the samples' and the reference's feature vectors."""
 
+    order = 40
     name = "kid"
     title = "KID"
     about = "unbiased MMD^2 of the feature vectors with the kernel (x.y/d + 1)^3, over random subsets"
@@ -149,3 +151,6 @@ class KernelDistance(Metric):
                 detail=f"{result.subsets} subsets of {result.subset_size}, seed {result.seed}",
             )
         ]
+
+
+register_metric(KernelDistance())

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..maths.neighbours import manifold_metrics
 from .base import FEATURES, Card, Inputs, Metric, Result, against, catalog, space_key, space_label
+from .registry import register_metric
 
 K_PR, K_DC = 3, 5  # the papers' neighbour ranks
 
@@ -64,6 +65,7 @@ class ManifoldResult(Result):
 class Manifold(Metric):
     """Precision/recall ("pr") and density/coverage ("dc") of the samples against the reference."""
 
+    order = 50
     name = "manifold"
     title = "precision/recall and density/coverage"
     about = "k-NN precision/recall (k = 3) and density/coverage (k = 5) of the feature vectors"
@@ -144,3 +146,6 @@ def _numbers(result: ManifoldResult) -> dict[str, float]:
 
 
 TITLES = {"pr": "precision/recall", "dc": "density/coverage"}
+
+
+register_metric(Manifold())

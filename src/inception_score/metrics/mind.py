@@ -11,6 +11,7 @@ import torch
 
 from ..maths.sliced import sliced_wasserstein
 from .base import FEATURES, Card, Inputs, Metric, Option, Result, against, catalog, features_named, seed, whole
+from .registry import register_metric
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def drawn_sets(
 class MIND(Metric):
     """MIND between the samples' and the reference's feature vectors."""
 
+    order = 110
     name = "mind"
     title = "MIND"
     about = "the Monge Inception Distance: a sliced squared 2-Wasserstein distance of the feature vectors"
@@ -105,3 +107,6 @@ class MIND(Metric):
                 detail=f"{result.projections} projections, seed {result.seed}, {result.n} images a side",
             )
         ]
+
+
+register_metric(MIND())

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import InceptionScoreError
 from .base import Metric, Option
 
-_METRICS: dict[str, Metric] = {}  # by name, in registration order (the order of JSON keys and the report)
+_METRICS: dict[str, Metric] = {}  # by name, in registration order
 
 
 def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
@@ -44,8 +44,8 @@ def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
 
 
 def registered() -> tuple[Metric, ...]:
-    """Every registered metric, in registration order."""
-    return tuple(_METRICS.values())
+    """Every registered metric, by its `order` (then by registration)."""
+    return tuple(sorted(_METRICS.values(), key=lambda metric: metric.order))
 
 
 def metric_named(name: str) -> tuple[Metric, frozenset[str]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..maths.vendi import vendi_score
 from .base import FEATURES, Card, Inputs, Metric, Result, features_named
+from .registry import register_metric
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class VendiResult(Result):
 class Vendi(Metric):
     """The Vendi score of the samples' feature vectors."""
 
+    order = 100
     name = "vendi"
     title = "Vendi score"
     about = "the effective number of distinct samples: exp of the eigenvalue entropy of the cosine kernel"
@@ -60,3 +62,6 @@ class Vendi(Metric):
                 group="diversity",
             )
         ]
+
+
+register_metric(Vendi())
