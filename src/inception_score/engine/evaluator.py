@@ -133,6 +133,7 @@ class Evaluator:
         self._waiting: dict[bool, list[torch.Tensor]] = {False: [], True: []}  # real -> images not run yet
         self._given = {False: 0, True: 0}  # real -> images given to update()
         self._reduced: dict[tuple[int, Any], Totals | None] = {}  # sides no update() adds to, reduced once
+        self._fixed: dict[tuple[int, Any], SideData] = {}  # what the metrics see of those sides (rank 0)
         for one in self._passes:
             for key, side in one.sides.items():
                 if side.extracted:
@@ -328,6 +329,15 @@ class Evaluator:
             first = self._given[real] - taken - sum(len(pixels) for pixels in waiting)
             extract_batch(chunks, runs, self.options, first)
 
+    def _side_data(self, number: int, side: Side, totals: Totals | None) -> SideData:
+        """What the metrics see of a side; a side no update() adds to (a statistics file's features, a
+        reference read from its source) is read once, not at every compute()."""
+        if side.key == self._passes[number].main or isinstance(side.value, Batches):
+            return side_data(side, totals)
+        if (number, side.key) not in self._fixed:
+            self._fixed[number, side.key] = side_data(side, totals)
+        return self._fixed[number, side.key]
+
     def _totals(self, number: int, key: Any) -> Totals | None:
         """A side's states over every rank; a side only its source fills (a reference) is reduced once."""
         one = self._passes[number]
@@ -346,7 +356,7 @@ class Evaluator:
         request, results, left_out = self._request, {}, []
         for number, one in enumerate(self._passes):
             mine = {key: found for (index, key), found in totals.items() if index == number and found is not None}
-            data: dict[Any, SideData] = {key: side_data(side, mine.get(key)) for key, side in one.sides.items()}
+            data = {key: self._side_data(number, side, mine.get(key)) for key, side in one.sides.items()}
             if isinstance(one.sides[one.main].value, Batches) and not data[one.main].count:
                 raise InceptionScoreError(
                     f"{type(self).__name__}.compute() called before any update(): no images to score"
