@@ -100,6 +100,27 @@ def frechet_name(feature_space: str | None) -> str:
     return f"FD_{label}" if label else "FID"
 
 
+def compared(
+    inputs: Inputs, state: str, keys: tuple[str, str], name: str
+) -> tuple[float, int | None, int | None, dict[str, Any]]:
+    """The Fréchet distance between one moments state of the two sides, their counts, and the result's other
+    fields: what was compared (`keys`: the file's statistics it may have used), the catalog reference, the
+    warnings (small sets, under the distance's `name`), the provenance."""
+    samples, reference = inputs.samples, inputs.reference
+    assert reference is not None
+    mine, theirs = getattr(samples, state), getattr(reference, state)
+    assert mine is not None and theirs is not None
+    found = fid_from_moments(mine, theirs)
+    fields = dict(
+        a=samples.description,
+        b=reference.described(keys),
+        reference=catalog(reference.reference, found.n_b),
+        warnings=[*inputs.warnings, *small_set_warning(name, found.n_a, found.n_b)],
+        provenance=inputs.provenance,
+    )
+    return found.fid, found.n_a, found.n_b, fields
+
+
 class FrechetDistance(Metric):
     """The Fréchet distance between the feature moments of the samples and of the reference."""
 
@@ -116,22 +137,10 @@ class FrechetDistance(Metric):
     in_all = True
 
     def compute(self, inputs: Inputs) -> FIDResult:
-        samples, reference = inputs.samples, inputs.reference
-        assert reference is not None and samples.moments is not None and reference.moments is not None
-        found = fid_from_moments(samples.moments, reference.moments)
-        return FIDResult(
-            found.fid,
-            found.n_a,
-            found.n_b,
-            a=samples.description,
-            b=reference.described(("mu", "sigma")),
-            reference=catalog(reference.reference, found.n_b),
-            warnings=[
-                *inputs.warnings,
-                *small_set_warning(frechet_name(inputs.provenance.feature_space), found.n_a, found.n_b),
-            ],
-            provenance=inputs.provenance,
+        fid, n_a, n_b, fields = compared(
+            inputs, "moments", ("mu", "sigma"), frechet_name(inputs.provenance.feature_space)
         )
+        return FIDResult(fid, n_a, n_b, **fields)
 
     def values(self, result: FIDResult) -> dict[str, Any]:
         label = space_label(result.feature_space)
@@ -194,19 +203,8 @@ class SpatialFrechetDistance(Metric):
     in_all = True
 
     def compute(self, inputs: Inputs) -> SFIDResult:
-        samples, reference = inputs.samples, inputs.reference
-        assert reference is not None and samples.spatial_moments is not None and reference.spatial_moments is not None
-        found = fid_from_moments(samples.spatial_moments, reference.spatial_moments)
-        return SFIDResult(
-            found.fid,
-            found.n_a,
-            found.n_b,
-            a=samples.description,
-            b=reference.described(("mu_s", "sigma_s")),
-            reference=catalog(reference.reference, found.n_b),
-            warnings=[*inputs.warnings, *small_set_warning("sFID", found.n_a, found.n_b)],
-            provenance=inputs.provenance,
-        )
+        sfid, n_a, n_b, fields = compared(inputs, "spatial_moments", ("mu_s", "sigma_s"), "sFID")
+        return SFIDResult(sfid, n_a, n_b, **fields)
 
     def values(self, result: SFIDResult) -> dict[str, Any]:
         return {"spatial_frechet_inception_distance": result.sfid}
