@@ -229,6 +229,8 @@ def test_cmmd_of_a_set_with_itself_is_zero(folders, clip_file):
         folders["a"], reference=folders["a"], metrics="cmmd", classifier="clip-vit-b-32", weights=clip_file
     )
     assert evaluation.cmmd is not None and abs(evaluation.cmmd.value) < 1e-9
+    # random weights in OpenAI's layout: not the file whose sha256 OpenAI publishes, and the result says so
+    assert any("are not the published clip-vit-b-32 weights (ViT-B-32.pt" in w for w in evaluation.cmmd.warnings)
 
 
 def test_cmmd_from_the_cli_as_json(folders, clip_file):

@@ -184,3 +184,24 @@ def test_an_evaluation_is_a_mapping_of_results_in_registry_order():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Evaluation().to_dict() == {} and Evaluation() == Evaluation()
+
+
+def test_warnings_point_at_the_callers_line_and_the_arithmetic_is_not_called_precision(twenty, weights_path):
+    with pytest.warns(InceptionScoreWarning) as caught:
+        found = evaluate(twenty / "a", metrics=("is",), splits=2, weights=weights_path, progress=False)
+    assert {Path(warning.filename).name for warning in caught} == {"test_metric_registry.py"}
+    document = found.to_dict()
+    assert document["arithmetic"] == "float32" and "precision" not in document
+    assert found.inception_score.precision == "float32"  # the old attribute, kept
+
+
+def test_the_adm_protocol_needs_no_splits_and_precision_recall_needs_four_images(twenty, weights_path):
+    five = np.stack([np.full((32, 32, 3), 40 * i, np.uint8) for i in range(5)])
+    adm = evaluate(five, metrics=("is",), protocol="adm", weights=weights_path, progress=False)
+    assert adm.inception_score.splits == 1 and adm.inception_score.n == 5
+    with pytest.raises(InceptionScoreError, match="5 images cannot be cut into 10 splits"):
+        evaluate(five, metrics=("is",), weights=weights_path, progress=False)
+    found = evaluate(five[:4], reference=five[1:], metrics=("pr",), weights=weights_path, progress=False)
+    assert found.manifold.n_a == 4 and found.manifold.n_b == 4
+    with pytest.raises(InceptionScoreError, match="precision/recall need at least 4 images"):
+        evaluate(five[:3], reference=five, metrics=("pr",), weights=weights_path, progress=False)
