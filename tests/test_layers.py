@@ -4,7 +4,9 @@
                       <  api, streaming  <  report  <  cli, the package itself
 
 Modules of one subpackage may import each other; modules side by side on one level (results,
-pipeline, parallel) may not. The maths are pure: no torch, no files.
+pipeline, parallel) may not. The maths are pure: no torch, no files. Inside the cli package a
+command's module imports only `cli.common`, never another command, and every command module is
+registered in `cli.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -98,6 +100,27 @@ def test_maths_is_pure_numpy():
             )
             impure += [f"{name} imports {n}" for n in names if n.split(".")[0] in IMPURE]
     assert not impure, impure
+
+
+def test_commands_import_only_the_shared_cli_module():
+    """cli/score.py, cli/refs.py, ... stand side by side: one command never reaches into another."""
+    wrong = []
+    for name, path in modules().items():
+        if group_of(name) != "cli" or name in ("cli", "cli.common"):
+            continue
+        wrong += [
+            f"{name}:{line} imports {target}"
+            for target, line in imports_of(name, path)
+            if target.startswith("cli.") and target != "cli.common"
+        ]
+    assert not wrong, wrong
+
+
+def test_every_command_module_is_registered():
+    from inception_score import cli
+
+    commands = {name for name in modules() if group_of(name) == "cli" and name not in ("cli", "cli.common")}
+    assert commands == {f"cli.{module.__name__.rsplit('.', 1)[1]}" for module in cli.COMMANDS}
 
 
 def test_the_rule_catches_an_upward_import(tmp_path):

@@ -6,8 +6,8 @@ network's feature cache and hands those some network misses to the decoding work
 Linux, threads elsewhere: `decoding`), while the calling thread stacks the decoded pixels into
 one uint8 batch (the only copy), resizes it on the device and runs the networks that miss them.
 Results are committed to the cache as each batch finishes, so an interrupted run resumes where it
-stopped. `prepare_pixels` and `forward_head` work on a batch tensor, for callers that have pixels
-already.
+stopped. `prepare_groups`, `forward` and `network_mode` work on batch tensors, for callers that have
+pixels already.
 """
 
 from __future__ import annotations
@@ -130,6 +130,16 @@ def _threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+@contextlib.contextmanager
+def network_mode(device: torch.device, fast: bool, threads: int | None = None) -> Iterator[None]:
+    """How the networks run: inference mode, torch CPU threads, and on CUDA exact float32 (TF32 off) or,
+    with `fast`, TF32 and float16 autocast."""
+    approximate = precision_name(device, fast) != "float32"
+    autocast = torch.autocast("cuda", dtype=torch.float16) if approximate else contextlib.nullcontext()
+    with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast:
+        yield
+
+
 def precision_name(device: torch.device, fast: bool) -> str:
     """What the network's arithmetic is: exact float32, or the approximate `fast` mode on CUDA."""
     return "float16+tf32" if fast and device.type == "cuda" else "float32"
@@ -152,25 +162,39 @@ def preprocess(
     """H x W x 3 uint8 images of any sizes -> the classifier's input on `device`, as `contract` says.
 
     For the 2015 network: N x 3 x 299 x 299 float32 in [-1, 1), TF1 bilinear resize, exactly.
-    Images of one size are stacked (one copy, into pinned memory on CUDA) and resized together on
-    the device by `prepare_pixels`.
+    Images of one size are stacked (one copy, into pinned memory on CUDA), moved to the device as
+    uint8 and converted, resized and normalised there together (`prepare_groups`).
     """
     device = torch.device(device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
-    prepared = [
-        (indices, prepare_pixels(stack_images([images[i] for i in indices], device), device, contract=contract))
+    groups = [
+        (indices, _to_device(stack_images([images[i] for i in indices], device), device))
         for indices in by_shape.values()
     ]
+    return prepare_groups(groups, len(images), device, channels_last=channels_last, contract=contract)
+
+
+def prepare_groups(
+    groups: list[tuple[list[int], torch.Tensor]],
+    count: int,
+    device: torch.device,
+    *,
+    channels_last: bool,
+    contract: InputContract,
+) -> torch.Tensor:
+    """Groups of images of one size each (batch positions, B x H x W x 3 uint8 on `device`) -> the classifier's
+    count x C x size x size input, as `contract` says; shared by decoded images and in-memory tensor batches."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    prepared = [(indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())) for indices, pixels in groups]
     if len(prepared) == 1 and prepared[0][1].is_contiguous(memory_format=memory_format):
         return prepared[0][1]  # one size, already in the wanted layout (TF1 resize gives channels-last)
     size = contract.size
-    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
+    batch = torch.empty((count, contract.channels, size, size), dtype=torch.float32, device=device)
     batch = batch.contiguous(memory_format=memory_format)
     for indices, values in prepared:
-        if len(indices) == len(images):
+        if len(indices) == count:
             batch.copy_(values)
         else:
             batch[indices] = values
@@ -186,18 +210,9 @@ def stack_images(images: list[np.ndarray], device: torch.device) -> torch.Tensor
     return batch
 
 
-def prepare_pixels(
-    pixels: torch.Tensor, device: torch.device | str, *, contract: InputContract = INCEPTION_2015_INPUT
-) -> torch.Tensor:
-    """N x H x W x 3 uint8 pixels (any device) -> the classifier's N x C x size x size input on `device`.
-
-    The pixels move to the device as uint8 (non-blocking from pinned memory); the conversion to
-    float, the resize and the normalisation run there, on the whole batch.
-    """
-    device = torch.device(device)
-    if pixels.device != device:
-        pixels = pixels.to(device, non_blocking=pixels.is_pinned())
-    return contract.prepare(pixels.permute(0, 3, 1, 2).float())
+def _to_device(pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 pixels to the device (non-blocking from pinned memory): the float work happens there."""
+    return pixels if pixels.device == device else pixels.to(device, non_blocking=pixels.is_pinned())
 
 
 def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, fast: bool = False) -> None:
@@ -517,7 +532,6 @@ def extract_many(
     computed = [0] * len(heads)
     skipped: list[str] = []
     corrupt_before = [head.cache.corrupt if head.cache is not None else 0 for head in heads]
-    autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
     stage = (
         _InputStage(
@@ -535,10 +549,7 @@ def extract_many(
     work_items = stage if stage is not None else _plan(samples, batch_size, heads, contexts, decode_now, max_pixels)
     try:
         with (
-            _tf32(fast and device.type == "cuda"),
-            _threads(threads),
-            torch.inference_mode(),
-            autocast,
+            network_mode(device, fast, threads),
             tqdm(total=total, unit="img", desc="scoring", disable=None if progress else True) as bar,
         ):
             for work in work_items:
@@ -608,7 +619,7 @@ def _run_heads(
         batch = preprocess(
             [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
         )
-        outputs = forward_head(head, models[number], batch, names, fast=precision != "float32")
+        outputs = forward(models[number], batch, head, names, fast=precision != "float32")
         if head.cache is not None:
             keys = [work.keys[p][number] for p in runs]
             head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
@@ -617,19 +628,13 @@ def _run_heads(
         computed[number] += len(runs)
 
 
-def forward_head(
-    head: Head, model: torch.nn.Module, batch: torch.Tensor, names: list[str], *, fast: bool = False
-) -> dict[str, np.ndarray]:
-    """One head's network on a prepared batch (`preprocess`, `prepare_pixels`): its outputs as float32
-    numpy arrays ("logits", "features", and "spatial" when the head needs them), checked to be finite."""
-    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **_spatial(head)))))
+def forward(model: torch.nn.Module, batch: torch.Tensor, head: Head, names: list[str], *, fast: bool) -> dict:
+    """One head's network on a prepared batch: its outputs ("logits", "features" and, when the head needs them,
+    "spatial") as float32 numpy arrays, refused when not finite."""
+    keywords = {"spatial": True} if head.spatial else {}
+    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **keywords))))
     check_finite(outputs["logits"], outputs["features"], names, fast=fast)
     return outputs
-
-
-def _spatial(head: Head) -> dict[str, bool]:
-    """The forward's keywords: spatial=True only when the head needs the sFID features."""
-    return {"spatial": True} if head.spatial else {}
 
 
 def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
