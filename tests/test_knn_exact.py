@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from inception_score.errors import InceptionScoreError
 from inception_score.maths.knn_arrays import NumpyOps, TensorOps
 from inception_score.maths.knn_bound import Float32Bound, power_of_two_scale, round_down32
-from inception_score.maths.neighbours import kth_neighbour_squared_distances, manifold_metrics
+from inception_score.maths.neighbours import kth_neighbour_squared_distances, manifold_metrics, manifold_minimum
 
 pytestmark = pytest.mark.unit
 
@@ -193,3 +194,26 @@ def test_thresholds_round_down_to_float32():
     rounded = round_down32(values)
     assert np.all(rounded.astype(np.float64) <= values) and rounded.dtype == np.float32
     assert rounded[4] == 3.0 and rounded[3] == -np.inf
+
+
+def test_only_what_is_asked_is_computed_and_the_fewest_points_follow():
+    assert manifold_minimum(3, 5) == (6, 4)
+    assert manifold_minimum(3, 5, density_coverage=False) == (4, 4)
+    assert manifold_minimum(3, 5, precision_recall=False) == (6, 1)
+    real, fake = SETS["random"]
+    expected = plain_float64(real, fake)
+    alone = manifold_metrics(real[:4], fake[:4], density_coverage=False)  # 4 points a side suffice for k = 3
+    assert alone.density_coverage is None and alone.realism is not None
+    small = plain_float64(real[:4], fake[:4], k_dc=3)
+    assert (alone.precision_recall.precision, alone.precision_recall.recall) == (small["precision"], small["recall"])
+    assert np.array_equal(alone.realism.scores, small["scores"])
+    coverage = manifold_metrics(real, fake[:1], precision_recall=False)  # one sample suffices
+    assert coverage.precision_recall is None and coverage.realism is None
+    one = plain_float64(real, fake[:1], k_pr=1)
+    assert (coverage.density_coverage.density, coverage.density_coverage.coverage) == (one["density"], one["coverage"])
+    both = manifold_metrics(real, fake)
+    assert both.density_coverage.density == expected["density"] and both.precision_recall.recall == expected["recall"]
+    with pytest.raises(InceptionScoreError, match="need at least 4"):
+        manifold_metrics(real[:3], fake, density_coverage=False)
+    with pytest.raises(InceptionScoreError, match="ask for"):
+        manifold_metrics(real, fake, precision_recall=False, density_coverage=False)

@@ -277,6 +277,7 @@ def _manifold(
     assert main.features is not None and reference.features is not None
     found = manifold_metrics(reference.features, main.features)
     pr, dc, realism = found.precision_recall, found.density_coverage, found.realism
+    assert pr is not None and dc is not None and realism is not None  # both asked for (the defaults)
     return ManifoldResult(
         pr.precision,
         pr.recall,

@@ -24,12 +24,12 @@ _LARGEST_FACTOR = 2.0**100  # realism factors above this (absurdly small balls) 
 
 @dataclass
 class Radii:
-    """Squared radii per point, float64, in the order of the sets given to `cross_pass`."""
+    """Squared radii per point, float64, in the order of the sets given to `cross_pass`; None: not wanted."""
 
-    real_pr: np.ndarray  # precision balls (closed)
-    real_dc: np.ndarray  # density/coverage balls
-    fake_pr: np.ndarray  # recall balls (closed)
-    realism: np.ndarray  # kept realism balls, 0 = not kept; nonzero ones first, decreasing
+    real_pr: np.ndarray | None  # precision balls (closed)
+    real_dc: np.ndarray | None  # density/coverage balls
+    fake_pr: np.ndarray | None  # recall balls (closed)
+    realism: np.ndarray | None  # kept realism balls, 0 = not kept; nonzero ones first, decreasing (also: nearest)
 
 
 @dataclass
@@ -72,12 +72,16 @@ class _Cross:
         self.half_square = half_square
         self.fake_slack = bound.half_scaled(fake.norms, float(real.norms.max(initial=0.0)))
         real_slack = bound.half_scaled(real.norms, float(fake.norms.max(initial=0.0)))
-        self.col_limits = round_down32(-half_square * np.maximum(radii.real_pr, radii.real_dc) - real_slack)
-        self.ball_limits = -half_square * radii.fake_pr - self.fake_slack
-        self.best = np.full(fake.size, -np.inf)  # largest w~ seen per fake (its nearest real, approximately)
-        self.kept = int(np.count_nonzero(radii.realism))
+        real_radii = [values for values in (radii.real_pr, radii.real_dc) if values is not None]
+        self.col_limits = round_down32(-half_square * np.maximum.reduce(real_radii) - real_slack)
+        no_balls = np.full(fake.size, np.inf)  # w~ >= +inf never holds: no row test
+        self.ball_limits = no_balls if radii.fake_pr is None else -half_square * radii.fake_pr - self.fake_slack
+        self.nearest = radii.realism is not None
+        self.best = np.full(fake.size, -np.inf if self.nearest else np.inf)  # largest w~ seen per fake
+        self.kept = 0 if radii.realism is None else int(np.count_nonzero(radii.realism))
         factors = np.zeros(real.size)
-        factors[: self.kept] = 1.0 / (half_square * radii.realism[: self.kept])
+        if radii.realism is not None:
+            factors[: self.kept] = 1.0 / (half_square * radii.realism[: self.kept])
         self.factors = factors
         self.dense_kept = int(np.count_nonzero(factors[: self.kept] <= _LARGEST_FACTOR))
         self.factors32 = factors.astype(np.float32)
@@ -114,15 +118,17 @@ def cross_pass(
             _balls_and_nearest(state, block, f0, r0, r1, nearest)
             if r0 < state.dense_kept:
                 _realism_candidates(state, block, f0, r0, min(r1, state.dense_kept), realism)
-        _finish_nearest(state, *nearest.arrays())
-        _finish_realism(state, f0, f1, *realism.arrays())
+        if state.nearest:
+            _finish_nearest(state, *nearest.arrays())
+            _finish_realism(state, f0, f1, *realism.arrays())
     return state.tally
 
 
 def _balls_and_nearest(state: _Cross, block, f0: int, r0: int, r1: int, nearest: _Pending) -> None:
     ops, rows = state.fake.ops, slice(f0, f0 + block.shape[0])
-    best, _ = ops.row_best(block)
-    state.best[rows] = np.maximum(state.best[rows], best)
+    if state.nearest:
+        best, _ = ops.row_best(block)
+        state.best[rows] = np.maximum(state.best[rows], best)
     near_limit = state.best[rows] - 2.0 * state.fake_slack[rows]
     row_limits = round_down32(np.minimum(state.ball_limits[rows], near_limit))
     flat, values = ops.candidates(block, row_limits, state.col_limits[r0:r1])
@@ -139,22 +145,34 @@ def _decide_balls(state: _Cross, fakes: np.ndarray, reals: np.ndarray, values: n
     """Precision, recall, density and coverage for candidate pairs: by the bound, else in float64."""
     slack = state.pair_slack(fakes, reals)
     radii, h = state.radii, state.half_square
-    tests = [(radii.real_pr[reals], True), (radii.real_dc[reals], state.closed), (radii.fake_pr[fakes], True)]
-    margins = [values + h * radius for radius, _ in tests]  # w~ - (-s^2 R / 2)
-    open_ = [np.abs(margin) <= slack for margin in margins]
-    unsure = open_[0] | open_[1] | open_[2]
+    tests = {
+        name: (radius[index], closed)
+        for name, radius, index, closed in (
+            ("precision", radii.real_pr, reals, True),
+            ("density", radii.real_dc, reals, state.closed),
+            ("recall", radii.fake_pr, fakes, True),
+        )
+        if radius is not None
+    }
+    margins = {name: values + h * radius for name, (radius, _) in tests.items()}  # w~ - (-s^2 R / 2)
+    undecided = {name: np.abs(margin) <= slack for name, margin in margins.items()}
+    unsure = np.logical_or.reduce(list(undecided.values()))
     exact = np.full(values.size, np.nan)
     exact[unsure] = state.exact(fakes[unsure], reals[unsure])
-    inside = []
-    for (radius, closed), margin, undecided in zip(tests, margins, open_):
-        held = margin > slack
-        held[undecided] = exact[undecided] <= radius[undecided] if closed else exact[undecided] < radius[undecided]
-        inside.append(held)
+    inside = {}
+    for name, (radius, closed) in tests.items():
+        held, open_ = margins[name] > slack, undecided[name]
+        held[open_] = exact[open_] <= radius[open_] if closed else exact[open_] < radius[open_]
+        inside[name] = held
     tally = state.tally
-    tally.fake_in_real[fakes[inside[0]]] = True
-    np.add.at(tally.balls_holding_fake, fakes[inside[1]], state.real.counts[reals[inside[1]]])
-    tally.real_covered[reals[inside[1]]] = True
-    tally.real_in_fake[reals[inside[2]]] = True
+    if "precision" in inside:
+        tally.fake_in_real[fakes[inside["precision"]]] = True
+    if "density" in inside:
+        held = inside["density"]
+        np.add.at(tally.balls_holding_fake, fakes[held], state.real.counts[reals[held]])
+        tally.real_covered[reals[held]] = True
+    if "recall" in inside:
+        tally.real_in_fake[reals[inside["recall"]]] = True
 
 
 def _realism_candidates(state: _Cross, block, f0: int, r0: int, stop: int, realism: _Pending) -> None:
@@ -209,6 +227,7 @@ def _finish_realism(state: _Cross, f0: int, f1: int, fakes: np.ndarray, reals: n
         keep = upper + np.abs(upper) * 2.0**-50 >= state.realism_floor[fakes]
     fakes, reals = fakes[keep], reals[keep]
     distance = state.exact(fakes, reals)
+    assert state.radii.realism is not None
     radius = state.radii.realism[reals]
     with np.errstate(divide="ignore"):
         ratio = np.where(distance > 0, radius / np.where(distance > 0, distance, 1.0), np.inf)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InceptionScoreError
 from .knn_arrays import NumpyOps, TensorOps, check_tensor, is_tensor, ops_for
 from .knn_bound import Float32Bound, exact_squared_distances
-from .knn_cross import Radii, cross_pass
+from .knn_cross import Radii, Tally, cross_pass
 from .knn_radii import self_radii
 from .knn_sets import PointSet, centred_sets
 
@@ -120,11 +120,11 @@ class Realism:
 
 @dataclass(frozen=True)
 class ManifoldMetrics:
-    """Everything the k-NN balls give, from one pass over the real x fake distances."""
+    """Everything the k-NN balls give, from one pass over the real x fake distances (None: not asked for)."""
 
-    precision_recall: PrecisionRecall
-    density_coverage: DensityCoverage
-    realism: Realism
+    precision_recall: PrecisionRecall | None
+    density_coverage: DensityCoverage | None
+    realism: Realism | None  # with precision/recall: it uses their balls
 
 
 def distance_error_bound(dim: int) -> float:
@@ -315,6 +315,16 @@ def _pruned(squared_radii: np.ndarray, percentile: float) -> np.ndarray:
     return np.where(squared_radii > limit, 0.0, squared_radii)
 
 
+def manifold_minimum(k_pr: int, k_dc: int, precision_recall: bool = True, density_coverage: bool = True) -> tuple:
+    """(fewest real points, fewest fake points) `manifold_metrics` accepts for what is asked.
+
+    Precision/recall (and realism) need k_pr + 1 points on each side (each point's k-th nearest other
+    point of its own set); density/coverage need k_dc + 1 real points and one fake point.
+    """
+    real = max(k_pr + 1 if precision_recall else 0, k_dc + 1 if density_coverage else 0)
+    return real, k_pr + 1 if precision_recall else 1
+
+
 def manifold_metrics(
     real: Any,
     fake: Any,
@@ -324,6 +334,8 @@ def manifold_metrics(
     prune_percentile: float = 50.0,
     closed_balls: bool = False,
     block_rows: int | None = None,
+    precision_recall: bool = True,
+    density_coverage: bool = True,
 ) -> ManifoldMetrics:
     """Precision, recall, F-score, density, coverage and per-image realism in three passes.
 
@@ -345,50 +357,83 @@ def manifold_metrics(
     block_rows : int, optional
         Rows per float32 block (default 2048, 8192 on a GPU; memory ~ 3 * block_rows^2 * 4 bytes
         besides a float32 copy of the inputs).
+    precision_recall, density_coverage : bool
+        What to compute (at least one); realism comes with precision/recall. The fewest points
+        accepted follow (`manifold_minimum`).
 
     Returns
     -------
     ManifoldMetrics
-        The three results. Cost: float32 products of the real x real and fake x fake upper
-        triangles and of every real x fake pair, N^2 d + M^2 d + 2 N M d multiply-adds, plus
-        float64 distances for the comparisons the error bound leaves open (a few per point).
+        The results asked for (None for the others). Cost: float32 products of the real x real and
+        fake x fake upper triangles and of every real x fake pair, N^2 d + M^2 d + 2 N M d
+        multiply-adds (no fake x fake without precision/recall), plus float64 distances for the
+        comparisons the error bound leaves open (a few per point).
     """
     k_pr, k_dc = _check_k(k_pr, "k_pr"), _check_k(k_dc, "k_dc")
     if not 0.0 < prune_percentile <= 100.0:
         raise InceptionScoreError(f"prune_percentile must be in (0, 100], got {prune_percentile!r}")
-    real = check_features(real, "real features", max(k_pr, k_dc) + 1)
-    fake = check_features(fake, "fake features", k_pr + 1)
+    if not (precision_recall or density_coverage):
+        raise InceptionScoreError("manifold_metrics: ask for precision_recall, density_coverage or both")
+    real_min, fake_min = manifold_minimum(k_pr, k_dc, precision_recall, density_coverage)
+    real = check_features(real, "real features", real_min)
+    fake = check_features(fake, "fake features", fake_min)
     _check_same_dim(real, fake)
     (real_points, fake_points), bound, rows = _prepared([real, fake], block_rows)
-    real_radii = self_radii(real_points, (k_pr, k_dc), bound, rows)
-    fake_radii = self_radii(fake_points, (k_pr,), bound, rows)[:, 0]
-    weights = _pruned(real_radii[:, 0][real_points.inverse], prune_percentile)[real_points.rows]
-    order = np.lexsort((np.arange(weights.size), -weights))  # kept balls first, largest first
-    radii = Radii(real_radii[order, 0], real_radii[order, 1], fake_radii, weights[order])
+    ks = (k_pr,) * precision_recall + (k_dc,) * density_coverage
+    real_radii = self_radii(real_points, ks, bound, rows)
+    fake_radii = self_radii(fake_points, (k_pr,), bound, rows)[:, 0] if precision_recall else None
+    if precision_recall:
+        weights = _pruned(real_radii[:, 0][real_points.inverse], prune_percentile)[real_points.rows]
+        order = np.lexsort((np.arange(weights.size), -weights))  # kept balls first, largest first
+    else:
+        weights, order = None, np.arange(real_points.size)
+    radii = Radii(
+        real_radii[order, 0] if precision_recall else None,
+        real_radii[order, -1] if density_coverage else None,
+        fake_radii,
+        None if weights is None else weights[order],
+    )
     tally = cross_pass(fake_points, real_points.permuted(order), radii, closed_balls, bound, rows)
-    real_counts, fake_counts = real_points.counts[order], fake_points.counts
-    real_count, fake_count = real_points.total, fake_points.total
-    precision = float(fake_counts[tally.fake_in_real].sum()) / fake_count
-    recall = float(real_counts[tally.real_in_fake].sum()) / real_count
-    per_fake = fake_points.inverse
-    return ManifoldMetrics(
-        precision_recall=PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count, fake_count),
-        density_coverage=DensityCoverage(
+    return _results(tally, real_points.counts[order], fake_points, real_points.total, k_pr, k_dc, closed_balls,
+                    float(prune_percentile), precision_recall, density_coverage)  # fmt: skip
+
+
+def _results(
+    tally: Tally,
+    real_counts: np.ndarray,
+    fake_points: PointSet,
+    real_count: int,
+    k_pr: int,
+    k_dc: int,
+    closed_balls: bool,
+    prune_percentile: float,
+    precision_recall: bool,
+    density_coverage: bool,
+) -> ManifoldMetrics:
+    """The result records from the pass's per-point tallies (rows with equal values counted with their number)."""
+    fake_counts, fake_count, per_fake = fake_points.counts, fake_points.total, fake_points.inverse
+    pr = dc = realism = None
+    if precision_recall:
+        precision = float(fake_counts[tally.fake_in_real].sum()) / fake_count
+        recall = float(real_counts[tally.real_in_fake].sum()) / real_count
+        pr = PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count, fake_count)
+        realism = Realism(
+            np.sqrt(tally.best_ratio)[per_fake],
+            tally.fake_in_real[per_fake],
+            tally.nearest_row[per_fake],
+            k_pr,
+            prune_percentile,
+        )
+    if density_coverage:
+        dc = DensityCoverage(
             float((tally.balls_holding_fake * fake_counts).sum()) / (k_dc * fake_count),
             float(real_counts[tally.real_covered].sum()) / real_count,
             k_dc,
             real_count,
             fake_count,
             closed_balls,
-        ),
-        realism=Realism(
-            np.sqrt(tally.best_ratio)[per_fake],
-            tally.fake_in_real[per_fake],
-            tally.nearest_row[per_fake],
-            k_pr,
-            float(prune_percentile),
-        ),
-    )
+        )
+    return ManifoldMetrics(pr, dc, realism)
 
 
 def precision_recall(real: Any, fake: Any, k: int = 3, *, block_rows: int | None = None) -> PrecisionRecall:
@@ -414,7 +459,10 @@ def precision_recall(real: Any, fake: Any, k: int = 3, *, block_rows: int | None
     torch-fidelity's ``calculate_precision_recall_full(features_1, features_2)`` takes the
     GENERATED features first; here the real ones come first, as in the ADM evaluator.
     """
-    metrics = manifold_metrics(real, fake, k_pr=k, k_dc=k, prune_percentile=100.0, block_rows=block_rows)
+    metrics = manifold_metrics(
+        real, fake, k_pr=k, prune_percentile=100.0, block_rows=block_rows, density_coverage=False
+    )
+    assert metrics.precision_recall is not None
     return metrics.precision_recall
 
 
@@ -442,8 +490,9 @@ def density_coverage(
     """
     k = _check_k(k)
     metrics = manifold_metrics(
-        real, fake, k_pr=1, k_dc=k, prune_percentile=100.0, closed_balls=closed_balls, block_rows=block_rows
+        real, fake, k_dc=k, closed_balls=closed_balls, block_rows=block_rows, precision_recall=False
     )
+    assert metrics.density_coverage is not None
     return metrics.density_coverage
 
 
@@ -468,6 +517,8 @@ def realism_scores(
     Realism
         Scores, inside-flags and nearest real index per fake point.
     """
-    return manifold_metrics(
-        real, fake, k_pr=k, k_dc=k, prune_percentile=prune_percentile, block_rows=block_rows
-    ).realism
+    metrics = manifold_metrics(
+        real, fake, k_pr=k, prune_percentile=prune_percentile, block_rows=block_rows, density_coverage=False
+    )
+    assert metrics.realism is not None
+    return metrics.realism
