@@ -74,7 +74,8 @@ def test_device_check_dry_runs_on_the_cpu(weights_path, tmp_path):
 
 def test_data_path_benchmark_prints_its_table():
     script = SCRIPT.parent / "data_path.py"
-    command = [sys.executable, str(script), "--images", "12", "--formats", "png,jpeg", "--sizes", "32", "--repeats", "1"]
+    options = ["--images", "12", "--formats", "png,jpeg", "--sizes", "32", "--repeats", "1"]
+    command = [sys.executable, str(script), *options]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert "| images | floor: PIL alone | ours, native |" in done.stdout
