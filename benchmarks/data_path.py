@@ -7,12 +7,16 @@ Writes N synthetic images per format (PNG, JPEG quality 90) and size (32, 256 px
 after waiting for idle CPUs (--wait-idle), best of --repeats:
 - floor: PIL alone, `Image.open(path).convert("RGB")` and `numpy.asarray`, in --workers processes
   (multiprocessing.Pool, files read by the workers): what decoding costs and nothing else;
-- ours, native: `extract_features` over the folder with a near-free classifier that takes the images
-  at their own size (no resize, values 0..255): reading, planning (feature cache off), decoding in
-  --workers workers, batching, the copy to the device; left on the device: the conversion to float;
+- ours, native: `extract_features` over the folder (listed once beforehand, as the floor's list of
+  paths is) with a near-free classifier that takes the images at their own size (no resize, values
+  0..255): reading the files, planning (feature cache off), decoding in --workers workers, batching,
+  the copy to the device; left on the device: the conversion to float;
 - ours, 299 TF1: the same with the 2015 network's input contract (TF1 bilinear to 299, (x - 128) / 128):
   on a GPU the resize runs there; on this CPU it is extra arithmetic that the floor does not do;
-- ours with decoding threads instead of processes (the previous design), native size.
+- ours with the other kind of decoding workers (processes where `extract_many` picks threads, which it
+  does below 6 workers, and threads where it picks processes), native size.
+The main process runs torch on --threads threads (default 1): the decoding workers have the CPUs, and
+on a loaded machine a parallel torch operation waits for a core per thread.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -29,7 +34,7 @@ from PIL import Image
 from throughput import best_of, wait_idle, write_images
 
 import inception_score.pipeline.extract as extract
-from inception_score.pipeline.decoding import ThreadDecoder
+from inception_score.pipeline.decoding import PROCESS_WORKERS_FROM, ProcessDecoder, ThreadDecoder
 from inception_score.pipeline.extractors import INCEPTION_2015_INPUT, InputContract
 from inception_score.pipeline.sources import open_source
 
@@ -59,11 +64,15 @@ def floor(paths: list[Path], workers: int, repeats: int, wait: float) -> float:
     return len(paths) / seconds
 
 
-def ours(folder: Path, contract: InputContract, workers: int, batch_size: int, repeats: int, wait: float) -> float:
+def ours(
+    folder: Path, contract: InputContract, workers: int, batch_size: int, repeats: int, wait: float, threads: int
+) -> float:
+    source = open_source(folder)  # the folder listed once, outside the timing (the floor gets a list too)
+
     def run() -> int:
         found = extract.extract_features(
-            open_source(folder), NearFree(), contract=contract, batch_size=batch_size, device="cpu",
-            progress=False, workers=workers,
+            source, NearFree(), contract=contract, batch_size=batch_size, device="cpu",
+            progress=False, workers=workers, threads=threads,
         )  # fmt: skip
         return len(found.names)
 
@@ -72,10 +81,12 @@ def ours(folder: Path, contract: InputContract, workers: int, batch_size: int, r
     return count / seconds
 
 
-def with_threads(*args) -> float:
-    """`ours` with the decoding threads of the previous design."""
+def with_decoder(kind: str, *args) -> float:
+    """`ours` with decoding "threads" or "processes", whatever the number of workers."""
     saved = extract.make_decoder
-    extract.make_decoder = lambda workers, max_pixels, batch_size: ThreadDecoder(workers, max_pixels)
+    extract.make_decoder = lambda workers, max_pixels, batch_size, total=None: (
+        ThreadDecoder(workers, max_pixels) if kind == "threads" else ProcessDecoder(workers, max_pixels, batch_size)
+    )
     try:
         return ours(*args)
     finally:
@@ -99,32 +110,41 @@ def main() -> None:
     parser.add_argument("--sizes", default="32,256", help="comma-separated image sides (default 32,256)")
     parser.add_argument("--workers", type=int, default=extract.available_cpus(), help="decoding workers, both sides")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads of the main process (default 1: workers have the CPUs)"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs per timing (default 2)")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS", help="wait for idle CPUs per run")
     args = parser.parse_args()
     native = lambda size: InputContract(size=size, resize="none", normalize="0-255")  # noqa: E731
     print(
         f"{os.cpu_count()} CPUs, {args.workers} decoding workers, batch {args.batch_size}, {args.images} images each, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}"
+        f"torch {torch.__version__} ({args.threads} threads in the main process), load average {os.getloadavg()[0]:.1f}"
     )
-    print("| images | floor: PIL alone | ours, native | / floor | ours, 299 TF1 | / floor | threads, native | / floor "
+    forked = args.workers >= PROCESS_WORKERS_FROM  # what `extract_many` picks for this many workers
+    print(f"ours decodes in {'processes' if forked else 'threads'} with {args.workers} workers")
+    print(f"| images | floor: PIL alone | ours, native | / floor | ours, 299 TF1 | / floor "
+          f"| {'threads' if forked else 'processes'} instead, native | / floor | listing the folder, per file "
           "| load average |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="is-data-path-") as root:
         for kind in args.formats.split(","):
             for size in (int(value) for value in args.sizes.split(",")):
                 folder = write(Path(root) / f"{kind}{size}", size, args.images, kind)
                 paths = sorted(folder.iterdir())
+                began = time.perf_counter()
+                open_source(folder)
+                listing = (time.perf_counter() - began) / len(paths) * 1e6
                 wait_idle(args.wait_idle)
                 base = floor(paths, args.workers, args.repeats, args.wait_idle)
-                timing = (args.workers, args.batch_size, args.repeats, args.wait_idle)
+                timing = (args.workers, args.batch_size, args.repeats, args.wait_idle, args.threads)
                 plain = ours(folder, native(size), *timing)
                 resized = ours(folder, INCEPTION_2015_INPUT, *timing)
-                threads = with_threads(folder, native(size), *timing)
+                other = with_decoder("threads" if forked else "processes", folder, native(size), *timing)
                 print(
                     f"| {kind.upper()} {size} x {size} | {base:.0f}/s | {plain:.0f}/s | {plain / base:.2f} "
-                    f"| {resized:.0f}/s | {resized / base:.2f} | {threads:.0f}/s | {threads / base:.2f} "
-                    f"| {os.getloadavg()[0]:.1f} |",
+                    f"| {resized:.0f}/s | {resized / base:.2f} | {other:.0f}/s | {other / base:.2f} "
+                    f"| {listing:.0f} us | {os.getloadavg()[0]:.1f} |",
                     flush=True,
                 )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (a shared machine slows every figure)")

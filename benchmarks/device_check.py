@@ -10,7 +10,8 @@ what it measured; a section that fails records its error and the next one runs):
 - inception_network: the 2015 network alone on prepared batches, float32 with TF32 off, several batch
   sizes, in images/s and against the matmul bound (11.4 GFLOP per image);
 - end_to_end: `inception_score` over a folder of PNGs this script writes, decoding workers on, cache off;
-- data_path: the same folder through a near-free network against PIL alone decoding in as many processes;
+- data_path: the same folder through a near-free network against PIL alone decoding in as many processes,
+  with the decoding workers `extract_many` picks and with threads and processes each forced;
 - numbers_match: IS, FID, KID, sFID, precision/recall (and density/coverage) of two folders on the device
   and on the CPU, each pair equal to 1e-5 relative;
 - knn: precision/recall/density/coverage of N x N random 2048-d features on the device (50,000 by
@@ -39,12 +40,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from data_path import NearFree, floor
+from PIL import Image
 from throughput import GFLOP_PER_IMAGE, ROOT, _test_weights, write_images
 
 import inception_score as score
 from inception_score.errors import InceptionScoreWarning
 from inception_score.maths.neighbours import manifold_metrics
 from inception_score.pipeline import extract
+from inception_score.pipeline.decoding import ProcessDecoder, ThreadDecoder
 from inception_score.pipeline.extractors import InputContract, load_classifier
 from inception_score.pipeline.networks import clip, dinov2
 from inception_score.pipeline.sources import open_source
@@ -171,24 +174,37 @@ def end_to_end(device: torch.device, folder: Path, weights: Path, workers: int, 
 
 
 def data_path(device: torch.device, folder: Path, workers: int, batch_size: int) -> dict:
+    """The folder through a near-free network (native size) against PIL alone decoding in as many processes,
+    with the decoding workers `extract_many` picks, and with each kind forced (threads, processes)."""
     paths = sorted(folder.iterdir())
-    size = np.asarray(__import__("PIL.Image").Image.open(paths[0])).shape[0]
-    contract = InputContract(size=size, resize="none", normalize="0-255")
+    with Image.open(paths[0]) as first:
+        contract = InputContract(size=first.width, resize="none", normalize="0-255")
+    source = open_source(folder)
 
     def ours() -> int:
         found = extract.extract_features(
-            open_source(folder), NearFree(), contract=contract, batch_size=batch_size, device=str(device),
-            progress=False, workers=workers,
+            source, NearFree(), contract=contract, batch_size=batch_size, device=str(device), progress=False,
+            workers=workers, threads=1 if device.type == "cpu" else None,
         )  # fmt: skip
         return len(found.names)
 
-    base = floor(paths, workers, 2, 0.0)
-    rate = len(paths) / timed(ours, device, repeats=2)
-    return {
-        "floor_pil_images_per_s": round(base, 1),
-        "ours_images_per_s": round(rate, 1),
-        "ratio": round(rate / base, 3),
+    base = floor(paths, workers, 2, 0.0)  # decoding only, in as many processes
+    found: dict = {"workers": workers, "floor_pil_images_per_s": round(base, 1)}
+    saved = extract.make_decoder
+    kinds = {
+        "default": saved,
+        "threads": lambda count, limit, size, total=None: ThreadDecoder(count, limit),
+        "processes": lambda count, limit, size, total=None: ProcessDecoder(count, limit, size),
     }
+    try:
+        for kind, make in kinds.items():
+            extract.make_decoder = make
+            rate = len(paths) / timed(ours, device, repeats=2)
+            found[f"{kind}_images_per_s"] = round(rate, 1)
+            found[f"{kind}_of_floor"] = round(rate / base, 3)
+    finally:
+        extract.make_decoder = saved
+    return found
 
 
 def numbers_match(device: torch.device, samples: Path, reference: Path, weights: Path, count: int) -> dict:

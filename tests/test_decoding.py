@@ -106,7 +106,7 @@ def test_processes_decode_every_file_as_inline_decoding_does(monkeypatch):
 def test_a_worker_that_dies_stops_the_run_with_a_clear_error():
     decoder = ProcessDecoder(1, max_pixels=10_000, batch_size=1)
     try:
-        for process in list(decoder._pool._processes.values()):
+        for process in list(decoder.pool._processes.values()):
             os.kill(process.pid, signal.SIGKILL)
             process.join()
         time.sleep(0.2)
@@ -127,13 +127,13 @@ def test_threads_decode_the_same_pixels():
         decoder.close()
 
 
-@pytest.mark.parametrize("name", ["a", "mixed"])
-def test_features_are_bit_for_bit_those_of_inline_decoding(data, model, name):
+@pytest.mark.parametrize("name, workers", [("a", 2), ("mixed", 2), ("mixed", decoding.PROCESS_WORKERS_FROM)])
+def test_features_are_bit_for_bit_those_of_inline_decoding(data, model, name, workers):
     run = dict(batch_size=5, device="cpu", progress=False)
     inline = extract_features(open_source(data / "images" / name), model, workers=0, **run)
-    workers = extract_features(open_source(data / "images" / name), model, workers=2, **run)
-    assert workers.names == inline.names
-    assert np.array_equal(workers.logits, inline.logits) and np.array_equal(workers.features, inline.features)
+    found = extract_features(open_source(data / "images" / name), model, workers=workers, **run)
+    assert found.names == inline.names
+    assert np.array_equal(found.logits, inline.logits) and np.array_equal(found.features, inline.features)
 
 
 def test_skipped_files_are_the_same_with_workers(model, tmp_path, data):
@@ -163,7 +163,7 @@ def test_ctrl_c_stops_the_workers(tmp_path, weights_path, data):
         model = load_inception({str(weights_path)!r})
         try:
             print("started", flush=True)
-            extract_features(open_source({str(folder)!r}), model, batch_size=2, device="cpu", progress=False, workers=2)
+            extract_features(open_source({str(folder)!r}), model, batch_size=2, device="cpu", progress=False, workers=6)
         except KeyboardInterrupt:
             print("interrupted; workers left:", len(multiprocessing.active_children()), flush=True)
             sys.exit(3)

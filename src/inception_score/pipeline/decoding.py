@@ -1,15 +1,17 @@
-"""Decoding workers of the input stage: processes where forking is safe (Linux), threads elsewhere, or inline.
+"""Decoding workers of the input stage: threads, or processes where forking is safe (Linux), or inline.
 
 Why processes: PIL releases the GIL while it inflates a PNG or runs libjpeg, but opening a file,
 parsing its chunks and converting it run in Python, and for small images that is most of the work:
-threads then decode on one core at a time. Worker processes, forked once per pass (before any other
-thread of the pass starts), decode chunks of samples and write the pixels into a shared memory ring
-the main process reads in place; the only copy on the main side is the one into the batch, and no
-image is pickled (one that does not fit the ring comes back through the pipe instead).
+many threads then wait for one another and for the main process's own Python work. Worker
+processes, forked once per pass (before any other thread of the pass starts), decode chunks of
+samples and write the pixels into a shared memory ring the main process reads in place; the only
+copy on the main side is the one into the batch, and no image is pickled (one that does not fit the
+ring comes back through the pipe instead). With a few workers threads cost less (`make_decoder`).
 """
 
 from __future__ import annotations
 
+import math
 import mmap
 import multiprocessing
 import signal
@@ -32,6 +34,8 @@ _CHUNK_BYTES = 4 << 20  # encoded bytes per task at most
 _RING_MIN = 64 << 20  # shared memory ring: at least 64 MiB (pages are only committed when used)
 _RING_MAX = 1 << 30
 _RINGS: dict[int, mmap.mmap] = {}  # the rings of running passes, inherited by forked workers
+PROCESSES_FROM = 1000  # images: below this (when the count is known), threads; starting processes costs ~0.2 s
+PROCESS_WORKERS_FROM = 6  # workers: below this, threads (measured faster on 2 cores: docs/speed.md)
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -83,28 +87,73 @@ class Decoded:
     """One sample's decoding: `result()` gives the H x W x 3 uint8 image (or raises its error); `release()`
     says the image has been copied out, so its place in the shared ring can be reused."""
 
-    def __init__(
-        self, future: Future, position: int = 0, decoder: ProcessDecoder | None = None, name: str = ""
-    ) -> None:
-        self._future, self._position, self._decoder, self._name = future, position, decoder, name
-        self._region: int | None = None
+    __slots__ = ("_future", "_position", "_chunk")
+
+    def __init__(self, future: Future | None, position: int = 0, chunk: _Chunk | None = None) -> None:
+        self._future, self._position, self._chunk = future, position, chunk
 
     def result(self) -> np.ndarray:
-        if self._decoder is None:
+        if self._chunk is None:
+            assert self._future is not None
             return self._future.result()
-        try:
-            found = self._future.result()
-        except BrokenProcessPool as error:
-            raise WorkerDied(
-                f"a decoding process died while decoding the chunk with {escaped(self._name)} ({error}); run with "
-                "--workers 0 (workers=0) to decode in this process and find the file"
-            ) from None
-        return self._decoder.unpack(found, self._position, self._region)
+        return self._chunk.image(self._position)
 
     def release(self) -> None:
-        if self._decoder is not None and self._region is not None:
-            self._decoder.ring.free(self._region)
-            self._region = None
+        if self._chunk is not None:
+            self._chunk.release()
+
+
+class _Chunk:
+    """Samples decoded by one worker task: one region of the ring for all their pixels, freed once."""
+
+    __slots__ = ("decoder", "names", "items", "offsets", "region", "future", "found")
+
+    def __init__(self, decoder: ProcessDecoder) -> None:
+        self.decoder = decoder
+        self.names: list[str] = []
+        self.items: list[tuple[bytes, int]] = []  # (encoded bytes, expected pixel bytes or 0)
+        self.offsets: list[int] = []
+        self.region: int | None = None
+        self.future: Future | None = None
+        self.found: list | None = None
+
+    def send(self) -> None:
+        """Place the chunk's pixels in the ring (when it has room) and hand the chunk to a worker."""
+        sizes = [expected for _, expected in self.items]
+        self.region = self.decoder.ring.allocate(sum(sizes)) if all(sizes) else None
+        start = -1 if self.region is None else self.region
+        self.offsets = [start + offset if start >= 0 else -1 for offset in np.cumsum([0, *sizes[:-1]]).tolist()]
+        tasks = [(name, data, offset, size) for name, (data, size), offset in zip(self.names, self.items, self.offsets)]
+        try:
+            self.future = self.decoder.pool.submit(_decode_chunk, tasks, self.decoder.key, self.decoder.max_pixels)
+        except BrokenProcessPool as error:  # a worker died before: every later chunk says so
+            self.future = Future()
+            self.future.set_exception(error)
+        self.items = []  # the bytes are with the worker now
+
+    def image(self, position: int) -> np.ndarray:
+        if self.found is None:
+            assert self.future is not None, "the decoder was not flushed"
+            try:
+                self.found = self.future.result()
+            except BrokenProcessPool as error:
+                raise WorkerDied(
+                    f"a decoding process died while decoding the chunk with {escaped(self.names[0])} ({error}); "
+                    "run with --workers 0 (workers=0) to decode in this process and find the file"
+                ) from None
+        kind, value = self.found[position]
+        if kind == "error":
+            raise InceptionScoreError(value)
+        if kind == "pixels":
+            return value
+        return np.frombuffer(self.decoder.ring.buffer, np.uint8, math.prod(value), self.offsets[position]).reshape(
+            value
+        )
+
+    def release(self) -> None:
+        if self.region is not None:
+            self.decoder.ring.free(self.region)
+            self.region = None
 
 
 def decoded_now(sample: Sample, max_pixels: int) -> Decoded:
@@ -180,70 +229,59 @@ class _Ring:
 
 
 class ProcessDecoder:
-    """Forked decoding processes; pixels come back through a shared ring (`_Ring`)."""
+    """Forked decoding processes; pixels come back through a shared ring (`_Ring`), one region per chunk."""
 
     def __init__(self, workers: int, max_pixels: int, batch_size: int) -> None:
-        self._max_pixels = max_pixels
+        self.max_pixels = max_pixels
         self.ring = _Ring(min(_RING_MAX, max(_RING_MIN, 12 * batch_size * (1 << 20))))
-        self._key = id(self.ring)
-        _RINGS[self._key] = self.ring.buffer
-        self._pool = ProcessPoolExecutor(
+        self.key = id(self.ring)
+        _RINGS[self.key] = self.ring.buffer
+        self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts
         )
-        self._pending: list[tuple[Decoded, tuple]] = []
-        self._pending_bytes = 0
+        self._chunk = _Chunk(self)
+        self._chunk_bytes = 0
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process that runs threads: these
             warnings.simplefilter("ignore", DeprecationWarning)  # workers only run PIL and numpy
-            self._pool.submit(int).result()  # forks every worker now, from this thread, before the pass's threads
+            self.pool.submit(int).result()  # forks every worker now, from this thread, before the pass's threads
 
     def submit(self, sample: Sample, pixels: int | None) -> Decoded:
         if not isinstance(sample.data, (bytes, bytearray)) or sample.error is not None:
-            return decoded_now(sample, self._max_pixels)
-        handle = Decoded(Future(), len(self._pending), self, sample.name)
-        handle._region = self.ring.allocate(3 * pixels) if pixels else None
-        region = -1 if handle._region is None else handle._region
-        self._pending.append((handle, (sample.name, bytes(sample.data), region, 3 * (pixels or 0))))
-        self._pending_bytes += len(sample.data)
-        if len(self._pending) >= _CHUNK_IMAGES or self._pending_bytes >= _CHUNK_BYTES:
+            return decoded_now(sample, self.max_pixels)
+        chunk = self._chunk
+        handle = Decoded(None, len(chunk.names), chunk)
+        chunk.names.append(sample.name)
+        chunk.items.append((bytes(sample.data), 3 * pixels if pixels else 0))
+        self._chunk_bytes += len(sample.data)
+        if len(chunk.names) >= _CHUNK_IMAGES or self._chunk_bytes >= _CHUNK_BYTES:
             self.flush()
         return handle
 
     def flush(self) -> None:
         """Send the samples gathered so far to a worker."""
-        if not self._pending:
-            return
-        handles, items = zip(*self._pending)
-        self._pending, self._pending_bytes = [], 0
-        try:
-            chunk = self._pool.submit(_decode_chunk, list(items), self._key, self._max_pixels)
-        except BrokenProcessPool as error:  # a worker died before: every later chunk says so
-            chunk = Future()
-            chunk.set_exception(error)
-        for handle in handles:
-            handle._future = chunk
-
-    def unpack(self, found: list, position: int, region: int | None) -> np.ndarray:
-        kind, value = found[position]
-        if kind == "error":
-            raise InceptionScoreError(value)
-        if kind == "pixels":
-            return value
-        assert region is not None
-        count = int(np.prod(value))
-        return np.frombuffer(self.ring.buffer, np.uint8, count, region).reshape(value)
+        if self._chunk.names:
+            self._chunk.send()
+            self._chunk, self._chunk_bytes = _Chunk(self), 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        _RINGS.pop(self._key, None)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        _RINGS.pop(self.key, None)
         try:
             self.ring.close()
         except BufferError:  # an image view is still held by the caller: the mapping goes with it
             pass
 
 
-def make_decoder(workers: int, max_pixels: int, batch_size: int) -> ThreadDecoder | ProcessDecoder:
-    """Processes on Linux (fork is safe for workers that only run PIL and numpy), threads elsewhere."""
-    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+def make_decoder(
+    workers: int, max_pixels: int, batch_size: int, total: int | None = None
+) -> ThreadDecoder | ProcessDecoder:
+    """Processes on Linux (fork is safe for workers that only run PIL and numpy) for PROCESS_WORKERS_FROM
+    workers or more, unless fewer than PROCESSES_FROM images are known to come; else threads. Both give
+    the same pixels. With a few workers threads cost the main process less (no task to pickle, no
+    process to start); with many, the GIL-bound part of PIL's decoding stays out of the main process."""
+    small = total is not None and total < PROCESSES_FROM
+    forks = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    if forks and workers >= PROCESS_WORKERS_FROM and not small:
         return ProcessDecoder(workers, max_pixels, batch_size)
     return ThreadDecoder(workers, max_pixels)
 

@@ -537,7 +537,7 @@ def extract_many(
         _InputStage(
             samples,
             batch_size=batch_size,
-            decoder=make_decoder(workers, max_pixels, batch_size),
+            decoder=make_decoder(workers, max_pixels, batch_size, total),
             max_pixels=max_pixels,
             heads=heads,
             contexts=contexts,
