@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--formats", default="png,jpeg", help="comma-separated: png, jpeg")
     parser.add_argument("--sizes", default="32,256", help="comma-separated image sides (default 32,256)")
     parser.add_argument("--workers", type=int, default=extract.available_cpus(), help="decoding workers, both sides")
-    parser.add_argument("--batch-size", type=int, default=64)
+    batch = extract.default_batch_size("cpu")
+    parser.add_argument("--batch-size", type=int, default=batch, help=f"(default {batch}, the package's on a CPU)")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads of the main process (default 1: workers have the CPUs)"
     )
