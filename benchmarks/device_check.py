@@ -153,7 +153,7 @@ def matmul_rate(device: torch.device, size: int) -> float:
 def inception_network(device: torch.device, weights: Path, batch_sizes: list[int], rate: float) -> dict:
     classifier = load_classifier(weights=weights, progress=False)
     model = classifier.module.to(device)
-    channels_last = extract._uses_channels_last(model)
+    channels_last = extract.uses_channels_last(model)
     found: dict = {"matmul_gflops": round(rate, 1), "bound_images_per_s": round(rate / GFLOP_PER_IMAGE, 1)}
     with extract.network_mode(device, fast=False):
         for size in batch_sizes:
