@@ -1,19 +1,20 @@
-"""Time and peak memory of our k-NN metrics beside torch-fidelity 0.4's calculate_precision_recall_full.
+"""Time and peak memory of our k-NN metrics beside the three float32 matrix products they need, and torch-fidelity.
 
-    PYTHONPATH=src python benchmarks/knn.py --sizes 10000
+    PYTHONPATH=src python benchmarks/knn.py --sizes 10000 --wait-idle 120
     PYTHONPATH=src python benchmarks/knn.py --sizes 10000,50000 --peer-python /work/peers/bin/python
     PYTHONPATH=src python benchmarks/knn.py --smoke
 
-Both sides get the same seeded random features (N real and N fake, d = 2048, float32,
-half-normal like pool3). Each run happens in a fresh subprocess, which reports its wall time
-and its peak resident memory (ru_maxrss) minus its resident memory just before the call, i.e.
-above the inputs; for ours also the tracemalloc peak (numpy's allocations, without BLAS's own
-buffers). Ours is `manifold_metrics` (precision, recall, F-score, density, coverage, realism,
-float64 distances); torch-fidelity's is precision and recall only (float32 torch.cdist), run by
---peer-python (default: this interpreter) when it can import torch_fidelity, and skipped when
-its three full N x N float32 distance matrices would not fit in memory. "bound" is the time the
-float64 matrix products alone take at this machine's measured float64 GEMM rate; the float32 rate
-is printed too.
+Every side gets the same seeded random features (N real and N fake, d = 2048, float32,
+half-normal like pool3). Each run happens in a fresh subprocess (after waiting for idle CPUs),
+which reports its wall time and its peak resident memory (ru_maxrss) minus its resident memory
+just before the call, i.e. above the inputs; for ours also the tracemalloc peak (numpy's
+allocations, without BLAS's own buffers). Ours is `manifold_metrics` (precision, recall, F-score,
+density, coverage, realism: float32 products, exact float64 counts). "3 GEMMs" is the time of the
+three full float32 products real x real, fake x fake and fake x real (np.matmul, N x N x d each,
+in output tiles of at most 10240 x 10240): the cost the k-NN metrics are measured against.
+torch-fidelity's is precision and recall only (float32 torch.cdist), run by --peer-python
+(default: this interpreter) when it can import torch_fidelity, and skipped when its three full
+N x N float32 distance matrices would not fit in memory.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import time
 
 import numpy as np
+from throughput import wait_idle
 
 DIM = 2048
 SEED = 2020
@@ -78,13 +80,27 @@ def run_torch_fidelity(real: np.ndarray, fake: np.ndarray) -> dict:
     )
 
 
+def run_gemms(real: np.ndarray, fake: np.ndarray) -> dict:
+    """The three float32 products N x N x d (real x real, fake x fake, fake x real), tile by tile."""
+    tile = 10240
+    out = np.empty((min(tile, len(real)), min(tile, len(real))), np.float32)
+    began = time.perf_counter()
+    for rows, cols in ((real, real), (fake, fake), (fake, real)):
+        for i in range(0, len(rows), tile):
+            for j in range(0, len(cols), tile):
+                left, right = rows[i : i + tile], cols[j : j + tile]
+                np.matmul(left, right.T, out=out[: len(left), : len(right)])
+    return dict(seconds=time.perf_counter() - began)
+
+
 def worker(which: str, count: int, dim: int) -> None:
     real, fake = features(count, dim, SEED), features(count, dim, SEED + 1)
-    run = run_ours if which == "ours" else run_torch_fidelity
+    run = {"ours": run_ours, "gemms": run_gemms, "torch-fidelity": run_torch_fidelity}[which]
     print(json.dumps(run(real, fake)))
 
 
-def in_subprocess(python: str, which: str, count: int, dim: int) -> dict | str:
+def in_subprocess(python: str, which: str, count: int, dim: int, wait: float = 0.0) -> dict | str:
+    wait_idle(wait)
     env = dict(os.environ)
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
@@ -96,7 +112,9 @@ def in_subprocess(python: str, which: str, count: int, dim: int) -> dict | str:
     )
     if done.returncode != 0:
         return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found["load"] = os.getloadavg()[0]
+    return found
 
 
 def can_import_torch_fidelity(python: str) -> bool:
@@ -120,13 +138,6 @@ def _timed(call) -> float:
     return time.perf_counter() - began
 
 
-def our_flops(count: int, dim: int, block: int = 2048) -> float:
-    """Multiply-adds x 2 of our products: upper-triangle blocks of real x real and fake x fake, all real x fake."""
-    sizes = [min(block, count - start) for start in range(0, count, block)]
-    triangle = sum(sizes[i] * sizes[j] for i in range(len(sizes)) for j in range(i, len(sizes)))
-    return 2.0 * dim * (2 * triangle + count * count)
-
-
 def available_memory() -> int:
     with open("/proc/meminfo") as info:
         for line in info:
@@ -135,44 +146,48 @@ def available_memory() -> int:
     return 0
 
 
-def table(sizes: list[int], dim: int, peer_python: str) -> None:
-    rate64, rate32 = gemm_rate(np.float64, dim), gemm_rate(np.float32, dim)
+def table(sizes: list[int], dim: int, peer_python: str, wait: float) -> None:
+    wait_idle(wait)
+    rate32 = gemm_rate(np.float32, dim)
     print(
-        f"GEMM on this machine: float64 {rate64 / 1e9:.1f} GFLOP/s, float32 {rate32 / 1e9:.1f} GFLOP/s "
-        f"({os.cpu_count()} CPUs); d = {dim}"
+        f"GEMM on this machine: float32 {rate32 / 1e9:.1f} GFLOP/s ({os.cpu_count()} CPUs); d = {dim}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     peer = can_import_torch_fidelity(peer_python)
     print(
-        "| N real = N fake | ours: time | bound (float64 GEMM) | ours / bound | ours: peak RSS above inputs "
+        "| N real = N fake | ours: time | 3 GEMMs (float32) | ours / 3 GEMMs | ours: peak RSS above inputs "
         "| ours: tracemalloc peak | torch-fidelity: time | torch-fidelity: peak RSS above inputs | P, R ours "
-        "| P, R torch-fidelity |"
+        "| P, R torch-fidelity | load average |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for count in sizes:
-        ours = in_subprocess(sys.executable, "ours", count, dim)
-        bound = our_flops(count, dim) / rate64
+        gemms = in_subprocess(sys.executable, "gemms", count, dim, wait)
+        ours = in_subprocess(sys.executable, "ours", count, dim, wait)
         needed = 3 * count * count * 4
         if not peer:
-            theirs = "not importable"
+            theirs: dict | str = "not importable"
         elif needed > 0.8 * available_memory():
             theirs = f"skipped: needs ~{needed / 2**30:.0f} GiB"
         else:
-            theirs = in_subprocess(peer_python, "torch-fidelity", count, dim)
-        print(_row(count, ours, bound, theirs))
+            theirs = in_subprocess(peer_python, "torch-fidelity", count, dim, wait)
+        print(_row(count, ours, gemms, theirs), flush=True)
 
 
-def _row(count: int, ours: dict | str, bound: float, theirs: dict | str) -> str:
+def _row(count: int, ours: dict | str, gemms: dict | str, theirs: dict | str) -> str:
     def mib(value) -> str:
         return "-" if value is None else f"{value / 2**20:.0f} MiB"
 
+    gemm_cell = gemms if isinstance(gemms, str) else f"{gemms['seconds']:.1f} s"
+    loads = [f"{part['load']:.1f}" for part in (gemms, ours, theirs) if isinstance(part, dict)]
     if isinstance(ours, str):
-        ours_cells = [ours, f"{bound:.1f} s", "-", "-", "-"]
+        ours_cells = [ours, gemm_cell, "-", "-", "-"]
         ours_pr = "-"
     else:
+        ratio = "-" if isinstance(gemms, str) else f"{ours['seconds'] / gemms['seconds']:.2f}"
         ours_cells = [
             f"{ours['seconds']:.1f} s",
-            f"{bound:.1f} s",
-            f"{ours['seconds'] / bound:.2f}",
+            gemm_cell,
+            ratio,
             mib(ours["rss_above_inputs"]),
             mib(ours["traced"]),
         ]
@@ -182,7 +197,8 @@ def _row(count: int, ours: dict | str, bound: float, theirs: dict | str) -> str:
     else:
         their_cells = [f"{theirs['seconds']:.1f} s", mib(theirs["rss_above_inputs"])]
         their_pr = f"{theirs['precision']:.4f}, {theirs['recall']:.4f}"
-    return "| " + " | ".join([f"{count:,}", *ours_cells, *their_cells, ours_pr, their_pr]) + " |"
+    cells = [f"{count:,}", *ours_cells, *their_cells, ours_pr, their_pr, " / ".join(loads)]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main() -> None:
@@ -193,15 +209,18 @@ def main() -> None:
     parser.add_argument(
         "--peer-python", default=sys.executable, help="interpreter with torch-fidelity installed (default: this one)"
     )
-    parser.add_argument("--worker", choices=["ours", "torch-fidelity"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--wait-idle", type=float, default=0, metavar="SECONDS", help="wait up to this long for idle CPUs per run"
+    )
+    parser.add_argument("--worker", choices=["ours", "gemms", "torch-fidelity"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size]
     if args.worker:
         worker(args.worker, sizes[0], args.dim)
     elif args.smoke:
-        table([300], 64, args.peer_python)
+        table([300], 64, args.peer_python, 0.0)
     else:
-        table(sizes, args.dim, args.peer_python)
+        table(sizes, args.dim, args.peer_python, args.wait_idle)
 
 
 if __name__ == "__main__":

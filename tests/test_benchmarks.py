@@ -1,5 +1,6 @@
 """Smoke runs of the benchmarks: they run end to end and print their figures (no timing or memory is checked)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,37 @@ def test_stream_memory_benchmark_prints_both_modes():
     )
     assert done.returncode == 0, done.stderr
     assert "callable: peak RSS" in done.stdout and "array   : peak RSS" in done.stdout
+
+
+def test_device_check_dry_runs_on_the_cpu(weights_path, tmp_path):
+    """The GPU check's dry run (docs/speed.md): every section runs and writes its figures to one JSON file."""
+    out = tmp_path / "device_check.json"
+    script = SCRIPT.parent / "device_check.py"
+    command = [sys.executable, str(script), "--device", "cpu", "--images", "16", "--weights", str(weights_path)]
+    done = subprocess.run(
+        [*command, "--out", str(out)], capture_output=True, text=True, timeout=900, env=dict(os.environ)
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["errors"] == {}
+    sections = report["sections"]
+    assert set(sections) == {
+        "environment", "matmul", "inception_network", "end_to_end", "data_path", "numbers_match", "knn", "transformers"
+    }  # fmt: skip
+    assert sections["numbers_match"]["all_equal_to_1e-5"] is True
+    assert sections["knn"]["device_equals_numpy"] is True and sections["knn"]["size"] == 2000
+    assert sections["end_to_end"]["images"] == 16 and "batch_2_images_per_s" in sections["inception_network"]
+    assert {"dinov2_vits14_images_per_s", "clip_vit-b-32_images_per_s"} <= set(sections["transformers"])
+
+
+def test_data_path_benchmark_prints_its_table():
+    script = SCRIPT.parent / "data_path.py"
+    options = ["--images", "12", "--formats", "png,jpeg", "--sizes", "32", "--repeats", "1"]
+    command = [sys.executable, str(script), *options]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "| images | floor: PIL alone | ours, native |" in done.stdout
+    assert "| PNG 32 x 32 |" in done.stdout and "| JPEG 32 x 32 |" in done.stdout
 
 
 def test_evaluator_benchmark_prints_both_tables(weights_path):

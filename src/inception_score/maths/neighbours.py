@@ -1,13 +1,15 @@
 """k-nearest-neighbour metrics on feature vectors: precision/recall, density/coverage, realism.
 
-Everything is computed from squared Euclidean distances in blocks of rows, so two sets of
-50,000 x 2048 features need a few hundred MB besides the inputs, and the time is that of the
-matrix products. How exact the distances are (see `squared_distances`): each block is
-|x|^2 + |y|^2 - 2 x.y with the inputs converted to float64, so the products of float32 inputs
-are exact and only the float64 sums round; the absolute error of a squared distance is at most
-`distance_error_bound(d) * (|x|^2 + |y|^2)`, about 4.6e-13 * (|x|^2 + |y|^2) for d = 2048.
-Entries at or below that bound (duplicates, near-duplicates) are recomputed as sum((x - y)^2),
-so exact duplicates are at distance exactly 0.
+What the counts are: comparisons of the float64 squared distances sum((x - y)^2) (`squared_distances`,
+knn_bound's definition), the numbers a plain float64 implementation computes; a radius and a
+distance between the same two points are one number, so ties are decided once (two identical sets
+give precision = recall = density = coverage = 1). How they are computed: from float32 matrix
+products in blocks of rows (bounded memory; on the device of torch tensors, with numpy otherwise),
+each squared distance within a proven bound of its float64 value (knn_bound); a comparison the bound
+cannot decide (a distance near a radius, a near-tie for a k-th or nearest neighbour, for the best
+realism ratio) is made again on the float64 distance, so every count is the float64 count. The cost
+is that of the products: the real x real and fake x fake upper triangles and the real x fake blocks.
+Rows with equal values are merged into one point with a multiplicity (knn_sets).
 
 Conventions (see docs/paper-table.md):
 - the radius of a point is the distance to its k-th nearest OTHER point of the same set (the
@@ -26,9 +28,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InceptionScoreError
+from .knn_arrays import NumpyOps, TensorOps, check_tensor, is_tensor, ops_for
+from .knn_bound import Float32Bound, exact_squared_distances
+from .knn_cross import Radii, Tally, cross_pass
+from .knn_radii import self_radii
+from .knn_sets import PointSet, centred_sets
 
-BLOCK_ROWS = 2048  # rows per block: 2048 x 2048 float64 distances are 32 MiB
-_PAIR_CHUNK = 4096  # pairs recomputed directly at a time
+BLOCK_ROWS = 2048  # rows per float32 block on the CPU: 2048 x 2048 float32 is 16 MiB
+DEVICE_BLOCK_ROWS = 8192  # on a GPU: 256 MiB blocks keep it busy
 
 
 @dataclass(frozen=True)
@@ -94,29 +101,34 @@ class Realism:
     prune_percentile: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Summary figures only (the per-image arrays stay out of JSON)."""
+        """Summary figures only (the per-image arrays stay out of JSON); every number finite.
+
+        `median` is None when it is infinite (more than half the fake points are copies of the
+        centres of kept balls); `infinite_count` says how many are.
+        """
         finite = self.scores[np.isfinite(self.scores)]
+        median = float(np.median(self.scores)) if self.scores.size else 0.0
         return dict(
             k=self.k,
             prune_percentile=self.prune_percentile,
             fake_count=int(self.scores.size),
             outside_count=int(np.count_nonzero(~self.inside)),
             infinite_count=int(self.scores.size - finite.size),
-            median=float(np.median(self.scores)) if self.scores.size else 0.0,
+            median=median if math.isfinite(median) else None,
         )
 
 
 @dataclass(frozen=True)
 class ManifoldMetrics:
-    """Everything the k-NN balls give, from one pass over the real x fake distances."""
+    """Everything the k-NN balls give, from one pass over the real x fake distances (None: not asked for)."""
 
-    precision_recall: PrecisionRecall
-    density_coverage: DensityCoverage
-    realism: Realism
+    precision_recall: PrecisionRecall | None
+    density_coverage: DensityCoverage | None
+    realism: Realism | None  # with precision/recall: it uses their balls
 
 
 def distance_error_bound(dim: int) -> float:
-    """Relative bound on the rounding error of `squared_distances`.
+    """The coefficient G of the float32 distances' error bound (see `knn_bound`).
 
     Parameters
     ----------
@@ -126,22 +138,18 @@ def distance_error_bound(dim: int) -> float:
     Returns
     -------
     float
-        gamma with |computed - exact| <= gamma * (|x|^2 + |y|^2) for every pair, where
-        gamma = 2 * n * u / (1 - n * u), n = d + 2, u = 2**-53: the standard bound for float64
-        dot products of length d (any summation order, with or without FMA) applied to
-        |x|^2, |y|^2 and x.y, plus the two additions.
+        G with |d~ - D| <= G (|x|^2 + |y|^2) (plus an absolute term below 1e-33 of the data's scale
+        squared) for an IEEE float32 matrix product: about 2.45e-4 for d = 2048.
     """
-    terms = dim + 2
-    unit = 2.0**-53
-    return 2.0 * terms * unit / (1.0 - terms * unit)
+    return Float32Bound.for_product(dim, 1.0).relative
 
 
-def check_features(values: Any, what: str, min_count: int) -> np.ndarray:
-    """Validate an N x d array of features; returns it as an array (not copied, not converted).
+def check_features(values: Any, what: str, min_count: int) -> Any:
+    """Validate an N x d array (or torch tensor) of features; returns it (not copied, not converted).
 
     Parameters
     ----------
-    values : array_like
+    values : array_like or torch.Tensor
         N x d real numbers.
     what : str
         Name used in error messages ("real features").
@@ -150,9 +158,11 @@ def check_features(values: Any, what: str, min_count: int) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        The same values as an array of a real dtype.
+    numpy.ndarray or torch.Tensor
+        The same values as an array of a real dtype (a tensor stays a tensor, on its device).
     """
+    if is_tensor(values):
+        return check_tensor(values, what, min_count)
     array = np.asarray(values)
     if array.ndim != 2 or array.shape[1] < 1:
         raise InceptionScoreError(f"expected {what} as N x d, got shape {array.shape}")
@@ -173,7 +183,7 @@ def check_features(values: Any, what: str, min_count: int) -> np.ndarray:
     return array
 
 
-def _check_same_dim(real: np.ndarray, fake: np.ndarray) -> None:
+def _check_same_dim(real: Any, fake: Any) -> None:
     if real.shape[1] != fake.shape[1]:
         raise InceptionScoreError(
             f"real and fake features differ in dimension: {real.shape[1]} vs {fake.shape[1]} "
@@ -187,121 +197,90 @@ def _check_k(k: int, what: str = "k") -> int:
     return int(k)
 
 
-class _Blocks:
-    """Row blocks of one feature set converted to float64, with their squared norms."""
-
-    def __init__(self, features: np.ndarray, rows: int) -> None:
-        self.features = features
-        self.rows = rows
-        self.starts = list(range(0, features.shape[0], rows))
-
-    def block(self, start: int) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(self.features[start : start + self.rows], dtype=np.float64)
-        return values, np.einsum("ij,ij->i", values, values)
-
-
-def squared_distances(
-    rows: np.ndarray, cols: np.ndarray, rows_sq: np.ndarray | None = None, cols_sq: np.ndarray | None = None
-) -> np.ndarray:
-    """Squared Euclidean distances between two blocks of points, in float64.
+def squared_distances(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between two sets of points, as every count defines them (float64).
 
     Parameters
     ----------
     rows, cols : numpy.ndarray
-        m x d and n x d points (converted to float64).
-    rows_sq, cols_sq : numpy.ndarray, optional
-        Their squared norms, when already known.
+        m x d and n x d points.
 
     Returns
     -------
     numpy.ndarray
-        m x n float64, >= 0. Computed as |x|^2 + |y|^2 - 2 x.y (one matrix product); entries at
-        or below `distance_error_bound(d) * (max |x|^2 + max |y|^2)` are recomputed directly as
-        sum((x - y)^2), so duplicates come out exactly 0 and near-duplicates keep their
-        relative accuracy.
+        m x n float64: sum((x - y)^2) over float64 rows (knn_bound's definition), so duplicates are
+        exactly 0 and the matrix is exactly symmetric. O(m n d) work with no matrix product: for
+        checks and small sets; the metrics get the same numbers from float32 products.
     """
-    rows = np.asarray(rows, dtype=np.float64)
-    cols = np.asarray(cols, dtype=np.float64)
-    if rows_sq is None:
-        rows_sq = np.einsum("ij,ij->i", rows, rows)
-    if cols_sq is None:
-        cols_sq = np.einsum("ij,ij->i", cols, cols)
-    out = np.matmul(rows, cols.T)
-    out *= -2.0
-    out += rows_sq[:, None]
-    out += cols_sq[None, :]
-    np.maximum(out, 0.0, out=out)
-    scale = float(rows_sq.max(initial=0.0)) + float(cols_sq.max(initial=0.0))
-    _recompute_small(out, rows, cols, distance_error_bound(rows.shape[1]) * scale)
+    rows, cols = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
+    out = np.empty((rows.shape[0], cols.shape[0]))
+    for index in range(rows.shape[0]):
+        out[index] = exact_squared_distances(rows[index : index + 1], cols)
     return out
 
 
-def _recompute_small(out: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float) -> None:
-    """Replace entries <= threshold by the direct sum of squared differences (cancellation-free)."""
-    row_index, col_index = np.nonzero(out <= threshold)
-    for start in range(0, row_index.size, _PAIR_CHUNK):
-        r = row_index[start : start + _PAIR_CHUNK]
-        c = col_index[start : start + _PAIR_CHUNK]
-        difference = rows[r] - cols[c]
-        out[r, c] = np.einsum("ij,ij->i", difference, difference)
+def _block_rows(ops: NumpyOps | TensorOps, block_rows: int | None) -> int:
+    if block_rows is not None:
+        if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) or block_rows < 1:
+            raise InceptionScoreError(f"block_rows must be a positive integer, got {block_rows!r}")
+        return int(block_rows)
+    return DEVICE_BLOCK_ROWS if isinstance(ops, TensorOps) and ops.reference.device.type != "cpu" else BLOCK_ROWS
+
+
+def _prepared(sets: list[Any], block_rows: int | None) -> tuple[list[PointSet], Float32Bound, int]:
+    """Point sets of checked features with one scale, the bound for them, and the block size."""
+    if any(is_tensor(values) for values in sets):
+        like = next(values for values in sets if is_tensor(values))
+        sets = [values if is_tensor(values) else like.new_tensor(np.asarray(values)) for values in sets]
+        if len({str(values.device) for values in sets}) > 1:
+            raise InceptionScoreError(
+                f"real and fake features are on different devices ({', '.join(str(v.device) for v in sets)}); "
+                "move them to one"
+            )
+    ops = ops_for(sets[0])
+    rows = _block_rows(ops, block_rows)
+    points, scale = centred_sets(ops, sets, rows)
+    rounding = ops.measure_product_rounding(points[0].scaled, sets[0].shape[1]) if isinstance(ops, TensorOps) else 0.0
+    return points, Float32Bound.for_product(int(sets[0].shape[1]), scale, rounding), rows
 
 
 def kth_neighbour_squared_distances(
-    features: np.ndarray, ks: tuple[int, ...], *, block_rows: int = BLOCK_ROWS
+    features: np.ndarray, ks: tuple[int, ...], *, block_rows: int | None = None
 ) -> np.ndarray:
     """Squared distance from each point to its k-th nearest other point, for several k at once.
 
     Parameters
     ----------
-    features : numpy.ndarray
-        N x d points (any real dtype; used in float64 a block at a time).
+    features : numpy.ndarray or torch.Tensor
+        N x d points (a tensor is processed on its device).
     ks : tuple of int
         The neighbour ranks wanted, each >= 1.
-    block_rows : int
-        Rows per block; memory is a few block_rows^2 float64 arrays.
+    block_rows : int, optional
+        Rows per float32 block (default 2048; 8192 on a GPU); memory is a few such blocks.
 
     Returns
     -------
     numpy.ndarray
-        N x len(ks) float64. Each point's own entry is excluded by index, not by value, so an
-        exact duplicate counts as a neighbour at distance 0. Only the upper triangle of blocks is
-        computed (distances are symmetric).
+        N x len(ks) float64, exactly the k-th smallest of the float64 distances `squared_distances`
+        gives. Each point's own entry is excluded by index, not by value, so an exact duplicate
+        counts as a neighbour at distance 0.
     """
     ks = tuple(_check_k(k) for k in ks)
-    largest = max(ks)
-    features = check_features(features, "features", largest + 1)
-    blocks = _Blocks(features, block_rows)
-    nearest = np.full((features.shape[0], largest), np.inf)
-    for position, i0 in enumerate(blocks.starts):
-        rows, rows_sq = blocks.block(i0)
-        for j0 in blocks.starts[position:]:
-            cols, cols_sq = (rows, rows_sq) if j0 == i0 else blocks.block(j0)
-            block = squared_distances(rows, cols, rows_sq, cols_sq)
-            if j0 == i0:
-                np.fill_diagonal(block, np.inf)  # a point is not its own neighbour
-            _keep_smallest(nearest[i0 : i0 + len(rows)], block, largest)
-            if j0 != i0:
-                _keep_smallest(nearest[j0 : j0 + len(cols)], block.T, largest)
-    nearest.sort(axis=1)
-    return nearest[:, [k - 1 for k in ks]]
+    features = check_features(features, "features", max(ks) + 1)
+    (points,), bound, rows = _prepared([features], block_rows)
+    return self_radii(points, ks, bound, rows)[points.inverse]
 
 
-def _keep_smallest(nearest: np.ndarray, block: np.ndarray, count: int) -> None:
-    """Merge a block of candidate distances into each row's `count` smallest (in place)."""
-    merged = np.concatenate([nearest, block], axis=1)
-    nearest[:] = np.partition(merged, count - 1, axis=1)[:, :count]
-
-
-def knn_radii(features: np.ndarray, k: int, *, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+def knn_radii(features: np.ndarray, k: int, *, block_rows: int | None = None) -> np.ndarray:
     """Distance from each point to its k-th nearest other point of the same set.
 
     Parameters
     ----------
-    features : numpy.ndarray
+    features : numpy.ndarray or torch.Tensor
         N x d points, N >= k + 1.
     k : int
         Neighbour rank (3 for precision/recall, 5 for density/coverage).
-    block_rows : int
+    block_rows : int, optional
         Rows per block.
 
     Returns
@@ -310,57 +289,6 @@ def knn_radii(features: np.ndarray, k: int, *, block_rows: int = BLOCK_ROWS) -> 
         N float64 radii (Euclidean, not squared).
     """
     return np.sqrt(kth_neighbour_squared_distances(features, (k,), block_rows=block_rows)[:, 0])
-
-
-class _CrossTally:
-    """Running results of the pass over fake x real distance blocks."""
-
-    def __init__(self, real_count: int, fake_count: int) -> None:
-        self.fake_in_real = np.zeros(fake_count, bool)  # precision
-        self.real_in_fake = np.zeros(real_count, bool)  # recall
-        self.balls_holding_fake = np.zeros(fake_count, np.int64)  # density
-        self.real_covered = np.zeros(real_count, bool)  # coverage
-        self.best_ratio = np.zeros(fake_count)  # realism, squared
-        self.nearest_distance = np.full(fake_count, np.inf)
-        self.nearest_real = np.zeros(fake_count, np.int64)
-
-
-def _tally_block(
-    tally: _CrossTally, block: np.ndarray, fakes: slice, reals: slice, radii: dict[str, np.ndarray], closed_balls: bool
-) -> None:
-    """Update every count with one block of squared distances (rows: fake points, columns: real points)."""
-    inside_real = block <= radii["real_pr"][None, reals]
-    tally.fake_in_real[fakes] |= inside_real.any(axis=1)
-    tally.real_in_fake[reals] |= (block <= radii["fake_pr"][fakes, None]).any(axis=0)
-    compare = np.less_equal if closed_balls else np.less
-    inside_dc = compare(block, radii["real_dc"][None, reals])
-    tally.balls_holding_fake[fakes] += inside_dc.sum(axis=1)
-    tally.real_covered[reals] |= inside_dc.any(axis=0)
-    kept = radii["real_realism"][None, reals]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = kept / block  # 0/0 (pruned ball, zero distance) gives NaN, ignored by fmax
-    tally.best_ratio[fakes] = np.fmax(tally.best_ratio[fakes], np.fmax.reduce(ratio, axis=1))
-    nearest = block.argmin(axis=1)
-    nearest_distance = block[np.arange(block.shape[0]), nearest]
-    closer = nearest_distance < tally.nearest_distance[fakes]
-    tally.nearest_distance[fakes] = np.where(closer, nearest_distance, tally.nearest_distance[fakes])
-    tally.nearest_real[fakes] = np.where(closer, nearest + reals.start, tally.nearest_real[fakes])
-
-
-def _cross_pass(
-    real: np.ndarray, fake: np.ndarray, radii: dict[str, np.ndarray], closed_balls: bool, block_rows: int
-) -> _CrossTally:
-    tally = _CrossTally(real.shape[0], fake.shape[0])
-    real_blocks, fake_blocks = _Blocks(real, block_rows), _Blocks(fake, block_rows)
-    for f0 in fake_blocks.starts:
-        fake_rows, fake_sq = fake_blocks.block(f0)
-        for r0 in real_blocks.starts:
-            real_rows, real_sq = real_blocks.block(r0)
-            block = squared_distances(fake_rows, real_rows, fake_sq, real_sq)
-            _tally_block(
-                tally, block, slice(f0, f0 + len(fake_rows)), slice(r0, r0 + len(real_rows)), radii, closed_balls
-            )
-    return tally
 
 
 def f_score(precision: float, recall: float) -> float:
@@ -387,22 +315,36 @@ def _pruned(squared_radii: np.ndarray, percentile: float) -> np.ndarray:
     return np.where(squared_radii > limit, 0.0, squared_radii)
 
 
+def manifold_minimum(k_pr: int, k_dc: int, precision_recall: bool = True, density_coverage: bool = True) -> tuple:
+    """(fewest real points, fewest fake points) `manifold_metrics` accepts for what is asked.
+
+    Precision/recall (and realism) need k_pr + 1 points on each side (each point's k-th nearest other
+    point of its own set); density/coverage need k_dc + 1 real points and one fake point.
+    """
+    real = max(k_pr + 1 if precision_recall else 0, k_dc + 1 if density_coverage else 0)
+    return real, k_pr + 1 if precision_recall else 1
+
+
 def manifold_metrics(
-    real: np.ndarray,
-    fake: np.ndarray,
+    real: Any,
+    fake: Any,
     *,
     k_pr: int = 3,
     k_dc: int = 5,
     prune_percentile: float = 50.0,
     closed_balls: bool = False,
-    block_rows: int = BLOCK_ROWS,
+    block_rows: int | None = None,
+    precision_recall: bool = True,
+    density_coverage: bool = True,
 ) -> ManifoldMetrics:
     """Precision, recall, F-score, density, coverage and per-image realism in three passes.
 
     Parameters
     ----------
-    real, fake : numpy.ndarray
-        Real (reference) and fake (generated) features, N x d and M x d, finite.
+    real, fake : numpy.ndarray or torch.Tensor
+        Real (reference) and fake (generated) features, N x d and M x d, finite. Tensors are
+        processed on their device (a numpy array beside a tensor is copied to the tensor's device);
+        the results are the same numbers on every device.
     k_pr : int
         Neighbour rank of the balls for precision, recall and realism (3 in the papers).
     k_dc : int
@@ -412,61 +354,94 @@ def manifold_metrics(
         (50 in the paper's code; 100 keeps every ball).
     closed_balls : bool
         Density/coverage count distance <= radius instead of < radius.
-    block_rows : int
-        Rows per block (memory ~ 10 * block_rows^2 * 8 bytes besides the inputs).
+    block_rows : int, optional
+        Rows per float32 block (default 2048, 8192 on a GPU; memory ~ 3 * block_rows^2 * 4 bytes
+        besides a float32 copy of the inputs).
+    precision_recall, density_coverage : bool
+        What to compute (at least one); realism comes with precision/recall. The fewest points
+        accepted follow (`manifold_minimum`).
 
     Returns
     -------
     ManifoldMetrics
-        The three results. Cost: the real x real and fake x fake products (upper triangles
-        only) and one real x fake product: 2 N M d + N^2 d + M^2 d multiply-adds.
+        The results asked for (None for the others). Cost: float32 products of the real x real and
+        fake x fake upper triangles and of every real x fake pair, N^2 d + M^2 d + 2 N M d
+        multiply-adds (no fake x fake without precision/recall), plus float64 distances for the
+        comparisons the error bound leaves open (a few per point).
     """
     k_pr, k_dc = _check_k(k_pr, "k_pr"), _check_k(k_dc, "k_dc")
     if not 0.0 < prune_percentile <= 100.0:
         raise InceptionScoreError(f"prune_percentile must be in (0, 100], got {prune_percentile!r}")
-    real = check_features(real, "real features", max(k_pr, k_dc) + 1)
-    fake = check_features(fake, "fake features", k_pr + 1)
+    if not (precision_recall or density_coverage):
+        raise InceptionScoreError("manifold_metrics: ask for precision_recall, density_coverage or both")
+    real_min, fake_min = manifold_minimum(k_pr, k_dc, precision_recall, density_coverage)
+    real = check_features(real, "real features", real_min)
+    fake = check_features(fake, "fake features", fake_min)
     _check_same_dim(real, fake)
-    real_radii = kth_neighbour_squared_distances(real, (k_pr, k_dc), block_rows=block_rows)
-    fake_radii = kth_neighbour_squared_distances(fake, (k_pr,), block_rows=block_rows)
-    radii = dict(
-        real_pr=real_radii[:, 0],
-        real_dc=real_radii[:, 1],
-        fake_pr=fake_radii[:, 0],
-        real_realism=_pruned(real_radii[:, 0], prune_percentile),
+    (real_points, fake_points), bound, rows = _prepared([real, fake], block_rows)
+    ks = (k_pr,) * precision_recall + (k_dc,) * density_coverage
+    real_radii = self_radii(real_points, ks, bound, rows)
+    fake_radii = self_radii(fake_points, (k_pr,), bound, rows)[:, 0] if precision_recall else None
+    if precision_recall:
+        weights = _pruned(real_radii[:, 0][real_points.inverse], prune_percentile)[real_points.rows]
+        order = np.lexsort((np.arange(weights.size), -weights))  # kept balls first, largest first
+    else:
+        weights, order = None, np.arange(real_points.size)
+    radii = Radii(
+        real_radii[order, 0] if precision_recall else None,
+        real_radii[order, -1] if density_coverage else None,
+        fake_radii,
+        None if weights is None else weights[order],
     )
-    tally = _cross_pass(real, fake, radii, closed_balls, block_rows)
-    real_count, fake_count = real.shape[0], fake.shape[0]
-    precision = float(np.count_nonzero(tally.fake_in_real)) / fake_count
-    recall = float(np.count_nonzero(tally.real_in_fake)) / real_count
-    return ManifoldMetrics(
-        precision_recall=PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count, fake_count),
-        density_coverage=DensityCoverage(
-            float(tally.balls_holding_fake.sum()) / (k_dc * fake_count),
-            float(np.count_nonzero(tally.real_covered)) / real_count,
+    tally = cross_pass(fake_points, real_points.permuted(order), radii, closed_balls, bound, rows)
+    return _results(tally, real_points.counts[order], fake_points, real_points.total, k_pr, k_dc, closed_balls,
+                    float(prune_percentile), precision_recall, density_coverage)  # fmt: skip
+
+
+def _results(
+    tally: Tally,
+    real_counts: np.ndarray,
+    fake_points: PointSet,
+    real_count: int,
+    k_pr: int,
+    k_dc: int,
+    closed_balls: bool,
+    prune_percentile: float,
+    precision_recall: bool,
+    density_coverage: bool,
+) -> ManifoldMetrics:
+    """The result records from the pass's per-point tallies (rows with equal values counted with their number)."""
+    fake_counts, fake_count, per_fake = fake_points.counts, fake_points.total, fake_points.inverse
+    pr = dc = realism = None
+    if precision_recall:
+        precision = float(fake_counts[tally.fake_in_real].sum()) / fake_count
+        recall = float(real_counts[tally.real_in_fake].sum()) / real_count
+        pr = PrecisionRecall(precision, recall, f_score(precision, recall), k_pr, real_count, fake_count)
+        realism = Realism(
+            np.sqrt(tally.best_ratio)[per_fake],
+            tally.fake_in_real[per_fake],
+            tally.nearest_row[per_fake],
+            k_pr,
+            prune_percentile,
+        )
+    if density_coverage:
+        dc = DensityCoverage(
+            float((tally.balls_holding_fake * fake_counts).sum()) / (k_dc * fake_count),
+            float(real_counts[tally.real_covered].sum()) / real_count,
             k_dc,
             real_count,
             fake_count,
             closed_balls,
-        ),
-        realism=Realism(
-            np.sqrt(np.nan_to_num(tally.best_ratio, nan=0.0, posinf=math.inf)),
-            tally.fake_in_real,
-            tally.nearest_real,
-            k_pr,
-            float(prune_percentile),
-        ),
-    )
+        )
+    return ManifoldMetrics(pr, dc, realism)
 
 
-def precision_recall(
-    real: np.ndarray, fake: np.ndarray, k: int = 3, *, block_rows: int = BLOCK_ROWS
-) -> PrecisionRecall:
+def precision_recall(real: Any, fake: Any, k: int = 3, *, block_rows: int | None = None) -> PrecisionRecall:
     """Improved precision and recall (Kynkaenniemi et al. 2019).
 
     Parameters
     ----------
-    real, fake : numpy.ndarray
+    real, fake : numpy.ndarray or torch.Tensor
         Real (reference) and fake (generated) features, N x d and M x d, at least k + 1 each.
     k : int
         A point's ball has the radius of its k-th nearest other point of the same set.
@@ -484,18 +459,21 @@ def precision_recall(
     torch-fidelity's ``calculate_precision_recall_full(features_1, features_2)`` takes the
     GENERATED features first; here the real ones come first, as in the ADM evaluator.
     """
-    metrics = manifold_metrics(real, fake, k_pr=k, k_dc=k, prune_percentile=100.0, block_rows=block_rows)
+    metrics = manifold_metrics(
+        real, fake, k_pr=k, prune_percentile=100.0, block_rows=block_rows, density_coverage=False
+    )
+    assert metrics.precision_recall is not None
     return metrics.precision_recall
 
 
 def density_coverage(
-    real: np.ndarray, fake: np.ndarray, k: int = 5, *, closed_balls: bool = False, block_rows: int = BLOCK_ROWS
+    real: Any, fake: Any, k: int = 5, *, closed_balls: bool = False, block_rows: int | None = None
 ) -> DensityCoverage:
     """Density and coverage (Naeem et al. 2020), balls around real points only.
 
     Parameters
     ----------
-    real, fake : numpy.ndarray
+    real, fake : numpy.ndarray or torch.Tensor
         Real and fake features; at least k + 1 real points.
     k : int
         Neighbour rank of the real balls.
@@ -512,19 +490,20 @@ def density_coverage(
     """
     k = _check_k(k)
     metrics = manifold_metrics(
-        real, fake, k_pr=1, k_dc=k, prune_percentile=100.0, closed_balls=closed_balls, block_rows=block_rows
+        real, fake, k_dc=k, closed_balls=closed_balls, block_rows=block_rows, precision_recall=False
     )
+    assert metrics.density_coverage is not None
     return metrics.density_coverage
 
 
 def realism_scores(
-    real: np.ndarray, fake: np.ndarray, k: int = 3, *, prune_percentile: float = 50.0, block_rows: int = BLOCK_ROWS
+    real: Any, fake: Any, k: int = 3, *, prune_percentile: float = 50.0, block_rows: int | None = None
 ) -> Realism:
     """Per-fake-image realism score (Kynkaenniemi et al. 2019); see `Realism` for the conventions.
 
     Parameters
     ----------
-    real, fake : numpy.ndarray
+    real, fake : numpy.ndarray or torch.Tensor
         Real and fake features.
     k : int
         Neighbour rank of the real balls.
@@ -538,6 +517,8 @@ def realism_scores(
     Realism
         Scores, inside-flags and nearest real index per fake point.
     """
-    return manifold_metrics(
-        real, fake, k_pr=k, k_dc=k, prune_percentile=prune_percentile, block_rows=block_rows
-    ).realism
+    metrics = manifold_metrics(
+        real, fake, k_pr=k, prune_percentile=prune_percentile, block_rows=block_rows, density_coverage=False
+    )
+    assert metrics.realism is not None
+    return metrics.realism

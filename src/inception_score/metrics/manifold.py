@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..maths.neighbours import manifold_metrics
+from ..maths.neighbours import manifold_metrics, manifold_minimum
 from .base import FEATURES, Card, Inputs, Metric, Result, against, catalog, space_key, space_label
 from .registry import register_metric
 
@@ -34,12 +34,12 @@ class ManifoldResult(Result):
     `a` is the samples' side (generated images), `b` the reference (real images).
     """
 
-    precision: float  # share of samples inside some reference image's k-NN ball
-    recall: float  # share of reference images inside some sample's k-NN ball
-    f_score: float  # 2 P R / max(1e-5, P + R), torch-fidelity's
-    density: float
-    coverage: float
-    metrics: list[str]  # which of "pr", "dc" were asked for (all five numbers are computed together)
+    precision: float | None  # share of samples inside some reference image's k-NN ball (None: "pr" not asked)
+    recall: float | None  # share of reference images inside some sample's k-NN ball
+    f_score: float | None  # 2 P R / max(1e-5, P + R), torch-fidelity's
+    density: float | None  # (None: "dc" not asked)
+    coverage: float | None
+    metrics: list[str]  # which of "pr", "dc" were asked for (only those are computed)
     n_a: int
     n_b: int
     k_pr: int = K_PR
@@ -48,7 +48,7 @@ class ManifoldResult(Result):
     a: str | None = None
     b: str | None = None
     reference: dict[str, Any] | None = None
-    distances: str = "exact: squared Euclidean distances with float64 products of the float32 features"
+    distances: str = "exact: float64 squared Euclidean distances, from float32 products within their proven bound"
     details: RealismDetails | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> str:
@@ -80,38 +80,48 @@ class Manifold(Metric):
         return " and ".join(TITLES[part] for part in sorted(parts, reverse=True))
 
     def too_few(self, side: str, count: int, options: Any, protocol: str, parts: frozenset[str]) -> str:
-        least = K_PR + 1 if side == "samples" else K_DC + 1  # the maths take every radius at once
+        reference_least, samples_least = manifold_minimum(K_PR, K_DC, "pr" in parts, "dc" in parts)
+        least = samples_least if side == "samples" else reference_least
         if count >= least:
             return ""
         wanted = self.title_of(parts)
+        k = K_DC if side != "samples" and "dc" in parts else K_PR
         return (
             f"{wanted} need at least {least} images on the {side}' side (a radius is the distance to the "
-            f"{K_PR if side == 'samples' else K_DC}th nearest other image), got {count}"
+            f"{k}th nearest other image), got {count}"
         )
 
     def compute(self, inputs: Inputs) -> ManifoldResult:
         samples, reference = inputs.samples, inputs.reference
         assert reference is not None and samples.features is not None and reference.features is not None
-        found = manifold_metrics(reference.features, samples.features, k_pr=K_PR, k_dc=K_DC)
+        asked: list[str] = [part for part in ("pr", "dc") if part in inputs.parts]
+        found = manifold_metrics(
+            reference.features, samples.features, k_pr=K_PR, k_dc=K_DC,
+            precision_recall="pr" in asked, density_coverage="dc" in asked,
+        )  # fmt: skip
         pr, dc, realism = found.precision_recall, found.density_coverage, found.realism
+        counts = pr or dc
+        assert counts is not None  # at least one part is asked for
         return ManifoldResult(
-            pr.precision,
-            pr.recall,
-            pr.f_score,
-            dc.density,
-            dc.coverage,
-            [part for part in ("pr", "dc") if part in inputs.parts],
-            n_a=pr.fake_count,
-            n_b=pr.real_count,
-            k_pr=pr.k,
-            k_dc=dc.k,
-            realism=realism.to_dict(),
+            pr.precision if pr else None,
+            pr.recall if pr else None,
+            pr.f_score if pr else None,
+            dc.density if dc else None,
+            dc.coverage if dc else None,
+            asked,
+            n_a=counts.fake_count,
+            n_b=counts.real_count,
+            k_pr=K_PR,
+            k_dc=K_DC,
+            realism=realism.to_dict() if realism else {},
             a=samples.description,
             b=reference.description,
-            reference=catalog(reference.reference, pr.real_count),
+            reference=catalog(reference.reference, counts.real_count),
             warnings=list(inputs.warnings),
             provenance=inputs.provenance,
-            details=RealismDetails(realism.scores, realism.inside, realism.nearest_real, samples.names),
+            details=RealismDetails(realism.scores, realism.inside, realism.nearest_real, samples.names)
+            if realism
+            else None,
         )
 
     def values(self, result: ManifoldResult) -> dict[str, Any]:
@@ -138,9 +148,9 @@ class Manifold(Metric):
         ]
 
 
-def _numbers(result: ManifoldResult) -> dict[str, float]:
+def _numbers(result: ManifoldResult) -> dict[str, Any]:
     """The numbers of the parts that were asked for, under their plain names."""
-    numbers: dict[str, float] = {}
+    numbers: dict[str, Any] = {}
     if "pr" in result.metrics:
         numbers.update(precision=result.precision, recall=result.recall, f_score=result.f_score)
     if "dc" in result.metrics:

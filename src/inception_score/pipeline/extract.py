@@ -2,10 +2,12 @@
 network), normalise and one forward pass per image.
 
 The pipeline overlaps its stages: a background thread reads samples, looks them up in each
-network's feature cache and hands those some network misses to a pool of decoding threads (PIL
-releases the GIL), while the calling thread resizes whole batches on the device and runs the
-networks that miss them. Results are committed to the cache as each batch finishes, so an
-interrupted run resumes where it stopped.
+network's feature cache and hands those some network misses to the decoding workers (processes on
+Linux, threads elsewhere: `decoding`), while the calling thread stacks the decoded pixels into
+one uint8 batch (the only copy), resizes it on the device and runs the networks that miss them.
+Results are committed to the cache as each batch finishes, so an interrupted run resumes where it
+stopped. `prepare_groups`, `forward` and `network_mode` work on batch tensors, for callers that have
+pixels already.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,9 @@ from tqdm import tqdm
 
 from ..errors import InceptionScoreError, escaped, plural
 from .cache import FeatureCache, sample_key
+from .decoding import Decoded, ProcessDecoder, ThreadDecoder, WorkerDied, decoded_now, header_pixels, make_decoder
 from .extractors import INCEPTION_2015_INPUT, InputContract
-from .sources import DEFAULT_MAX_PIXELS, Sample, decode, pixel_count
+from .sources import DEFAULT_MAX_PIXELS, Sample
 
 if TYPE_CHECKING:
     from ..maths.frechet import MomentAccumulator
@@ -160,19 +162,17 @@ def preprocess(
     """H x W x 3 uint8 images of any sizes -> the classifier's input on `device`, as `contract` says.
 
     For the 2015 network: N x 3 x 299 x 299 float32 in [-1, 1), TF1 bilinear resize, exactly.
-    Images of one size are stacked and resized together on the device (pinned memory and a
-    non-blocking copy on CUDA).
+    Images of one size are stacked (one copy, into pinned memory on CUDA), moved to the device as
+    uint8 and converted, resized and normalised there together (`prepare_groups`).
     """
     device = torch.device(device)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
-    groups = []
-    for indices in by_shape.values():
-        pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
-        if device.type == "cuda":
-            pixels = pixels.pin_memory().to(device, non_blocking=True)
-        groups.append((indices, pixels))
+    groups = [
+        (indices, _to_device(stack_images([images[i] for i in indices], device), device))
+        for indices in by_shape.values()
+    ]
     return prepare_groups(groups, len(images), device, channels_last=channels_last, contract=contract)
 
 
@@ -199,6 +199,20 @@ def prepare_groups(
         else:
             batch[indices] = values
     return batch
+
+
+def stack_images(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Images of one shape as one N x H x W x 3 uint8 tensor on the CPU: one copy, into pinned memory
+    when the batch goes to a GPU."""
+    pinned = device.type == "cuda"
+    batch = torch.empty((len(images), *images[0].shape), dtype=torch.uint8, pin_memory=pinned)
+    np.stack(images, out=batch.numpy())
+    return batch
+
+
+def _to_device(pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 pixels to the device (non-blocking from pinned memory): the float work happens there."""
+    return pixels if pixels.device == device else pixels.to(device, non_blocking=pixels.is_pinned())
 
 
 def check_finite(logits: np.ndarray, features: np.ndarray, names: list[str], *, fast: bool = False) -> None:
@@ -233,7 +247,12 @@ class _Work:
     names: list[str] = field(default_factory=list)
     keys: list[list[str | None]] = field(default_factory=list)
     cached: list[list[tuple | None]] = field(default_factory=list)
-    decoded: list[Future] = field(default_factory=list)
+    decoded: list[Decoded] = field(default_factory=list)
+
+    def release(self) -> None:
+        """The batch's pixels have been copied out: their room in the decoders' shared ring is free again."""
+        for handle in self.decoded:
+            handle.release()
 
 
 def _plan(
@@ -241,15 +260,17 @@ def _plan(
     batch_size: int,
     heads: list[Head],
     contexts: list[str],
-    start_decode: Callable[[Sample], Future],
+    start_decode: Callable[[Sample, int | None], Decoded],
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    flush: Callable[[], None] = lambda: None,
 ) -> Iterator[_Work]:
     """Look each sample up in each head's cache; group the others, their decoding started, in batches.
 
     A batch also closes when its images would hold more than max_pixels pixels together, so decoded
     pixels in flight stay bounded (an image alone over max_pixels is refused by decoding). A cached
     image over max_pixels counts as a miss, so decoding refuses it as it would uncached. A head that
-    needs spatial features takes only entries that hold them.
+    needs spatial features takes only entries that hold them. `flush` hands the decoders what they
+    gathered before each batch goes out.
     """
     work = _Work()
     batch_pixels = 0
@@ -258,7 +279,7 @@ def _plan(
             sample_key(sample, context) if head.cache is not None and sample.error is None else None
             for head, context in zip(heads, contexts)
         ]
-        pixels = pixel_count(sample) if sample.error is None else None
+        pixels = header_pixels(sample) if sample.error is None else None
         fits = pixels is not None and pixels <= max_pixels
         cached = [
             head.cache.get(key, spatial=head.spatial) if head.cache is not None and key is not None and fits else None
@@ -268,6 +289,7 @@ def _plan(
             work.hits.append((index, sample.name, cached))
         else:
             if work.indices and batch_pixels + (pixels or 0) > max_pixels:
+                flush()
                 yield work
                 work, batch_pixels = _Work(), 0
             batch_pixels += pixels or 0
@@ -275,36 +297,31 @@ def _plan(
             work.names.append(sample.name)
             work.keys.append(keys)
             work.cached.append(cached)
-            work.decoded.append(start_decode(sample))
+            work.decoded.append(start_decode(sample, pixels if fits else None))
         if len(work.indices) == batch_size or len(work.hits) == _HITS_PER_STEP:
+            flush()
             yield work
             work, batch_pixels = _Work(), 0
     if work.indices or work.hits:
+        flush()
         yield work
 
 
 class _InputStage:
-    """A background thread runs `_plan` with a pool of decoding threads, `_QUEUE_BATCHES` ahead."""
+    """A background thread runs `_plan` with the decoding workers, `_QUEUE_BATCHES` ahead."""
 
     def __init__(
         self,
         samples: Iterable[Sample],
         *,
         batch_size: int,
-        workers: int,
+        decoder: ThreadDecoder | ProcessDecoder,
         max_pixels: int,
         heads: list[Head],
         contexts: list[str],
     ) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inception-score-decode")
-        self._plan = _plan(
-            samples,
-            batch_size,
-            heads,
-            contexts,
-            lambda sample: self._pool.submit(decode, sample, max_pixels=max_pixels),
-            max_pixels,
-        )
+        self._decoder = decoder
+        self._plan = _plan(samples, batch_size, heads, contexts, decoder.submit, max_pixels, decoder.flush)
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inception-score-input", daemon=True)
@@ -320,14 +337,14 @@ class _InputStage:
             yield item
 
     def close(self) -> None:
-        """Stop reading ahead (on completion, error or Ctrl-C) and wait for the threads."""
+        """Stop reading ahead (on completion, error or Ctrl-C) and wait for the thread and the workers."""
         self._stop.set()
         while self._thread.is_alive():
             try:
                 self._queue.get(timeout=0.05)
             except queue.Empty:
                 pass
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._decoder.close()
 
     def _send(self, kind: str, item: object) -> bool:
         while not self._stop.is_set():
@@ -348,23 +365,15 @@ class _InputStage:
             self._send("error", error)
 
 
-def _decode_now(sample: Sample, max_pixels: int) -> Future:
-    """Decode inline, the outcome (image or error) held in a finished Future like a worker's."""
-    outcome: Future = Future()
-    try:
-        outcome.set_result(decode(sample, max_pixels=max_pixels))
-    except Exception as error:
-        outcome.set_exception(error)
-    return outcome
-
-
 def _decoded(work: _Work, on_error: str, skipped: list[str]) -> list[np.ndarray]:
     """The batch's images; with on_error="skip", undecodable samples are dropped from `work` and named in `skipped`."""
     images, kept = [], []
-    for position, future in enumerate(work.decoded):
+    for position, handle in enumerate(work.decoded):
         try:
-            images.append(future.result())
+            images.append(handle.result())
             kept.append(position)
+        except WorkerDied:
+            raise
         except InceptionScoreError:
             if on_error != "skip":
                 raise
@@ -528,7 +537,7 @@ def extract_many(
         _InputStage(
             samples,
             batch_size=batch_size,
-            workers=max(1, workers),
+            decoder=make_decoder(workers, max_pixels, batch_size, total),
             max_pixels=max_pixels,
             heads=heads,
             contexts=contexts,
@@ -536,7 +545,7 @@ def extract_many(
         if workers > 0
         else None
     )
-    decode_now = lambda sample: _decode_now(sample, max_pixels)  # noqa: E731
+    decode_now = lambda sample, pixels: decoded_now(sample, max_pixels)  # noqa: E731
     work_items = stage if stage is not None else _plan(samples, batch_size, heads, contexts, decode_now, max_pixels)
     try:
         with (
@@ -553,33 +562,12 @@ def extract_many(
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
-                images = _decoded(work, on_error, skipped)
-                if not images:
-                    continue
-                for number, head in enumerate(heads):
-                    entries = [cached[number] for cached in work.cached]  # this head's cached outputs, or None
-                    runs = [position for position, entry in enumerate(entries) if entry is None]
-                    reused = [(position, entry) for position, entry in enumerate(entries) if entry is not None]
-                    if reused:  # other heads missed these samples, this one had them
-                        outputs = _stacked([entry for _, entry in reused])
-                        positions = [position for position, _ in reused]
-                        rows[number].add(
-                            [work.indices[p] for p in positions], [work.names[p] for p in positions], outputs
-                        )
-                        _update_moments(outputs, head.feature_moments, head.spatial_moments)
-                    if not runs:
-                        continue
-                    names = [work.names[p] for p in runs]
-                    batch = preprocess(
-                        [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
-                    )
-                    outputs = forward(models[number], batch, head, names, fast=precision != "float32")
-                    if head.cache is not None:
-                        keys = [work.keys[p][number] for p in runs]
-                        head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
-                    _update_moments(outputs, head.feature_moments, head.spatial_moments)
-                    rows[number].add([work.indices[p] for p in runs], names, outputs)
-                    computed[number] += len(runs)
+                try:
+                    images = _decoded(work, on_error, skipped)
+                    if images:
+                        _run_heads(heads, models, channels_last, device, precision, work, images, rows, computed)
+                finally:
+                    work.release()
                 bar.update(len(work.indices))
     finally:
         if stage is not None:
@@ -602,6 +590,42 @@ def extract_many(
             )
         )
     return found
+
+
+def _run_heads(
+    heads: list[Head],
+    models: list[torch.nn.Module],
+    channels_last: list[bool],
+    device: torch.device,
+    precision: str,
+    work: _Work,
+    images: list[np.ndarray],
+    rows: list[_Rows],
+    computed: list[int],
+) -> None:
+    """Every head on the batch's images it misses (the others from its cache); outputs committed and kept."""
+    for number, head in enumerate(heads):
+        entries = [cached[number] for cached in work.cached]  # this head's cached outputs, or None
+        runs = [position for position, entry in enumerate(entries) if entry is None]
+        reused = [(position, entry) for position, entry in enumerate(entries) if entry is not None]
+        if reused:  # other heads missed these samples, this one had them
+            outputs = _stacked([entry for _, entry in reused])
+            positions = [position for position, _ in reused]
+            rows[number].add([work.indices[p] for p in positions], [work.names[p] for p in positions], outputs)
+            _update_moments(outputs, head.feature_moments, head.spatial_moments)
+        if not runs:
+            continue
+        names = [work.names[p] for p in runs]
+        batch = preprocess(
+            [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
+        )
+        outputs = forward(models[number], batch, head, names, fast=precision != "float32")
+        if head.cache is not None:
+            keys = [work.keys[p][number] for p in runs]
+            head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
+        _update_moments(outputs, head.feature_moments, head.spatial_moments)
+        rows[number].add([work.indices[p] for p in runs], names, outputs)
+        computed[number] += len(runs)
 
 
 def forward(model: torch.nn.Module, batch: torch.Tensor, head: Head, names: list[str], *, fast: bool) -> dict:
