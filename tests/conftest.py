@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from recipe import DATA, RECIPE_SHA256, build_recipe_state_dict, recipe_digest
+
+
+def pytest_configure(config) -> None:
+    """On pytest-xdist workers (-n N), each worker's torch gets its share of the CPUs, so N workers do not
+    run N x all-cores threads on one machine. Session fixtures are built once per worker."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        torch.set_num_threads(max(1, cpus // int(workers)))
 
 
 @pytest.fixture(scope="session")

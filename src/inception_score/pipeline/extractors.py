@@ -440,7 +440,7 @@ def one_line(error: BaseException) -> str:
         return f"it called sys.exit({error.code!r})"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if lines and lines[0].startswith(TORCHSCRIPT_FAILED) and len(lines) > 1:
-        where = next((line for line in reversed(lines) if line.startswith('File "')), None)
+        where = next((line for line in lines if line.startswith('File "')), None)  # the model's own forward
         cause = lines[-1].removeprefix("builtins.")
         text = f"{escaped(cause[:300])} (in the TorchScript interpreter{', ' + escaped(where[:200]) if where else ''})"
     else:
