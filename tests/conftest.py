@@ -62,7 +62,8 @@ def session_cache(shared_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def folder_features(model, weights_path, session_cache):
-    """features('a' | 'b' | 'mixed'): network outputs for a fixture folder, computed once per run.
+    """features('a' | 'b' | 'mixed'): network outputs (with sFID's spatial features) for a fixture folder,
+    computed once per run.
 
     They are written to `session_cache`, keyed as the API keys them for `weights_path` (the recipe's
     bytes, the same on every worker). The first worker to need a folder computes it under a lock; the
@@ -85,6 +86,7 @@ def folder_features(model, weights_path, session_cache):
                     batch_size=32,
                     device="cpu",
                     progress=False,
+                    keep_spatial=True,
                     cache=FeatureCache(session_cache / "features" / FORMAT),
                     model_id=sha256_file(weights_path),
                 )

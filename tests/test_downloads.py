@@ -208,3 +208,19 @@ def test_the_waiting_process_gives_up_on_a_download_that_does_not_move(server, i
     with locked(lock_path(installed())):  # released with its process
         pass
     assert fetch(server, "files").read_bytes() == server.bodies[FILE]
+
+
+def test_an_adm_batch_without_statistics_is_fetched_as_images(isolated):
+    """The checks look inside the partial file (.NAME.partial), whatever its name says."""
+    batch = isolated / "batch.npz"
+    np.savez(batch, np.random.RandomState(0).randint(0, 256, (4, 64, 64, 3)).astype(np.uint8))
+    entry = references.entry_named("VIRTUAL_imagenet64_labeled")
+    with MisbehavingServer() as running:
+        running.bodies[entry.filename] = batch.read_bytes()
+        path = references.fetch(entry, progress=False, urls=(f"{running.url}/files/{entry.filename}",))
+        assert path.read_bytes() == batch.read_bytes()
+        np.savez(batch, np.zeros((4, 32, 32, 3), np.uint8))
+        running.bodies["small.npz"] = batch.read_bytes()
+        other = references.entry_named("VIRTUAL_imagenet128_labeled")
+        with pytest.raises(InceptionScoreError, match="its images are 32x32; VIRTUAL_imagenet128_labeled is 128x128"):
+            references.fetch(other, progress=False, urls=(f"{running.url}/files/small.npz",))

@@ -190,7 +190,8 @@ def test_save_statistics_keeps_a_hard_linked_copy_of_the_old_file(tmp_path, weig
     out = tmp_path / "stats.npz"
     out.write_bytes(b"previous statistics")
     os.link(out, tmp_path / "backup.npz")
-    save_statistics(data / "images" / "a", out, weights=weights_path, progress=False, batch_size=14)
+    images = np.random.RandomState(1).randint(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+    save_statistics(images, out, weights=weights_path, progress=False)
     assert (tmp_path / "backup.npz").read_bytes() == b"previous statistics"
     assert out.read_bytes().startswith(b"PK")
 

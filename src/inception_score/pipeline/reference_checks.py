@@ -9,21 +9,15 @@ is not in Inception's 2048-d space, an HTML error page is not an .npz.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from ..errors import InceptionScoreError, escaped
-from .adm_batch import inspect_adm_batch, is_adm_batch, read_adm_statistics
+from .adm_batch import IMAGES_KEY, inspect_adm_batch, read_adm_statistics
+from .edm2 import edm2_part, load_edm2
 from .extract import PIPELINE_VERSION
-from .npz import checked_pair
-from .pickles import safe_load_pickle
 from .reference_catalog import EDM2_DINOV2, OURS, Reference
 from .statistics import read_statistics
 from .weights import REFERENCE_SHA256
-
-MAX_IMAGES = 10**10  # num_images of an EDM2 pickle above this is not a count
 
 
 def misfits(entry: Reference, path: Path) -> list[str]:
@@ -31,9 +25,18 @@ def misfits(entry: Reference, path: Path) -> list[str]:
     entry's format at all raises InceptionScoreError naming it."""
     if entry.file_format == "edm2-pkl":
         return _edm2_misfits(entry, path)
-    if entry.file_format == "adm-batch" and is_adm_batch(path):
+    if entry.file_format == "adm-batch" and _holds_images(path):
         return _adm_misfits(entry, path)
     return _statistics_misfits(entry, path)
+
+
+def _holds_images(path: Path) -> bool:
+    """An .npz with an arr_0 (an ADM batch), whatever the file is called (a download's partial file too)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{IMAGES_KEY}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _statistics_misfits(entry: Reference, path: Path) -> list[str]:
@@ -82,60 +85,13 @@ def _adm_misfits(entry: Reference, path: Path) -> list[str]:
 
 
 def _edm2_misfits(entry: Reference, path: Path) -> list[str]:
-    content = safe_load_pickle(path)
-    if not isinstance(content, dict):
-        raise InceptionScoreError(
-            f"{escaped(path)}: expected a dict (EDM2 statistics: num_images, fid, fd_dinov2), it holds a "
-            f"{type(content).__name__}"
-        )
-    edm2_count(content, path)
+    content = load_edm2(path)
     found = []
     for part, dims in (("fid", entry.protocol.dims), ("fd_dinov2", EDM2_DINOV2.dims)):
         if part in content or part in entry.metrics:
             mu, _ = edm2_part(content, part, path)
             found += _dimension_misfits(entry, f"{part}.mu", mu.shape[0], dims)
     return found
-
-
-def edm2_part(content: Any, part: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """mu and sigma of one part ('fid' or 'fd_dinov2') of a loaded EDM2 statistics pickle, as float64,
-    checked like every stored pair (`npz.checked_pair`); a malformed structure is one error line."""
-    statistics = content.get(part) if isinstance(content, dict) else None
-    if not (isinstance(statistics, dict) and "mu" in statistics and "sigma" in statistics):
-        raise InceptionScoreError(
-            f"{escaped(path)}: expected a dict with {part!r}: {{'mu', 'sigma'}} (EDM2 statistics); it holds: "
-            f"{_keys(content)}"
-        )
-    mu, sigma = statistics["mu"], statistics["sigma"]
-    for key, value, ndim in (("mu", mu, 1), ("sigma", sigma, 2)):
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu" or value.ndim != ndim:
-            shown = f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
-            raise InceptionScoreError(
-                f"{escaped(path)}: {part}.{key} should be a {ndim}-d numeric array, it is {shown}"
-            )
-    return checked_pair(mu, sigma, f"{part}.mu", f"{part}.sigma", path)
-
-
-def edm2_count(content: dict, path: Path) -> int | None:
-    """num_images of an EDM2 statistics pickle (None when absent), checked to be a plausible count."""
-    count = content.get("num_images")
-    if count is None:
-        return None
-    if isinstance(count, np.integer):
-        count = int(count)
-    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_IMAGES:
-        raise InceptionScoreError(
-            f"{escaped(path)}: num_images should be a count of images (2 to {MAX_IMAGES}), got {str(count)[:40]}"
-        )
-    return count
-
-
-def _keys(content: Any) -> str:
-    """The top-level keys of a loaded pickle, for a message (text keys shown, others by their type)."""
-    if not isinstance(content, dict):
-        return type(content).__name__
-    names = sorted(escaped(key) if isinstance(key, str) else f"<{type(key).__name__}>" for key in content)
-    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
 
 
 def _dimension_misfits(entry: Reference, key: str, found: int, expected: int) -> list[str]:

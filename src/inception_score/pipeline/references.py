@@ -6,13 +6,11 @@ in `<cache>/references/pins.json` (trust on first use, `pins`) and every later u
 re-download must match it; before that first pin a file must fit its entry (`reference_checks`:
 format, feature space, dimensions, count, protocol). Results that use a reference print the
 name, the sha256 and where the hash came from, so two users can see whether they compared
-against the same bytes. The .npz converted from an EDM2 pickle carries the sha256 of its arrays
-and of the pickle it came from, and is rebuilt from the verified pickle when they do not match.
+against the same bytes. The .npz converted from an EDM2 pickle is verified by content (`edm2`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +20,13 @@ import numpy as np
 
 from ..errors import InceptionScoreError, escaped
 from .download import DownloadFailed, fetch_verified, partial_path
+from .edm2 import converted_statistics
 from .extract import PIPELINE_VERSION
-from .files import Output, atomic_write, check_outputs, copy_file, path_exists, same_file
+from .files import Output, check_outputs, copy_file, path_exists, same_file
 from .pickles import safe_load_pickle
 from .pins import check_pins, ensure_references_dir, pins_path, read_pins, record_pin, references_dir
 from .reference_catalog import CATALOG, EDM2_DINOV2, OURS, Protocol, Reference, find_entry
-from .reference_checks import edm2_count, edm2_part, misfits
+from .reference_checks import misfits
 from .weights import REFERENCE_SHA256, sha256_file
 
 ENV_REFERENCE_URL = "INCEPTION_SCORE_REFERENCE_URL"  # a mirror: base URL tried first, + the entry's filename
@@ -310,59 +309,12 @@ def record_build(entry: Reference, path: Path) -> str:
 
 
 def statistics_from_pickle(entry: Reference, path: Path, sha256: str, protocol: Protocol) -> Path:
-    """Convert one part of an EDM2 statistics pickle (a dict: num_images, 'fid': {'mu', 'sigma'}, maybe
-    'fd_dinov2': {'mu', 'sigma'}) to our .npz, once per hash and part; the fd_dinov2 part records its
-    extractor, so it is compared only with DINOv2 ViT-L/14 features.
-
-    The converted file carries the sha256 of the pickle it came from (`derived_from`) and of its own
-    arrays (`derived_sha256`); one that does not match (replaced, damaged, half-written by another tool)
-    is rebuilt from the pickle, which `sha256` has verified."""
-    part = "fd_dinov2" if protocol is EDM2_DINOV2 else "fid"
-    converted = path.with_name(f"{path.stem}.{sha256[:16]}{'' if part == 'fid' else '.' + part}.npz")
-    if _derived_matches(converted, sha256):
-        return converted
-    content = safe_load_pickle(path)
-    mu, sigma = edm2_part(content, part, path)
-    arrays = {"mu": mu, "sigma": sigma}
-    count = edm2_count(content, path)
-    if count is not None:
-        arrays["n"] = np.asarray(count, np.int64)
-    if part != "fid":  # the feature space, read back as Statistics.extractor
-        arrays["pipeline_version"] = np.asarray(f"{protocol.computed_by}; extractor {protocol.extractor} (EDM2)")
-    arrays["derived_from"] = np.asarray(sha256)
-    arrays["derived_sha256"] = np.asarray(_arrays_sha256(arrays))
-    (converted,) = check_outputs([Output(converted, "converted statistics", "the reference cache")], inputs=(path,))
-    with atomic_write(converted) as file:
-        np.savez(file, **arrays)  # type: ignore[arg-type]  # keyword arrays, as documented
-    return converted
-
-
-def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 of named arrays (names, dtypes, shapes and bytes, in name order), but for derived_sha256 itself."""
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        if name != "derived_sha256":
-            array = np.ascontiguousarray(arrays[name])
-            digest.update(f"\0{name}\0{array.dtype.str}\0{array.shape}\0".encode())
-            digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _derived_matches(converted: Path, source_sha256: str) -> bool:
-    """True when the converted file is there, was made from the pickle of this sha256, and its arrays are
-    the ones it was written with."""
-    try:
-        with np.load(converted, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except Exception:  # absent, not a regular file, damaged: rebuilt
-        return False
-    recorded, origin = arrays.get("derived_sha256"), arrays.get("derived_from")
-    return (
-        recorded is not None
-        and origin is not None
-        and str(origin) == source_sha256
-        and str(recorded) == _arrays_sha256(arrays)
-    )
+    """The .npz of one part of an EDM2 statistics pickle (`edm2.converted_statistics`): 'fid', or the
+    'fd_dinov2' part, which records its extractor so it is compared only with DINOv2 ViT-L/14 features."""
+    if protocol is EDM2_DINOV2:
+        version = f"{protocol.computed_by}; extractor {protocol.extractor} (EDM2)"  # read back as its extractor
+        return converted_statistics(path, sha256, "fd_dinov2", version)
+    return converted_statistics(path, sha256, "fid", None)
 
 
 def protocol_warnings(
