@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InceptionScoreError
+from ..metrics import registered
 from ..options import Options
 from ..parallel import launch as distributed
 from ..pipeline.cache import DEFAULT_SIZE_LIMIT, parse_size
@@ -78,6 +79,35 @@ def add_is_options(parser: argparse.ArgumentParser, splits_help: str, order_help
     group.add_argument("--order", choices=("shuffled", "given"), default="shuffled", help=order_help)
     group.add_argument("--seed", type=int, default=2020, help="seed of the IS permutation (default 2020)")
     return group
+
+
+def add_metric_options(parser: argparse.ArgumentParser) -> None:
+    """A flag for every option a registered metric declares that the command has no flag for yet
+    (--infinity-points, --mind-num-projections, ...), in a group of its metric; None when not given."""
+    taken = {action.dest for action in parser._actions}
+    generated = []
+    for metric in registered():
+        wanted = [option for option in metric.options if option.name not in taken]
+        generated += [option.name for option in wanted]
+        if not wanted:
+            continue
+        group = parser.add_argument_group(metric.title)
+        for option in wanted:
+            kind = int if isinstance(option.default, int) and not isinstance(option.default, bool) else str
+            group.add_argument(
+                option.flag or "--" + option.name.replace("_", "-"),
+                dest=option.name,
+                type=kind,
+                default=None,
+                metavar="N" if kind is int else "VALUE",
+                help=f"{option.about} (default {option.default})".replace("%", "%%"),
+            )
+    parser.set_defaults(metric_options=tuple(generated))
+
+
+def metric_options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The metric options given on the command line by the flags `add_metric_options` made."""
+    return {name: getattr(args, name) for name in args.metric_options if getattr(args, name) is not None}
 
 
 def add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:

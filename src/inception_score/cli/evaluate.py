@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import api
-from ..errors import InceptionScoreError
+from ..metrics import all_names
 from ..parallel import launch as distributed
 from ..pipeline.files import Output
 from ..pipeline.sources import open_source
@@ -18,8 +18,10 @@ from .common import (
     add_command,
     add_is_options,
     add_kid_options,
+    add_metric_options,
     add_run_options,
     check_outputs_of,
+    metric_options_of,
     options_of,
     pairs,
     print_skipped,
@@ -31,8 +33,8 @@ def register(commands: Commands) -> None:
     evaluate = add_command(
         commands,
         "evaluate",
-        "every number of a paper's table (IS, FID, sFID, KID, precision/recall, density/coverage, "
-        "IS/FID-infinity, FD_DINOv2, FD_CLIP, CMMD) of SAMPLES against REF, one pass per side through every network",
+        "every number of a paper's table (IS, FID, sFID, KID, precision/recall, density/coverage, IS/FID-infinity, "
+        "FD_DINOv2, FD_CLIP, CMMD, Vendi, MIND) of SAMPLES against REF, one pass per side through every network",
     )
     evaluate.add_argument("source", metavar="SAMPLES", help="the generated images (any source, or an ADM batch)")
     what = evaluate.add_argument_group("what to compute")
@@ -45,9 +47,10 @@ def register(commands: Commands) -> None:
     what.add_argument(
         "--metrics",
         metavar="LIST",
-        help="comma-separated choice of is,fid,sfid,kid,pr,dc,inf,cmmd,fd_dinov2,fd_clip (default: is to inf as REF "
-        "can serve); cmmd, fd_dinov2, fd_clip add CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 to the same "
-        "pass (each image decoded once) unless --classifier is of their space (cmmd: any --classifier)",
+        help=f"comma-separated choice of {','.join(all_names())} or any of their output keys (precision, "
+        "coverage, ...); default: is to inf, those REF can serve, the others named in a warning. cmmd, fd_dinov2, "
+        "fd_clip add CLIP ViT-L/14@336px, DINOv2 ViT-L/14, CLIP ViT-B/32 to the same pass (each image decoded "
+        "once) unless --classifier is of their space (cmmd: any --classifier)",
     )
     what.add_argument(
         "--ref-for",
@@ -62,7 +65,8 @@ def register(commands: Commands) -> None:
         action="append",
         default=[],
         metavar="METRIC=NAME",
-        help="another registry extractor for fd_dinov2, fd_clip or cmmd, e.g. fd_dinov2=dinov2-vitg14 (repeatable)",
+        help="another registry extractor for a metric, in the same pass: fd_dinov2=dinov2-vitg14, vendi=dinov2-vitl14 "
+        "(repeatable)",
     )
     what.add_argument(
         "--protocol",
@@ -73,6 +77,7 @@ def register(commands: Commands) -> None:
     )
     add_is_options(evaluate, "IS splits (default 10)", "IS split order")
     add_kid_options(evaluate, "--kid-")
+    add_metric_options(evaluate)
     report = evaluate.add_argument_group("report")
     report.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
     add_run_options(evaluate)
@@ -99,16 +104,15 @@ def run(args: argparse.Namespace) -> int:
         extractors=extractors,
         reference_for=reference_for,
         options=options_of(args),
+        **metric_options_of(args),
     )
     if not distributed.is_main_process():
         return 0
     if evaluation.inception_score is not None:
         print_skipped(evaluation.inception_score.skipped_names)
     print_warnings(evaluation.warnings)
-    print(json.dumps(evaluation.metrics_dict(), indent=2) if args.json else evaluation.summary())
+    print(json.dumps(evaluation.metrics_dict(), indent=2, allow_nan=False) if args.json else evaluation.summary())
     if args.report:
-        if evaluation.inception_score is None:
-            raise InceptionScoreError("--report needs the Inception Score of SAMPLES: include is in --metrics")
         source = open_source(args.source, npz_key=args.npz_key, value_range=args.value_range, layout=args.layout)
         path = save_report(evaluation, args.report, source=source)
         print(f"inception-score: report written to {path}", file=sys.stderr)
