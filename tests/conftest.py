@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from recipe import DATA, RECIPE_SHA256, build_recipe_state_dict, recipe_digest
+
+
+def pytest_configure(config) -> None:
+    """On pytest-xdist workers (-n N), each worker's torch gets its share of the CPUs, so N workers do not
+    run N x all-cores threads on one machine. Session fixtures are built once per worker."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        torch.set_num_threads(max(1, cpus // int(workers)))
 
 
 @pytest.fixture(scope="session")
@@ -32,19 +45,33 @@ def model(weights_path):
 
 
 @pytest.fixture(scope="session")
-def session_cache(tmp_path_factory) -> Path:
-    """A feature cache folder that `folder_features` fills, for tests that may reuse its work."""
-    return tmp_path_factory.mktemp("session-cache")
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this run shares (the run's own temporary folder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def session_cache(shared_dir) -> Path:
+    """A feature cache folder that `folder_features` fills, for tests that may reuse its work; shared by the
+    run's workers (entries are written atomically, so workers can read and write it at once)."""
+    folder = shared_dir / "session-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
 def folder_features(model, weights_path, session_cache):
-    """features('a' | 'b' | 'mixed'): network outputs for a fixture folder, computed once per session.
+    """features('a' | 'b' | 'mixed'): network outputs (with sFID's spatial features) for a fixture folder,
+    computed once per run.
 
-    They are also written to `session_cache`, keyed as the API keys them for `weights_path`.
+    They are written to `session_cache`, keyed as the API keys them for `weights_path` (the recipe's
+    bytes, the same on every worker). The first worker to need a folder computes it under a lock; the
+    others then read the same entries from the cache instead of running the network again.
     """
     from inception_score.pipeline.cache import FORMAT, FeatureCache
     from inception_score.pipeline.extract import extract_features
+    from inception_score.pipeline.files import locked
     from inception_score.pipeline.sources import open_source
     from inception_score.pipeline.weights import sha256_file
 
@@ -52,15 +79,17 @@ def folder_features(model, weights_path, session_cache):
 
     def features(name: str):
         if name not in computed:
-            computed[name] = extract_features(
-                open_source(DATA / "images" / name),
-                model,
-                batch_size=32,
-                device="cpu",
-                progress=False,
-                cache=FeatureCache(session_cache / "features" / FORMAT),
-                model_id=sha256_file(weights_path),
-            )
+            with locked(session_cache / f".{name}.lock"):
+                computed[name] = extract_features(
+                    open_source(DATA / "images" / name),
+                    model,
+                    batch_size=32,
+                    device="cpu",
+                    progress=False,
+                    keep_spatial=True,
+                    cache=FeatureCache(session_cache / "features" / FORMAT),
+                    model_id=sha256_file(weights_path),
+                )
         return computed[name]
 
     return features

@@ -1,12 +1,14 @@
 """ADM batch files (adm_batch): real .npz files made with np.savez / np.savez_compressed."""
 
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
 from inception_score.errors import InceptionScoreError
-from inception_score.pipeline.adm_batch import inspect_adm_batch, iter_adm_images, read_adm_statistics
+from inception_score.pipeline.adm_batch import inspect_adm_batch, is_adm_batch, iter_adm_images, read_adm_statistics
+from inception_score.pipeline.statistics import is_statistics_path
 
 
 def images(count=10, height=5, width=7, seed=0):
@@ -45,6 +47,39 @@ def test_reference_batch_statistics(tmp_path):
     assert info.to_dict()["count"] == 3
 
 
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_a_channels_first_batch_is_the_same_batch_as_its_channels_last_twin(tmp_path, save):
+    """One layout rule: N x 3 x H x W streams the same images, with the same statistics, as N x H x W x 3."""
+    pixels = images(count=9, height=5, width=6)
+    statistics = dict(mu=np.arange(4.0), sigma=np.eye(4), mu_s=np.zeros(2), sigma_s=np.eye(2))
+    last, first = tmp_path / "last.npz", tmp_path / "first.npz"
+    save(last, pixels, **statistics)
+    save(first, pixels.transpose(0, 3, 1, 2), **statistics)
+    assert is_adm_batch(last) and is_adm_batch(first)
+    for block in (2, 4, 100):
+        assert np.array_equal(np.concatenate(list(iter_adm_images(first, block=block))), pixels)
+    assert inspect_adm_batch(first).to_dict() | {"path": "", "layout": ""} == inspect_adm_batch(last).to_dict() | {
+        "path": "",
+        "layout": "",
+    }
+    assert (inspect_adm_batch(first).layout, inspect_adm_batch(last).layout) == ("NCHW", "NHWC")
+    for key, value in read_adm_statistics(first).items():
+        assert np.array_equal(value, read_adm_statistics(last)[key])
+    assert not is_statistics_path(first) and not is_statistics_path(last)
+
+
+def test_a_shape_with_three_on_both_axes_needs_a_layout(tmp_path):
+    path = tmp_path / "tiny.npz"
+    pixels = images(count=2, height=3, width=3)
+    np.savez(path, pixels)
+    assert not is_adm_batch(path)
+    with pytest.raises(InceptionScoreError, match="ambiguous"):
+        inspect_adm_batch(path)
+    assert is_adm_batch(path, "NHWC") and is_adm_batch(path, "NCHW")
+    assert np.array_equal(next(iter_adm_images(path, layout="NHWC")), pixels)
+    assert np.array_equal(next(iter_adm_images(path, layout="NCHW")), pixels.transpose(0, 2, 3, 1))
+
+
 def test_empty_batch_yields_nothing(tmp_path):
     path = tmp_path / "empty.npz"
     np.savez(path, np.zeros((0, 4, 4, 3), np.uint8))
@@ -65,7 +100,8 @@ def test_large_block_holds_everything_at_once(tmp_path):
     [
         (np.zeros((2, 4, 4, 3), np.float32), "must hold uint8"),
         (np.zeros((2, 4, 4), np.uint8), "N x H x W x 3"),
-        (np.zeros((2, 3, 4, 4), np.uint8), "N x H x W x 3"),
+        (np.zeros((2, 1, 4, 4), np.uint8), "N x 3 x H x W, got"),
+        (np.zeros((2, 3, 4, 3), np.uint8), "ambiguous"),
         (np.asfortranarray(np.zeros((2, 4, 4, 3), np.uint8)), "Fortran order"),
     ],
 )
@@ -141,7 +177,7 @@ def test_statistics_must_come_in_pairs_of_matching_shape(tmp_path):
         read_adm_statistics(half)
     shapes = tmp_path / "shapes.npz"
     np.savez(shapes, images(2), mu=np.zeros(3), sigma=np.eye(4))
-    with pytest.raises(InceptionScoreError, match="d x d"):
+    with pytest.raises(InceptionScoreError, match=r"\(d, d\)"):
         read_adm_statistics(shapes)
     nan = tmp_path / "nan.npz"
     np.savez(nan, images(2), mu_s=np.array([np.nan, 0.0]), sigma_s=np.eye(2))
@@ -149,8 +185,12 @@ def test_statistics_must_come_in_pairs_of_matching_shape(tmp_path):
         read_adm_statistics(nan)
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, images(2), mu=np.array([object()], dtype=object), sigma=np.eye(1))
-    with pytest.raises(InceptionScoreError, match="cannot read its statistics"):
+    with pytest.raises(InceptionScoreError, match="pickled Python objects, which are never loaded"):
         read_adm_statistics(pickled)
+    asymmetric = tmp_path / "asymmetric.npz"
+    np.savez(asymmetric, images(2), mu_s=np.zeros(2), sigma_s=np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(InceptionScoreError, match=f"{re.escape(str(asymmetric))}: 'sigma_s' is not symmetric"):
+        read_adm_statistics(asymmetric)
 
 
 def test_bad_block_size(tmp_path):

@@ -384,3 +384,49 @@ def test_torchvision_preset_scores_through_the_api_with_its_contract(torchvision
     assert result.weights_sha256 == sha256_file(path) and result.reference_weights is False
     assert any("not torchvision's file" in warning for warning in result.warnings)
     assert 1.0 <= result.mean <= 1000
+
+
+FAILING_SOURCE = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+
+    class NeedsGray(nn.Module):
+        def forward(self, x: torch.Tensor):
+            if x.shape[1] != 1:
+                raise ValueError("this classifier needs grayscale input, got " + str(x.shape[1]) + " channels")
+            return x.flatten(1), x.flatten(1)
+
+
+    class WrongWidth(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(20, 5)
+
+        def forward(self, x: torch.Tensor):
+            return self.fc(x.flatten(1)), x.flatten(1)
+""")
+
+
+@pytest.mark.parametrize(
+    "name, cause",
+    [
+        ("NeedsGray", "ValueError: this classifier needs grayscale input, got 3 channels"),
+        ("WrongWidth", "RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
+    ],
+)
+def test_a_torchscript_failure_shows_the_real_cause(tmp_path, data, monkeypatch, name, cause):
+    """torch reports 'The following operation failed in the TorchScript interpreter' and, lines later, why."""
+    (tmp_path / "failing_classifiers.py").write_text(FAILING_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import failing_classifiers
+
+    path = tmp_path / f"{name}.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(getattr(failing_classifiers, name)()), str(path))
+    sys.modules.pop("failing_classifiers", None)
+    done = run_cli("score", data / "images" / "a", "--classifier", path, "--input-size", 8, "--normalize", "0-1")
+    assert done.returncode == 2 and cause in done.stderr, done.stderr
+    assert "in the TorchScript interpreter" in done.stderr and "failing_classifiers.py" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -88,7 +88,7 @@ def test_reference_by_catalog_name(small, weights_path, tmp_path, monkeypatch):
     monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(tmp_path / "cache"))
     batch = tmp_path / "VIRTUAL_lsun_cat256.npz"
     np.savez(batch, arr_0=pixels(small / "b"))  # an ADM reference batch of images, no statistics
-    installed = run_cli("refs", "install", "VIRTUAL_lsun_cat256", batch)
+    installed = run_cli("refs", "install", "VIRTUAL_lsun_cat256", batch, "--force")  # 32x32, not the entry's 256
     assert installed.returncode == 0, installed.stderr
     named = Evaluator(("fid",), "VIRTUAL_lsun_cat256", weights=weights_path, cache=False, **OPTIONS)
     named.update(pixels(small / "a"))

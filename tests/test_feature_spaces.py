@@ -467,7 +467,7 @@ def test_stats_refuses_a_bad_also(folders, tmp_path):
         ("dinov2-vits14", "--also takes NAME=FILE"),
         ("nothing=x.npz", "also (--also) maps a registry extractor"),
         ("inception-2015=x.npz", "names inception-2015, the extractor the main file is computed with"),
-        (f"dinov2-vits14={tmp_path / 'out.npz'}", "writes two feature spaces to the same file"),
+        (f"dinov2-vits14={tmp_path / 'out.npz'}", "named twice, for the statistics file (-o) and the dinov2-vits14"),
     ):
         refused = run_cli("stats", folders["b"], "-o", tmp_path / "out.npz", "--also", bad)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad

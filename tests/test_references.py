@@ -28,7 +28,7 @@ from inception_score.pipeline.reference_catalog import CATALOG
 from inception_score.pipeline.statistics import write_statistics
 from inception_score.pipeline.weights import REFERENCE_SHA256
 
-DIMS = 16
+DIMS = 2048  # the catalog entries are in Inception's pool3 space; 40 images make cheap rank-40 files
 
 
 def _moments(seed: int, n: int = 40) -> Moments:
@@ -162,7 +162,7 @@ def test_fetch_records_the_hash_at_first_download_and_verifies_it_on_every_use(s
     assert done.returncode == 0, done.stderr
     digest = hashlib.sha256(body).hexdigest()
     assert digest in done.stdout and "recorded at first use" in done.stdout
-    assert references.read_pins()["fid_stats_cifar10_train"]["sha256"] == digest
+    assert references.read_pins()["fid_stats_cifar10_train"].sha256 == digest
     info = json.loads(run_cli("refs", "info", "fid_stats_cifar10_train").stdout)
     assert info["sha256"] == digest and info["installed"] and info["sha256_origin"].startswith("recorded")
 
@@ -185,15 +185,14 @@ def test_fetch_records_the_hash_at_first_download_and_verifies_it_on_every_use(s
 def test_pins_written_by_two_processes_at_once_are_all_kept(isolated):
     """Two processes pin 200 names each, starting at the same moment: the lock keeps every pin."""
     code = (
-        "import pathlib, sys, time, types\n"
-        "from inception_score.pipeline import references\n"
+        "import pathlib, sys, time\n"
+        "from inception_score.pipeline import pins\n"
         "ready = pathlib.Path(sys.argv[2])\n"
         "(ready / sys.argv[1]).touch()\n"
         "while len(list(ready.iterdir())) < 2:\n"  # both imported: start together
         "    time.sleep(0.005)\n"
         "for i in range(200):\n"
-        "    entry = types.SimpleNamespace(name=f'{sys.argv[1]}-{i}')\n"
-        "    references._record_pin(entry, '0' * 64, i, 'test')\n"
+        "    pins.record_pin(f'{sys.argv[1]}-{i}', '0' * 64, i, 'test')\n"
     )
     env = dict(os.environ, INCEPTION_SCORE_CACHE=str(isolated / "cache"))
     ready = isolated / "ready"
@@ -201,7 +200,7 @@ def test_pins_written_by_two_processes_at_once_are_all_kept(isolated):
     workers = [subprocess.Popen([sys.executable, "-c", code, name, ready], env=env) for name in ("left", "right")]
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
     pins = references.read_pins()
-    assert len(pins) == 400 and pins["left-199"]["size"] == pins["right-199"]["size"] == 199
+    assert len(pins) == 400 and pins["left-199"].size == pins["right-199"].size == 199
     mask = os.umask(0)
     os.umask(mask)
     assert references.pins_path().stat().st_mode & 0o777 == 0o666 & ~mask
@@ -296,7 +295,7 @@ def test_install_verifies_pins_and_refuses_other_bytes(isolated, ours):
     not_npz = isolated / "junk.npz"
     not_npz.write_bytes(b"junk")
     done = run_cli("refs", "install", "fid_stats_svhn_train", not_npz)
-    assert done.returncode == 2 and "not a .npz" in done.stderr
+    assert done.returncode == 2 and "cannot read it as a .npz" in done.stderr and "not installed" in done.stderr
     # the API takes the name too
     result = fid(ours, "fid_stats_imagenet_train")
     assert result.reference is not None and result.reference["catalog_name"] == "fid_stats_imagenet_train"
@@ -325,12 +324,16 @@ def test_features_of_other_weights_against_a_tf_protocol_reference_warn(isolated
     assert any("abababababab" in w and "meaningless" in w for w in result.warnings)
 
 
-def _adm_batch(path: Path, *, statistics: bool) -> Path:
+def _adm_batch(path: Path, *, statistics: bool, size: int = 64) -> Path:
+    """An ADM reference batch: 6 images at the entry's size, and the evaluator's statistics (2048-d pool3,
+    2023-d spatial) when asked."""
     rng = np.random.RandomState(0)
-    arrays = {"arr_0": rng.randint(0, 256, (6, 24, 24, 3)).astype(np.uint8)}
+    arrays = {"arr_0": rng.randint(0, 256, (6, size, size, 3)).astype(np.uint8)}
     if statistics:
-        moments = _moments(5)
-        arrays.update(mu=moments.mean, sigma=moments.covariance, mu_s=moments.mean[:4], sigma_s=np.eye(4))
+        moments, spatial = _moments(5), rng.standard_normal((40, 2023))
+        arrays.update(
+            mu=moments.mean, sigma=moments.covariance, mu_s=spatial.mean(0), sigma_s=np.cov(spatial, rowvar=False)
+        )
     np.savez(path, **arrays)
     return path
 
@@ -345,11 +348,15 @@ def test_adm_reference_batch_with_statistics_serves_fid(isolated, ours):
 
 @pytest.mark.slow
 def test_adm_reference_batch_without_statistics_is_read_as_images(isolated, data, weights_path):
-    batch = _adm_batch(isolated / "cat.npz", statistics=False)
+    batch = _adm_batch(isolated / "cat.npz", statistics=False, size=256)
     assert run_cli("refs", "install", "VIRTUAL_lsun_cat256", batch).returncode == 0
+    samples = isolated / "samples"
+    samples.mkdir()
+    for path in sorted((data / "images" / "a").glob("*.png"))[:6]:
+        (samples / path.name).write_bytes(path.read_bytes())
     done = run_cli(
         "fid",
-        data / "images" / "a",
+        samples,
         "VIRTUAL_lsun_cat256",
         "--weights",
         weights_path,
@@ -371,8 +378,12 @@ class _RunsCode:
 
 def test_edm2_pickle_is_read_by_the_restricted_loader_and_warns_close_protocol(isolated, ours):
     moments = _moments(9)
-    stats = dict(num_images=40, fid=dict(mu=moments.mean, sigma=moments.covariance), fd_dinov2=dict(mu=np.zeros(3)))
+    stats = dict(num_images=40, fid=dict(mu=moments.mean, sigma=moments.covariance), fd_dinov2=dict(mu=np.zeros(1024)))
     file = isolated / "img64.pkl"
+    file.write_bytes(pickle.dumps(stats))  # a part without its sigma: malformed, refused in one line
+    done = run_cli("refs", "install", "edm2-img64", file)
+    assert done.returncode == 2 and "expected a dict with 'fd_dinov2': {'mu', 'sigma'}" in done.stderr
+    del stats["fd_dinov2"]
     file.write_bytes(pickle.dumps(stats))
     assert run_cli("refs", "install", "edm2-img64", file).returncode == 0
     result = fid(ours, "edm2-img64")
@@ -499,7 +510,7 @@ def test_refs_build_cifar10_train_then_use_it_by_name(isolated, weights_path):
     )
     assert done.returncode == 0, done.stderr
     assert "built" in done.stdout and "10 images" in done.stdout
-    pinned = references.read_pins()["cifar10-train"]["sha256"]
+    pinned = references.read_pins()["cifar10-train"].sha256
     done = run_cli("kid", "cifar10-train", "cifar10-train", "--subsets", "2", "--subset-size", "5", "--json")
     assert done.returncode == 0, done.stderr
     kid = json.loads(done.stdout)["kid"]
@@ -516,3 +527,152 @@ def test_build_and_fetch_refuse_the_wrong_kind_of_entry(isolated, ours):
     assert done.returncode == 2 and "not built yet" in done.stderr
     listing = run_cli("refs", "list").stdout
     assert "VIRTUAL_imagenet256_labeled" in listing and "clean-fid-clean" in listing
+
+
+# --- pins are validated on read ----------------------------------------------------------------
+
+DIGEST = "ab" * 32
+BROKEN_PINS = {
+    "empty": ("", "not valid JSON"),
+    "not json": ("{not json", "not valid JSON"),
+    "a list": ("[]", "should be a JSON object (name -> pin), got list"),
+    "an empty hash": ('{"fid_stats_celeba": {"sha256": "", "size": 1}}', "has sha256 '', not 64 lower-case hex"),
+    "a short hash": ('{"fid_stats_celeba": {"sha256": "abc", "size": 1}}', "has sha256 'abc'"),
+    "a negative size": (f'{{"fid_stats_celeba": {{"sha256": "{DIGEST}", "size": -1}}}}', "has size '-1'"),
+    "a pin that is text": ('{"fid_stats_celeba": "abc"}', "is a str, not an object"),
+}
+
+
+@pytest.mark.parametrize("text, message", BROKEN_PINS.values(), ids=BROKEN_PINS.keys())
+def test_a_malformed_pins_file_is_an_error_that_names_it_never_a_silent_match(isolated, ours, text, message):
+    entry = _entry("fid_stats_celeba")
+    installed = references.installed_path(entry)
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes(_ttur_bytes(isolated))
+    references.pins_path().write_text(text)
+    for words in (("fid", ours, "fid_stats_celeba"), ("refs", "info", "fid_stats_celeba")):
+        done = run_cli(*words)
+        assert done.returncode == 2 and message in done.stderr and str(references.pins_path()) in done.stderr
+        assert ("delete" in done.stderr or "repair" in done.stderr) and done.stderr.count("\n") == 1
+    assert references.pins_path().read_text() == text  # never rewritten behind the user's back
+
+
+def test_pins_or_their_lock_of_the_wrong_kind_are_one_line(isolated):
+    file = isolated / "t.npz"
+    file.write_bytes(_ttur_bytes(isolated))
+    folder = references.ensure_references_dir()
+    (folder / ".pins.lock").mkdir()
+    done = run_cli("refs", "install", "fid_stats_celeba", file)
+    assert done.returncode == 2 and "a folder is where this lock file belongs" in done.stderr
+    (folder / ".pins.lock").rmdir()
+    references.pins_path().mkdir()
+    done = run_cli("refs", "install", "fid_stats_celeba", file)
+    assert done.returncode == 2 and "is a folder, where the reference pins file belongs" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# --- a file must fit its catalog entry -----------------------------------------------------------
+
+
+def _ours(path: Path, n: int, dims: int = DIMS, **keys) -> Path:
+    features = np.random.RandomState(n).standard_normal((min(n, 60), dims))
+    moments = Moments(features.mean(0), np.cov(features, rowvar=False), n)
+    return write_statistics(
+        path,
+        moments,
+        weights_sha256=keys.get("weights_sha256", REFERENCE_SHA256),
+        pipeline_version=keys.get("pipeline_version", PIPELINE_VERSION),
+        features=features if keys.get("features") else None,
+        feature_rows=np.arange(len(features)) if keys.get("features") and len(features) < n else None,
+    )
+
+
+def test_refs_install_refuses_a_file_that_does_not_fit_the_entry_unless_forced(isolated):
+    small = _ours(isolated / "small.npz", 120)  # the newcomer's 120-image file, offered as TTUR's CIFAR-10
+    done = run_cli("refs", "install", "fid_stats_cifar10_train", small)
+    assert done.returncode == 2 and "does not fit fid_stats_cifar10_train" in done.stderr
+    assert "written by inception-score" in done.stderr and "--force" in done.stderr
+    assert "fid_stats_cifar10_train" not in references.read_pins()
+    assert not references.installed_path(_entry("fid_stats_cifar10_train")).exists()
+    done = run_cli("refs", "install", "fid_stats_cifar10_train", small, "--force")
+    assert done.returncode == 0 and "installed despite: it was written by inception-score" in done.stderr
+    assert references.read_pins()["fid_stats_cifar10_train"].sha256 in done.stdout
+
+    narrow = isolated / "narrow.npz"
+    np.savez(narrow, mu=np.zeros(16), sigma=np.eye(16))
+    cases = [
+        ("fid_stats_svhn_train", narrow, "its mu is 16-d; fid_stats_svhn_train's statistics are 2048-d"),
+        ("cifar10-train", isolated / "t.npz", "it does not say how it was made"),
+        ("cifar10-train", _ours(isolated / "n.npz", 120, features=True), "the statistics of 120 images; "),
+        ("cifar10-train", _ours(isolated / "c.npz", 50_000, features=True), "FITS"),
+        (
+            "imagenet-val",
+            _ours(isolated / "w.npz", 50_000, weights_sha256="cd" * 32, features=True),
+            "made with other weights or another pipeline",
+        ),
+        ("imagenet-val", _ours(isolated / "f.npz", 50_000), "it has no per-image features"),
+        ("VIRTUAL_imagenet128_labeled", _adm_batch(isolated / "b.npz", statistics=True), "its images are 64x64"),
+    ]
+    (isolated / "t.npz").write_bytes(_ttur_bytes(isolated))
+    for name, file, message in cases:
+        done = run_cli("refs", "install", name, file)
+        if message == "FITS":  # a file of ours of the entry's protocol and count, with features
+            assert done.returncode == 0, done.stderr
+            continue
+        assert done.returncode == 2 and message in done.stderr, (name, done.stderr)
+    pickled = isolated / "dino.pkl"
+    pickled.write_bytes(pickle.dumps(dict(fid=dict(mu=np.zeros(DIMS), sigma=np.eye(DIMS)))))
+    done = run_cli("refs", "install", "edm2-img512", pickled)
+    assert done.returncode == 2 and "expected a dict with 'fd_dinov2'" in done.stderr
+    pickled.write_bytes(
+        pickle.dumps(
+            dict(fid=dict(mu=np.zeros(DIMS), sigma=np.eye(DIMS)), fd_dinov2=dict(mu=np.zeros(8), sigma=np.eye(8)))
+        )
+    )
+    done = run_cli("refs", "install", "edm2-img512", pickled)
+    assert done.returncode == 2 and "its fd_dinov2.mu is 8-d; edm2-img512's statistics are 1024-d" in done.stderr
+
+
+def test_refs_install_says_the_hash_is_recorded_at_first_use_because_none_is_published(isolated):
+    file = isolated / "t.npz"
+    file.write_bytes(_ttur_bytes(isolated))
+    done = run_cli("refs", "install", "fid_stats_lsun_train", file)
+    assert done.returncode == 0 and "no publisher gives a sha256 for fid_stats_lsun_train" in done.stderr
+    assert "recorded now (trust on first use" in done.stderr
+    again = run_cli("refs", "install", "fid_stats_lsun_train", file)
+    assert again.returncode == 0 and "no publisher" not in again.stderr and "recorded at first use" in again.stdout
+    installed = references.installed_path(_entry("fid_stats_lsun_train"))
+    same = run_cli("refs", "install", "fid_stats_lsun_train", installed)  # the installed file itself: verified
+    assert same.returncode == 0 and installed.read_bytes() == file.read_bytes()
+
+
+def test_refs_fetch_refuses_a_file_that_does_not_fit_before_pinning_it(server, isolated):
+    server.bodies["ours.npz"] = _ours(isolated / "small.npz", 120).read_bytes()
+    with pytest.raises(InceptionScoreError, match="does not fit fid_stats_celeba: it was written by inception-score"):
+        references.fetch(_entry("fid_stats_celeba"), progress=False, urls=(f"{server.url}/files/ours.npz",))
+    assert "fid_stats_celeba" not in references.read_pins()
+    assert not references.installed_path(_entry("fid_stats_celeba")).exists()
+
+
+# --- the cache's derived files are verified by content ----------------------------------------------
+
+
+def test_a_converted_edm2_file_is_verified_and_rebuilt_from_the_pickle(isolated, ours):
+    inception = _moments(9)
+    file = isolated / "img64.pkl"
+    file.write_bytes(pickle.dumps(dict(num_images=40, fid=dict(mu=inception.mean, sigma=inception.covariance))))
+    assert run_cli("refs", "install", "edm2-img64", file).returncode == 0
+    first = fid(ours, "edm2-img64")
+    converted = references.resolve("edm2-img64").path
+    other = _moments(10)
+    np.savez(converted, mu=other.mean, sigma=other.covariance, derived_from="0" * 64, derived_sha256="0" * 64)
+    assert fid(ours, "edm2-img64").fid == first.fid  # rebuilt from the verified pickle
+    np.testing.assert_array_equal(np.load(converted)["mu"], inception.mean)
+    with np.load(converted) as npz:
+        forged = {key: npz[key] for key in npz.files}
+    forged["mu"] = other.mean  # the recorded hashes kept, the arrays changed
+    np.savez(converted, **forged)
+    assert fid(ours, "edm2-img64").fid == first.fid
+    converted.write_bytes(converted.read_bytes()[:100])  # damaged
+    again = fid(ours, "edm2-img64")
+    assert again.fid == first.fid and again.reference["sha256"] == first.reference["sha256"]

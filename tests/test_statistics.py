@@ -1,8 +1,10 @@
 """Statistics files: pytorch-fid's format both ways, our provenance keys, and malformed files (no network)."""
 
+import io
 import json
 import os
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -129,6 +131,11 @@ MALFORMED = {
     "pickled": (dict(mu=np.array([object()] * 4, dtype=object), sigma=np.eye(4)), "pickled Python objects"),
     "strings": (dict(mu=np.array(["a", "b"]), sigma=np.eye(2)), "'mu' should hold numbers"),
     "asymmetric": (dict(mu=np.zeros(2), sigma=np.array([[1.0, 0.9], [0.0, 1.0]])), "'sigma' is not symmetric"),
+    "asymmetric_spatial": (
+        dict(_good(), mu_s=np.zeros(2), sigma_s=np.array([[1.0, 0.9], [0.0, 1.0]])),
+        "'sigma_s' is not symmetric",
+    ),
+    "huge_declared": ("huge", "'sigma' declares float64 (1000000000, 4) (32000000000 bytes) but holds 128 bytes"),
     "bad_n": (dict(_good(), n=np.array(1)), "'n' should be one integer >= 2"),
     "bad_sha": (dict(_good(), weights_sha256=np.array("not-a-digest")), "not a sha256 hex digest"),
     "bad_text": (dict(_good(), pipeline_version=np.arange(3)), "'pipeline_version' should be one string"),
@@ -140,12 +147,24 @@ MALFORMED = {
 }
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 def _write_malformed(path, content):
     if isinstance(content, bytes):
         path.write_bytes(content)
     elif content == "npy":
         with open(path, "wb") as file:
             np.save(file, np.zeros(4))
+    elif content == "huge":  # a header that declares 32 GB over 128 bytes of data
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, dict(descr="<f8", fortran_order=False, shape=(10**9, 4)))
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("mu.npy", _npy(np.zeros(4)))
+            archive.writestr("sigma.npy", header.getvalue() + bytes(128))
     else:
         np.savez(path, **content)
 

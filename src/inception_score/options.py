@@ -42,7 +42,8 @@ class Options:
     batch_size
         Images per forward pass (default 8 on CPU, 200 on CUDA).
     device
-        Torch device (default: CUDA if available).
+        Torch device (default: CUDA if available). Checked against this machine when it is used
+        (a missing GPU is one clear error then), so the options can be made anywhere.
     workers
         Decoding threads (default up to 4; 0 decodes inline).
     fast
@@ -104,7 +105,7 @@ class Options:
         if self.workers is not None:
             check_whole(self.workers, "workers (--workers)", 0)
         if self.device is not None:
-            check_device(self.device)
+            _check_device_name(self.device)  # whether this machine has it is checked when it is used
 
     @classmethod
     def of(cls, options: Options | None = None, **overrides: Any) -> Options:
@@ -122,10 +123,13 @@ class Options:
 
     @property
     def torch_device(self) -> torch.device:
-        return torch.device(self.device) if self.device is not None else default_device()
+        """The device to run on, checked to exist on this machine (one clear error if not)."""
+        return check_device(self.device) if self.device is not None else default_device()
 
     def load_extractor(self) -> Classifier:
-        """The classifier these options name, with its input contract (loaded once per process)."""
+        """The classifier these options name, with its input contract (loaded once per process); the device
+        is checked first, so a missing GPU is said before any weights are read."""
+        _ = self.torch_device
         return load_classifier(
             self.classifier,
             weights=self.weights,
@@ -136,3 +140,15 @@ class Options:
             progress=self.progress,
             plain=self.plain,
         )
+
+
+def _check_device_name(device: Any) -> None:
+    """Refuse, when the options are made, a device that is no torch device or can never run the network
+    ("cdua", "meta"); cuda and mps are accepted here and checked against the machine when used, so options
+    written for a GPU machine can be made anywhere."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError, ValueError):
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        check_device(device)  # raises its message for this device

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..errors import InceptionScoreError
@@ -15,6 +17,7 @@ from ..options import Options
 from ..parallel import launch as distributed
 from ..pipeline.cache import DEFAULT_SIZE_LIMIT, parse_size
 from ..pipeline.extractors import NORMALIZATIONS, RESIZE_METHODS
+from ..pipeline.files import Output, check_outputs, path_exists
 from ..pipeline.sources import DEFAULT_MAX_PIXELS
 
 HELP_WIDTH = 100
@@ -221,8 +224,9 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
 
 
 def options_of(args: argparse.Namespace) -> Options:
-    """The command's options as the library's one options object."""
-    return Options(
+    """The command's options as the library's one options object; a --device this machine lacks is said now,
+    before any work."""
+    options = Options(
         classifier=args.classifier,
         weights=args.weights,
         input_size=args.input_size,
@@ -244,19 +248,42 @@ def options_of(args: argparse.Namespace) -> Options:
         on_error="skip" if args.skip_bad else "stop",
         allow_other_protocol=getattr(args, "allow_other_protocol", False),
     )
+    if options.device is not None:
+        _ = options.torch_device  # checked now
+    return options
 
 
 def pairs(given: list[str], usage: str, example: str) -> dict[str, str]:
     """Repeated METRIC=VALUE options (--extractor, --ref-for, --also) as a dict; the library checks the names
-    and values."""
-    chosen = {}
+    and values. A name given twice is an error (one of the two would be dropped)."""
+    chosen: dict[str, str] = {}
+    option, _, form = usage.partition(" ")
     for item in given:
         metric, equals, value = item.partition("=")
         if not equals or not metric.strip() or not value.strip():
-            option, _, form = usage.partition(" ")
             raise InceptionScoreError(f"{option} takes {form}, e.g. {example}; got {item!r}")
+        if metric.strip() in chosen:
+            raise InceptionScoreError(
+                f"{option} names {metric.strip()} twice ({chosen[metric.strip()]} and {value.strip()}); give it once"
+            )
         chosen[metric.strip()] = value.strip()
     return chosen
+
+
+INPUTS = ("source", "a", "b", "ref", "fid", "kid", "class_names", "weights", "data", "file")  # args that are read
+
+
+def inputs_of(args: argparse.Namespace, *more: object) -> list[object]:
+    """Every path the command reads: its positional sources, references, --weights, --class-names, and `more`."""
+    return [getattr(args, name) for name in INPUTS if getattr(args, name, None) is not None] + list(more)
+
+
+def check_outputs_of(args: argparse.Namespace, outputs: list[Output], *more_inputs: object) -> list[Path]:
+    """The command's outputs, checked before any work against each other and every input (`check_outputs`)."""
+    for value in inputs_of(args, *more_inputs):
+        if isinstance(value, (str, os.PathLike)):
+            path_exists(value)  # a name too long for the file system is said now, in one line
+    return check_outputs([output for output in outputs if output.path is not None], inputs_of(args, *more_inputs))
 
 
 def print_skipped(names) -> None:

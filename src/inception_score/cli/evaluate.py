@@ -9,6 +9,7 @@ import sys
 from .. import api
 from ..metrics import all_names
 from ..parallel import launch as distributed
+from ..pipeline.files import Output
 from ..pipeline.sources import open_source
 from ..report import save_report
 from ..report.plots import require_matplotlib
@@ -19,6 +20,7 @@ from .common import (
     add_kid_options,
     add_metric_options,
     add_run_options,
+    check_outputs_of,
     metric_options_of,
     options_of,
     pairs,
@@ -83,6 +85,9 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    extractors = pairs(args.extractor, "--extractor METRIC=NAME", "fd_dinov2=dinov2-vitg14")
+    reference_for = pairs(args.ref_for, "--ref-for METRIC=REF", "fd_dinov2=ref_dinov2.npz")
+    check_outputs_of(args, [Output(args.report, "report", "--report")], *reference_for.values())
     if args.report:
         require_matplotlib()  # before minutes of scoring, not after
     evaluation = api.evaluate(
@@ -96,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         kid_subset_size=args.kid_subset_size,
         kid_seed=args.kid_seed,
         protocol=args.protocol,
-        extractors=pairs(args.extractor, "--extractor METRIC=NAME", "fd_dinov2=dinov2-vitg14"),
-        reference_for=pairs(args.ref_for, "--ref-for METRIC=REF", "fd_dinov2=ref_dinov2.npz"),
+        extractors=extractors,
+        reference_for=reference_for,
         options=options_of(args),
         **metric_options_of(args),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..api import save_statistics
 from ..parallel import launch as distributed
@@ -23,9 +24,17 @@ def register(commands: Commands) -> None:
     fetch.add_argument("name")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.add_argument("--allow-other-protocol", action="store_true", help="fetch an entry of another protocol")
-    install = add_command(refs_commands, "install", "verify FILE (a copy of NAME) and copy it into the cache")
+    install = add_command(
+        refs_commands, "install", "check that FILE fits NAME, verify its hash and copy it into the cache"
+    )
     install.add_argument("name")
     install.add_argument("file")
+    install.add_argument(
+        "--force",
+        action="store_true",
+        help="install FILE although it does not fit the catalog entry (its feature space, size, images or "
+        "protocol); the hash is still checked",
+    )
     build = add_command(refs_commands, "build", "compute NAME from your copy of its dataset (our protocol)")
     build.add_argument("name")
     build.add_argument("--data", required=True, metavar="DIR", help="the dataset folder")
@@ -45,13 +54,18 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(references.describe(entry), indent=2))
     elif args.refs_command == "fetch":
         references.check_protocol(entry, args.allow_other_protocol)
+        pinned_before = references.expected_sha256(entry)[0] is not None
         path = references.fetch(entry, progress=not args.quiet)
         print(f"{path} sha256 {references.sha256_file(path)} ({references.expected_sha256(entry)[1]})")
+        if not pinned_before:
+            print(f"inception-score: note: {references.first_use_note(entry)}", file=sys.stderr)
     elif args.refs_command == "install":
-        path = references.install(entry, args.file)
-        print(f"{path} sha256 {references.sha256_file(path)} ({references.expected_sha256(entry)[1]})")
+        installed = references.install(entry, args.file, force=args.force)
+        print(f"{installed.path} sha256 {installed.sha256} ({installed.origin})")
+        for note in installed.notes:
+            print(f"inception-score: note: {note}", file=sys.stderr)
     else:
-        destination = references.build_destination(entry)
+        destination = references.build_destination(entry, data=args.data)
         data = references.read_cifar10_batches(args.data) if entry.build == "cifar10-python" else args.data
         written = save_statistics(data, destination, with_features=True, options=options_of(args))
         if distributed.is_main_process():

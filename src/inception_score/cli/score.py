@@ -9,8 +9,9 @@ import sys
 from ..api import evaluate, inception_score
 from ..maths.limits import check_seed
 from ..parallel import launch as distributed
+from ..pipeline.files import Output
 from ..pipeline.sources import open_source
-from ..report import check_report_path, read_class_names, save_report
+from ..report import read_class_names, save_report
 from ..report.plots import require_matplotlib
 from .common import (
     Commands,
@@ -18,6 +19,7 @@ from .common import (
     add_is_options,
     add_kid_options,
     add_run_options,
+    check_outputs_of,
     non_negative_int,
     options_of,
     print_skipped,
@@ -63,9 +65,9 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_seed(args.kid_seed, "kid_seed (--kid-seed)")  # a bad seed is refused even when no KID is asked for
+    check_outputs_of(args, [Output(args.report, "report", "--report")])
     class_names = read_class_names(args.class_names) if args.class_names else None
     if args.report:
-        check_report_path(args.report, inputs=(args.source, args.fid, args.kid, args.class_names))
         require_matplotlib()  # before minutes of scoring, not after
     if args.fid or args.kid:
         evaluation = _with_references(args)

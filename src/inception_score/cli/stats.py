@@ -7,8 +7,18 @@ import sys
 
 from ..api import save_statistics
 from ..parallel import launch as distributed
-from ..pipeline.statistics import read_statistics
-from .common import Commands, add_command, add_run_options, int_at_least, options_of, pairs, print_skipped
+from ..pipeline.files import Output
+from ..pipeline.statistics import check_output_path, read_statistics
+from .common import (
+    Commands,
+    add_command,
+    add_run_options,
+    check_outputs_of,
+    int_at_least,
+    options_of,
+    pairs,
+    print_skipped,
+)
 
 
 def register(commands: Commands) -> None:
@@ -42,6 +52,10 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     also = pairs(args.also, "--also NAME=FILE", "dinov2-vitl14=ref_dinov2.npz")
+    outputs = [Output(args.output, "statistics file", "-o")]
+    outputs += [Output(file, f"{name} statistics file", "--also") for name, file in also.items()]
+    for path in check_outputs_of(args, outputs):
+        check_output_path(path)  # a .npz name
     written = save_statistics(
         args.source,
         args.output,

@@ -136,8 +136,8 @@ def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, si
     Tr((S_a S_b)^(1/2)) is computed as the nuclear norm (sum of singular values) of F_a^T F_b for
     factors S = F F^T (Cholesky; for singular S pivoted Cholesky, or the eigendecomposition):
     the eigenvalues of S_a S_b are the squared singular values of F_a^T F_b. All real, so never
-    complex or NaN, also for rank-deficient covariances (N < d) and identical sets (0 up to
-    rounding). A negative rounding residue is reported as 0.
+    complex or NaN, also for rank-deficient covariances (N < d). Identical statistics give exactly 0;
+    otherwise a negative rounding residue is reported as 0.
 
     Parameters
     ----------
@@ -162,6 +162,8 @@ def frechet_of_moments(a: Moments, b: Moments) -> float:
         _check_moments(moments, side)
     if a.mean.shape != b.mean.shape:
         raise InceptionScoreError(f"cannot compare {a.mean.shape[0]}-d features (a) with {b.mean.shape[0]}-d (b)")
+    if np.array_equal(a.mean, b.mean) and np.array_equal(a.covariance, b.covariance):
+        return 0.0  # the same statistics: exactly 0, not the rounding residue of the square root's trace
     factor_a, factor_b = _sqrt_factor(a, "a"), _sqrt_factor(b, "b")
     trace_sqrt = np.linalg.svd(factor_a.T @ factor_b, compute_uv=False).sum()
     with np.errstate(over="ignore", invalid="ignore"):

@@ -1,5 +1,10 @@
 """ADM evaluator batch files: `.npz` with images `arr_0` (N x H x W x 3 uint8) and optional statistics.
 
+One layout rule: `arr_0` may hold its images channels last (N x H x W x 3, as the evaluator writes
+them) or channels first (N x 3 x H x W); the axis is read from the shape (`arrays.channel_axis`),
+and a shape that could be either (3 on both axes) is an ADM batch only when a layout is given.
+Both orders are the same batch: the same images, the same stored statistics, the same results.
+
 openai/guided-diffusion's evaluator reads a sample batch (`arr_0`, maybe `arr_1` labels) and a
 reference batch (`arr_0` plus `mu`, `sigma` of pool3 and `mu_s`, `sigma_s` of the spatial
 features). A 50,000-image batch at 256 px is 9.8 GB, so the images are streamed a block at a
@@ -22,6 +27,8 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import InceptionScoreError
+from .arrays import Layout, channel_axis
+from .npz import check_member, checked_pair, load_member, read_npy_header
 
 IMAGES_KEY = "arr_0"
 LABELS_KEY = "arr_1"
@@ -42,6 +49,7 @@ class AdmBatchInfo:
     has_labels: bool  # arr_1 present (ignored)
     statistics: tuple[str, ...]  # those of mu, sigma, mu_s, sigma_s present
     other_keys: tuple[str, ...]  # any other arrays (ignored)
+    layout: Layout = "NHWC"  # how arr_0 stores its images
 
     def to_dict(self) -> dict[str, Any]:
         return dict(
@@ -53,7 +61,18 @@ class AdmBatchInfo:
             has_labels=self.has_labels,
             statistics=list(self.statistics),
             other_keys=list(self.other_keys),
+            layout=self.layout,
         )
+
+
+@dataclass(frozen=True)
+class _Images:
+    """arr_0's geometry: N images of H x W, stored channels last (NHWC) or first (NCHW)."""
+
+    count: int
+    height: int
+    width: int
+    layout: Layout
 
 
 def _array_names(archive: zipfile.ZipFile) -> list[str]:
@@ -71,32 +90,48 @@ def _open_archive(path: Path) -> Iterator[zipfile.ZipFile]:
         raise InceptionScoreError(f"{path}: not a readable .npz (zip) file ({error})") from None
 
 
-def _read_images_header(member: IO[bytes], path: Path) -> tuple[int, int, int]:
-    """Parse the .npy header of arr_0 and check it describes N x H x W x 3 uint8 in C order."""
-    try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise ValueError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise InceptionScoreError(f"{path}: the header of {IMAGES_KEY} is corrupt ({error})") from None
+def images_layout(shape: tuple[int, ...], dtype: np.dtype, fortran_order: bool, layout: Layout | None) -> Layout:
+    """The layout of an arr_0 of this header, by the one rule (ValueError says why it is not an image batch)."""
     if dtype != np.uint8:
-        raise InceptionScoreError(
-            f"{path}: {IMAGES_KEY} must hold uint8 images (0..255), got dtype {dtype}; convert with "
+        raise ValueError(
+            f"must hold uint8 images (0..255), got dtype {dtype}; convert with "
             "np.clip(x, 0, 255).astype(np.uint8) before np.savez"
         )
-    if len(shape) != 4 or shape[3] != 3 or shape[1] < 1 or shape[2] < 1:
-        raise InceptionScoreError(f"{path}: {IMAGES_KEY} must be N x H x W x 3 (RGB, channels last), got {shape}")
+    if len(shape) != 4 or 3 not in (shape[1], shape[3]):
+        raise ValueError(f"must be N x H x W x 3 (RGB, channels last) or N x 3 x H x W, got {shape}")
     if fortran_order:
-        raise InceptionScoreError(f"{path}: {IMAGES_KEY} is stored in Fortran order; save np.ascontiguousarray(x)")
-    return int(shape[0]), int(shape[1]), int(shape[2])
+        raise ValueError("is stored in Fortran order; save np.ascontiguousarray(x)")
+    try:
+        axis = channel_axis(tuple(shape), layout, IMAGES_KEY)
+    except InceptionScoreError as error:
+        raise ValueError(str(error).removeprefix(f"{IMAGES_KEY}: ")) from None
+    if axis is None or shape[axis] != 3:
+        raise ValueError(f"must hold RGB images (3 channels), got {shape}")
+    found: Layout = "NHWC" if axis == 3 else "NCHW"
+    height, width = (shape[1], shape[2]) if found == "NHWC" else (shape[2], shape[3])
+    if height < 1 or width < 1:
+        raise ValueError(f"images of shape {shape} have no pixels")
+    return found
+
+
+def _read_images_header(archive: zipfile.ZipFile, path: Path, layout: Layout | None) -> _Images:
+    """arr_0's header, its sizes checked against the file, as an image batch of one of the two layouts."""
+    check_member(path, archive, IMAGES_KEY)
+    try:
+        with archive.open(f"{IMAGES_KEY}.npy") as member:
+            shape, fortran_order, dtype = read_npy_header(member)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InceptionScoreError(f"{path}: the header of {IMAGES_KEY} is corrupt ({error})") from None
+    try:
+        found = images_layout(shape, dtype, fortran_order, layout)
+    except ValueError as error:
+        raise InceptionScoreError(f"{path}: {IMAGES_KEY} {error}") from None
+    height, width = (shape[1], shape[2]) if found == "NHWC" else (shape[2], shape[3])
+    return _Images(int(shape[0]), int(height), int(width), found)
 
 
 @contextmanager
-def _open_images(path: Path) -> Iterator[tuple[IO[bytes], tuple[int, int, int], bool]]:
+def _open_images(path: Path, layout: Layout | None = None) -> Iterator[tuple[IO[bytes], _Images, bool]]:
     with _open_archive(path) as archive:
         name = f"{IMAGES_KEY}.npy"
         if name not in archive.namelist():
@@ -104,25 +139,22 @@ def _open_images(path: Path) -> Iterator[tuple[IO[bytes], tuple[int, int, int], 
                 f"{path}: no {IMAGES_KEY} in the file (it holds {_array_names(archive)}); an ADM batch stores its "
                 f"images as np.savez(path, images) -> {IMAGES_KEY}"
             )
+        images = _read_images_header(archive, path, layout)
         entry = archive.getinfo(name)
         with archive.open(entry) as member:
-            count, height, width = _read_images_header(member, path)
-            expected = member.tell() + count * height * width * 3
-            if entry.file_size != expected:
-                raise InceptionScoreError(
-                    f"{path}: {IMAGES_KEY} should hold {expected} bytes for {count} x {height} x {width} x 3 "
-                    f"images but holds {entry.file_size}: the file is truncated or corrupt"
-                )
-            yield member, (count, height, width), entry.compress_type != zipfile.ZIP_STORED
+            read_npy_header(member)  # to the first pixel
+            yield member, images, entry.compress_type != zipfile.ZIP_STORED
 
 
-def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
+def inspect_adm_batch(path: str | Path, layout: Layout | None = None) -> AdmBatchInfo:
     """Describe an ADM batch file without reading its images.
 
     Parameters
     ----------
     path : str or Path
         The `.npz` file.
+    layout : "NHWC", "NCHW" or None
+        How arr_0 stores its images, when its shape does not tell (3 on both axes).
 
     Returns
     -------
@@ -130,38 +162,38 @@ def inspect_adm_batch(path: str | Path) -> AdmBatchInfo:
         Image count and size, compression, and which optional arrays are present.
     """
     path = Path(path)
-    with _open_images(path) as (_, (count, height, width), compressed):
+    with _open_images(path, layout) as (_, images, compressed):
         pass
     with _open_archive(path) as archive:
         names = _array_names(archive)
     known = {IMAGES_KEY, LABELS_KEY, *STATISTICS_KEYS}
     return AdmBatchInfo(
         str(path),
-        count,
-        height,
-        width,
+        images.count,
+        images.height,
+        images.width,
         compressed,
         LABELS_KEY in names,
         tuple(key for key in STATISTICS_KEYS if key in names),
         tuple(sorted(name for name in names if name not in known)),
+        images.layout,
     )
 
 
-def is_adm_batch(value: object) -> bool:
-    """True for a path to an existing `.npz` file whose `arr_0` is an N x H x W x 3 uint8 array (its header
-    says so; nothing else is read) and not 3 pixels tall (ambiguous with N x 3 x H x W). Such files are ADM
-    batches: images, maybe with the evaluator's statistics."""
+def is_adm_batch(value: object, layout: Layout | None = None) -> bool:
+    """True for a path to an existing `.npz` file whose `arr_0` header declares a batch of uint8 RGB images,
+    N x H x W x 3 or N x 3 x H x W (nothing else is read). A shape with 3 on both axes is one only when
+    `layout` says which; otherwise it is left to the array sources, which ask for the layout. Such files
+    are ADM batches: images, maybe with the evaluator's statistics, whichever their axis order."""
     if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".npz" or not Path(value).is_file():
         return False
     try:
         with zipfile.ZipFile(value) as archive, archive.open(f"{IMAGES_KEY}.npy") as member:
-            version = np.lib.format.read_magic(member)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran_order, dtype = read(member)
+            shape, fortran_order, dtype = read_npy_header(member)
+        images_layout(shape, dtype, fortran_order, layout)
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
         return False
-    # N x 3 x W x 3 could as well be N x C x H x W: left to the array sources, which ask for a layout
-    return dtype == np.uint8 and len(shape) == 4 and shape[3] == 3 and shape[1] != 3 and not fortran_order
+    return True
 
 
 def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
@@ -175,7 +207,7 @@ def _read_exactly(member: IO[bytes], into: np.ndarray) -> int:
     return filled
 
 
-def iter_adm_images(path: str | Path, block: int = DEFAULT_BLOCK) -> Iterator[np.ndarray]:
+def iter_adm_images(path: str | Path, block: int = DEFAULT_BLOCK, layout: Layout | None = None) -> Iterator[np.ndarray]:
     """Stream the images of an ADM batch in blocks, in file order, without loading the whole array.
 
     Parameters
@@ -184,28 +216,35 @@ def iter_adm_images(path: str | Path, block: int = DEFAULT_BLOCK) -> Iterator[np
         The `.npz` file (stored or deflated members).
     block : int
         Images per block (the last block may be shorter).
+    layout : "NHWC", "NCHW" or None
+        How arr_0 stores its images, when its shape does not tell.
 
     Yields
     ------
     numpy.ndarray
-        block x H x W x 3 uint8, a new writable array each time.
+        block x H x W x 3 uint8 (channels last, whichever way the file stores them), a new writable
+        array each time.
     """
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
         raise InceptionScoreError(f"block must be a positive integer, got {block!r}")
     path = Path(path)
-    with _open_images(path) as (member, (count, height, width), _):
+    with _open_images(path, layout) as (member, images, _):
+        count, height, width = images.count, images.height, images.width
         for start in range(0, count, block):
-            images = np.empty((min(block, count - start), height, width, 3), np.uint8)
+            rows = min(block, count - start)
+            stored = np.empty(
+                (rows, height, width, 3) if images.layout == "NHWC" else (rows, 3, height, width), np.uint8
+            )
             try:
-                filled = _read_exactly(member, images)
+                filled = _read_exactly(member, stored)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
                 raise InceptionScoreError(f"{path}: {IMAGES_KEY} is corrupt near image {start} ({error})") from None
-            if filled != images.nbytes:
+            if filled != stored.nbytes:
                 raise InceptionScoreError(
                     f"{path}: {IMAGES_KEY} ends early: image {start + filled // (height * width * 3)} of {count} "
                     "is incomplete (truncated file)"
                 )
-            yield images
+            yield stored if images.layout == "NHWC" else np.ascontiguousarray(stored.transpose(0, 2, 3, 1))
 
 
 def read_adm_statistics(path: str | Path) -> dict[str, np.ndarray]:
@@ -236,22 +275,9 @@ def read_adm_statistics(path: str | Path) -> dict[str, np.ndarray]:
                         f"{path}: has {mean_key if missing == cov_key else cov_key} but not {missing}; both are needed"
                     )
                 if mean_key in names:
-                    found[mean_key], found[cov_key] = _checked_pair(
-                        arrays[mean_key], arrays[cov_key], mean_key, cov_key, path
+                    found[mean_key], found[cov_key] = checked_pair(
+                        load_member(path, arrays, mean_key), load_member(path, arrays, cov_key), mean_key, cov_key, path
                     )
     except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
         raise InceptionScoreError(f"{path}: cannot read its statistics ({error})") from None
     return found
-
-
-def _checked_pair(
-    mean: np.ndarray, cov: np.ndarray, mean_key: str, cov_key: str, path: Path
-) -> tuple[np.ndarray, np.ndarray]:
-    if mean.ndim != 1 or cov.shape != (mean.size, mean.size):
-        raise InceptionScoreError(f"{path}: {mean_key} must be d and {cov_key} d x d, got {mean.shape} and {cov.shape}")
-    if not (np.issubdtype(mean.dtype, np.number) and np.issubdtype(cov.dtype, np.number)):
-        raise InceptionScoreError(f"{path}: {mean_key}/{cov_key} must be numbers, got {mean.dtype}/{cov.dtype}")
-    mean, cov = mean.astype(np.float64), cov.astype(np.float64)
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-        raise InceptionScoreError(f"{path}: {mean_key}/{cov_key} contain NaN or infinite values")
-    return mean, cov

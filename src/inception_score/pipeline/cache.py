@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import stat as statmodule
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InceptionScoreError, escaped
-from .files import umask_mode
+from .files import TEMPORARY_PREFIX, atomic_write
 from .sources import Sample
 from .weights import cache_dir
 
@@ -177,15 +176,8 @@ class FeatureCache:
         entry = np.array((*values, _checksum(key, logits, pool3, spatial)), dtype=dtype)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, entry, allow_pickle=False)
-            umask_mode(temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        with atomic_write(path) as file:
+            np.save(file, entry, allow_pickle=False)
         self._written_since_trim += path.stat().st_size if path.exists() else 0
         if self._written_since_trim > self.size_limit // 10:
             self.trim()
@@ -224,7 +216,7 @@ class FeatureCache:
                 continue
             if not statmodule.S_ISREG(stat.st_mode):
                 continue  # a FIFO or device someone put here: never opened, never deleted
-            if file.name.startswith(".tmp-"):
+            if file.name.startswith(TEMPORARY_PREFIX):
                 if now - stat.st_mtime > _STALE_TEMPORARY_SECONDS:  # left by a killed process
                     _unlink_quietly(file.path)
                 continue
@@ -243,7 +235,7 @@ class FeatureCache:
         """Number of entries and bytes on disk."""
         entries = size = 0
         for file in self._files():
-            if not file.name.startswith(".tmp-"):
+            if not file.name.startswith(TEMPORARY_PREFIX):
                 try:
                     size += file.stat().st_size
                     entries += 1

@@ -479,12 +479,26 @@ class LogitsAndFeatures(nn.Module):
         return logits, features.flatten(1)
 
 
+TORCHSCRIPT_FAILED = "The following operation failed in the TorchScript interpreter"
+
+
 def one_line(error: BaseException) -> str:
-    """An exception from the user's code as 'Type: first line of its message' (sys.exit: its code)."""
+    """An exception from the user's code as 'Type: first line of its message' (sys.exit: its code), with
+    the real cause: a TorchScript failure's own error (the last line of its message, after the script's
+    traceback), and an exception's `__cause__` when it was raised from one."""
     if isinstance(error, SystemExit):
         return f"it called sys.exit({error.code!r})"
-    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-    return f"{type(error).__name__}: {escaped(first[:300])}" if first else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if lines and lines[0].startswith(TORCHSCRIPT_FAILED) and len(lines) > 1:
+        where = next((line for line in lines if line.startswith('File "')), None)  # the model's own forward
+        cause = lines[-1].removeprefix("builtins.")
+        text = f"{escaped(cause[:300])} (in the TorchScript interpreter{', ' + escaped(where[:200]) if where else ''})"
+    else:
+        text = f"{type(error).__name__}: {escaped(lines[0][:300])}" if lines else type(error).__name__
+    cause_of = error.__cause__
+    if cause_of is not None and cause_of is not error and not isinstance(cause_of, SystemExit):
+        text += f"; caused by {one_line(cause_of)}"
+    return text
 
 
 def declared_outputs(module: Any, name: str) -> tuple[str, ...]:
@@ -670,8 +684,7 @@ def _torchscript(path: Path, options: dict[str, Any]) -> Classifier:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as error:  # torch raises RuntimeError, ValueError, zipfile errors...
             raise InceptionScoreError(
-                f"cannot load classifier {path} as TorchScript ({error.__class__.__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}). Save a model with "
+                f"cannot load classifier {path} as TorchScript ({one_line(error)}). Save a model with "
                 "torch.jit.save(torch.jit.script(model), FILE); for a plain state dict use "
                 "--classifier package.module:factory"
             ) from None

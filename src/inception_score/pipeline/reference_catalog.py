@@ -22,6 +22,8 @@ class Protocol:
     computed_by: str
     comparable: str  # "same": our default features; "close": warn; "different": refused unless allowed
     extractor: str = "inception-2015"  # the registry extractor whose feature space the statistics are in
+    dims: int = 2048  # the length of its feature vectors (mu is dims, sigma dims x dims)
+    spatial_dims: int | None = None  # sFID's spatial statistics (mu_s), where the protocol has them
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ ADM = Protocol(
     resize="uint8 images at native size fed to the graph, which resizes bilinearly to 299 (TF1)",
     computed_by="openai/guided-diffusion evaluations/evaluator.py (TensorFlow), OpenAI, July 2021",
     comparable="same",
+    spatial_dims=2023,  # mixed_6/conv channels [:7], 17 x 17 x 7
 )
 OURS = Protocol(
     name="inception-score",
@@ -69,6 +72,7 @@ OURS = Protocol(
     resize="TF1 bilinear to 299 on float 0..255, (x - 128) / 128",
     computed_by="this package (`inception-score refs build`), on the user's machine",
     comparable="same",
+    spatial_dims=2023,
 )
 NVIDIA_DETECTOR = Protocol(
     name="nvidia-inception-detector",
@@ -84,6 +88,7 @@ EDM2_DINOV2 = Protocol(
     computed_by="NVlabs edm2 calculate_metrics.py `ref` (PyTorch), NVIDIA",
     comparable="close",
     extractor="dinov2-vitl14",
+    dims=1024,
 )
 CLEAN_FID = Protocol(
     name="clean-fid-clean",

@@ -2,35 +2,35 @@
 
 Files live in `<cache>/references/`. An entry with a published sha256 is checked against it
 from the first download on. Where none is published, the sha256 of the first file is recorded
-in `<cache>/references/pins.json` (trust on first use) and every later use, install or
-re-download must match it. Results that use a reference print the name, the sha256 and where
-the hash came from, so two users can see whether they compared against the same bytes.
+in `<cache>/references/pins.json` (trust on first use, `pins`) and every later use, install or
+re-download must match it; before that first pin a file must fit its entry (`reference_checks`:
+format, feature space, dimensions, count, protocol). Results that use a reference print the
+name, the sha256 and where the hash came from, so two users can see whether they compared
+against the same bytes. The .npz converted from an EDM2 pickle is verified by content (`edm2`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import pickle
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InceptionScoreError
+from ..errors import InceptionScoreError, escaped
 from .download import DownloadFailed, fetch_verified, partial_path
+from .edm2 import converted_statistics
 from .extract import PIPELINE_VERSION
-from .files import umask_mode
+from .files import Output, check_outputs, copy_file, path_exists, same_file
+from .pickles import safe_load_pickle
+from .pins import check_pins, ensure_references_dir, pins_path, read_pins, record_pin, references_dir
 from .reference_catalog import CATALOG, EDM2_DINOV2, OURS, Protocol, Reference, find_entry
-from .weights import REFERENCE_SHA256, cache_dir, sha256_file
+from .reference_checks import misfits
+from .weights import REFERENCE_SHA256, sha256_file
 
 ENV_REFERENCE_URL = "INCEPTION_SCORE_REFERENCE_URL"  # a mirror: base URL tried first, + the entry's filename
+__all__ = ["check_pins", "pins_path", "read_pins", "references_dir", "safe_load_pickle"]  # re-exported
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,6 @@ class Resolved:
         )
 
 
-def references_dir() -> Path:
-    return cache_dir() / "references"
-
-
 def installed_path(entry: Reference) -> Path:
     return references_dir() / entry.filename
 
@@ -77,60 +73,10 @@ def entry_named(name: str) -> Reference:
 
 def is_catalog_name(value: object) -> bool:
     """True for a string that names a catalog entry and is not an existing path (a path wins)."""
-    return isinstance(value, str) and not Path(value).exists() and find_entry(value) is not None
+    return isinstance(value, str) and not path_exists(value) and find_entry(value) is not None
 
 
-# --- pins -----------------------------------------------------------------------------------
-
-
-def pins_path() -> Path:
-    return references_dir() / "pins.json"
-
-
-def read_pins() -> dict[str, dict[str, Any]]:
-    path = pins_path()
-    if not path.is_file():
-        return {}
-    try:
-        pins = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InceptionScoreError(f"{path}: the reference pins cannot be read ({error}); fix or delete it") from None
-    if not isinstance(pins, dict):
-        raise InceptionScoreError(f"{path}: the reference pins should be a JSON object")
-    return pins
-
-
-def _record_pin(entry: Reference, sha256: str, size: int, origin: str) -> dict[str, Any]:
-    """Add or replace `entry`'s pin: read, update and rewrite the pins under a lock (other processes may be
-    pinning other references), replaced atomically with the umask's permissions."""
-    path = pins_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path.parent / ".pins.lock"):
-        pins = read_pins()
-        pins[entry.name] = dict(sha256=sha256, size=size, origin=origin, recorded=time.strftime("%Y-%m-%d"))
-        handle, temporary = tempfile.mkstemp(prefix=".pins-", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump(pins, file, indent=2, sort_keys=True)
-            umask_mode(temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    return pins[entry.name]
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (created if missing) for the block; no lock where fcntl is missing (Windows)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+# --- hashes ---------------------------------------------------------------------------------
 
 
 def expected_sha256(entry: Reference) -> tuple[str | None, str]:
@@ -140,7 +86,15 @@ def expected_sha256(entry: Reference) -> tuple[str | None, str]:
     pin = read_pins().get(entry.name)
     if pin is None:
         return None, "not yet recorded"
-    return str(pin["sha256"]), f"recorded at first use {pin.get('recorded', '?')} from {pin.get('origin', '?')}"
+    return pin.sha256, pin.describe()
+
+
+def first_use_note(entry: Reference) -> str:
+    """What `refs fetch` and `refs install` say when they record a hash: why, and what it means."""
+    return (
+        f"no publisher gives a sha256 for {entry.name}, so the sha256 of this file was recorded now (trust on first "
+        f"use, in {pins_path()}): every later use, fetch or install of {entry.name} must match it"
+    )
 
 
 def _accept(entry: Reference, path: Path, origin: str) -> tuple[str, str]:
@@ -148,7 +102,7 @@ def _accept(entry: Reference, path: Path, origin: str) -> tuple[str, str]:
     actual = sha256_file(path)
     expected, where = expected_sha256(entry)
     if expected is None:
-        _record_pin(entry, actual, path.stat().st_size, origin)
+        record_pin(entry.name, actual, path.stat().st_size, origin)
         return actual, expected_sha256(entry)[1]
     if not actual.startswith(expected):
         raise InceptionScoreError(
@@ -174,49 +128,94 @@ def check_protocol(entry: Reference, allow_other_protocol: bool) -> None:
 
 
 def fetch(entry: Reference, *, progress: bool = True, urls: tuple[str, ...] | None = None) -> Path:
-    """Download `entry` into the cache (resumable), verified against its published or pinned hash."""
+    """Download `entry` into the cache (resumable, one process at a time), checked to fit the entry and
+    verified against its published or pinned hash before it is pinned."""
     if not entry.downloadable:
         raise InceptionScoreError(
             f"reference {entry.name!r} is not downloadable: build it from your copy of {entry.dataset} with "
             f"'inception-score refs build {entry.name} --data DIR'"
         )
+    ensure_references_dir()
     destination = installed_path(entry)
     if urls is None:
         mirror = os.environ.get(ENV_REFERENCE_URL)
         urls = ((mirror.rstrip("/") + "/" + entry.filename,) if mirror else ()) + entry.urls
     expected, _ = expected_sha256(entry)
     try:
-        fetch_verified(urls, destination, sha256=expected, size=entry.size, progress=progress, resume=True)
+        fetch_verified(
+            urls,
+            destination,
+            sha256=expected,
+            size=entry.size,
+            progress=progress,
+            resume=True,
+            check=lambda path: _check_fetched(entry, path),
+        )
     except DownloadFailed as error:
         raise InceptionScoreError(missing_message(entry, error.failures)) from None
     _accept(entry, destination, origin=urls[0] if len(urls) == 1 else "download")
     return destination
 
 
-def install(entry: Reference, file: str | Path) -> Path:
-    """Verify a copy of `entry` obtained elsewhere and copy it into the cache."""
+def _check_fetched(entry: Reference, path: Path) -> None:
+    """A downloaded file must be of the entry's format and fit it (an HTML error page, a truncated body or
+    another file is refused before it is pinned); raises ValueError, which makes the URL a failure."""
+    try:
+        found = misfits(entry, path)
+    except InceptionScoreError as error:
+        raise ValueError(f"not a {entry.file_format} file ({_without_path(str(error), path)})") from None
+    if found:
+        raise ValueError(f"does not fit {entry.name}: {'; '.join(found)}")
+
+
+def _without_path(message: str, path: Path) -> str:
+    """A message about a temporary download file, without its (meaningless) name."""
+    return message.replace(f"{escaped(path)}: ", "").replace(f"{path}: ", "")
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A reference copied into the cache by `install`, and what the user should be told about it."""
+
+    path: Path
+    sha256: str
+    origin: str  # where its hash comes from
+    notes: tuple[str, ...]  # the misfits --force accepted, and the first-use note
+
+
+def install(entry: Reference, file: str | Path, *, force: bool = False) -> Installed:
+    """Verify a copy of `entry` obtained elsewhere (format, fit to the entry, hash) and copy it into the cache.
+
+    force: install a file that does not fit the entry (its misfits are returned as notes); the hash is
+    still checked against a published or pinned one.
+    """
     source = Path(file)
     if not source.is_file():
         raise InceptionScoreError(f"{source}: no such file")
-    _check_format(entry, source)
+    try:
+        found = misfits(entry, source)
+    except InceptionScoreError as error:
+        raise InceptionScoreError(f"{error}; not installed") from None
+    if found and not force:
+        raise InceptionScoreError(
+            f"{source} does not fit {entry.name} ({entry.dataset}, {entry.split}, {entry.protocol.name}): "
+            f"{'; '.join(found)}. Not installed; pass --force (API: force=True) if it is {entry.name} nonetheless"
+        )
     destination = installed_path(entry)
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    ensure_references_dir()
+    check_pins()
     expected, where = expected_sha256(entry)
     actual = sha256_file(source)
     if expected is not None and not actual.startswith(expected):
         raise InceptionScoreError(
             f"{source}: sha256 {actual} is not the {where} sha256 {expected} of reference {entry.name!r}; not installed"
         )
-    handle, temporary = tempfile.mkstemp(prefix=".install-", dir=destination.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    _accept(entry, destination, origin=f"install {source.name}")
-    return destination
+    if not same_file(source, destination):  # installing the installed file again only verifies it
+        copy_file(source, destination)
+    pinned_before = expected is not None
+    sha256, origin = _accept(entry, destination, origin=f"install {source.name}")
+    notes = tuple(f"installed despite: {misfit} (--force)" for misfit in found)
+    return Installed(destination, sha256, origin, notes + (() if pinned_before else (first_use_note(entry),)))
 
 
 def resolve(
@@ -288,104 +287,34 @@ def missing_message(entry: Reference, failures: list[str]) -> str:
     )
 
 
-def build_destination(entry: Reference) -> Path:
-    """Where `refs build` writes `entry` (checked to be a buildable entry)."""
+def build_destination(entry: Reference, data: object = None) -> Path:
+    """Where `refs build` writes `entry`, checked before the work: a buildable entry, a usable references
+    folder and pins file, and not one of the dataset's files."""
     if entry.build is None:
         raise InceptionScoreError(
             f"reference {entry.name!r} is published, not built: 'inception-score refs fetch {entry.name}'; "
             f"buildable: {', '.join(e.name for e in CATALOG if e.build)}"
         )
-    installed_path(entry).parent.mkdir(parents=True, exist_ok=True)
-    return installed_path(entry)
+    ensure_references_dir()
+    check_pins()  # a damaged pins file is said now, not after the statistics are written
+    (destination,) = check_outputs([Output(installed_path(entry), "built reference", "refs build")], inputs=(data,))
+    return destination
 
 
 def record_build(entry: Reference, path: Path) -> str:
     """Pin a freshly built reference (a rebuild replaces the pin: the user made it)."""
     sha256 = sha256_file(path)
-    _record_pin(entry, sha256, path.stat().st_size, "refs build")
+    record_pin(entry.name, sha256, path.stat().st_size, "refs build")
     return sha256
 
 
-def _check_format(entry: Reference, path: Path) -> None:
-    """A quick look that an installed file is of the entry's kind (the hash is the real check)."""
-    if entry.file_format == "edm2-pkl":
-        safe_load_pickle(path)
-        return
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-    except (OSError, ValueError) as error:
-        raise InceptionScoreError(f"{path}: not a .npz file ({error}); not installed") from None
-    needed = {"arr_0"} if entry.file_format == "adm-batch" else {"mu", "sigma"}
-    if not (needed <= keys or {"mu", "sigma"} <= keys):
-        raise InceptionScoreError(
-            f"{path}: has {sorted(keys)}, a {entry.file_format} file needs {sorted(needed)}; not installed"
-        )
-
-
-# --- pickles ----------------------------------------------------------------------------------
-
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # bytes in pickles of protocol < 3 (e.g. written by Python 2)
-}
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """Unpickles numpy arrays, numbers, strings, bytes, lists, tuples and dicts; nothing that runs code."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refused {module}.{name}: only numpy arrays and plain containers are loaded")
-
-
-def safe_load_pickle(path: str | Path, *, encoding: str = "ASCII") -> Any:
-    """Load a pickle that may only hold numpy arrays and plain containers; anything else is refused."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as file:
-            return _ArraysOnly(file, encoding=encoding).load()
-    except pickle.UnpicklingError as error:
-        raise InceptionScoreError(f"{path}: {error}; the file was not loaded") from None
-    except (OSError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
-        raise InceptionScoreError(f"{path}: not a readable pickle of arrays ({error})") from None
-
-
 def statistics_from_pickle(entry: Reference, path: Path, sha256: str, protocol: Protocol) -> Path:
-    """Convert one part of an EDM2 statistics pickle (a dict: num_images, 'fid': {'mu', 'sigma'}, maybe
-    'fd_dinov2': {'mu', 'sigma'}) to our .npz, once per hash and part; the fd_dinov2 part records its
-    extractor, so it is compared only with DINOv2 ViT-L/14 features."""
-    part = "fd_dinov2" if protocol is EDM2_DINOV2 else "fid"
-    converted = path.with_name(f"{path.stem}.{sha256[:16]}{'' if part == 'fid' else '.' + part}.npz")
-    if converted.is_file():
-        return converted
-    content = safe_load_pickle(path)
-    statistics = content.get(part) if isinstance(content, dict) else None
-    if not (isinstance(statistics, dict) and {"mu", "sigma"} <= set(statistics)):
-        held = ", ".join(sorted(map(str, content))) if isinstance(content, dict) else type(content).__name__
-        raise InceptionScoreError(
-            f"{path}: expected a dict with {part!r}: {{'mu', 'sigma'}} (EDM2 statistics); it holds: {held}"
-        )
-    arrays = {"mu": np.asarray(statistics["mu"], np.float64), "sigma": np.asarray(statistics["sigma"], np.float64)}
-    if isinstance(content.get("num_images"), int):
-        arrays["n"] = np.asarray(content["num_images"], np.int64)
-    if part != "fid":  # the feature space, read back as Statistics.extractor
-        arrays["pipeline_version"] = np.asarray(f"{protocol.computed_by}; extractor {protocol.extractor} (EDM2)")
-    handle, temporary = tempfile.mkstemp(prefix=".convert-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)  # type: ignore[arg-type]  # keyword arrays, as documented
-        os.replace(temporary, converted)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return converted
+    """The .npz of one part of an EDM2 statistics pickle (`edm2.converted_statistics`): 'fid', or the
+    'fd_dinov2' part, which records its extractor so it is compared only with DINOv2 ViT-L/14 features."""
+    if protocol is EDM2_DINOV2:
+        version = f"{protocol.computed_by}; extractor {protocol.extractor} (EDM2)"  # read back as its extractor
+        return converted_statistics(path, sha256, "fd_dinov2", version)
+    return converted_statistics(path, sha256, "fid", None)
 
 
 def protocol_warnings(
@@ -475,6 +404,7 @@ def describe(entry: Reference) -> dict[str, Any]:
         sha256_origin=where,
         installed=str(path) if path.is_file() else None,
         partial_download=str(partial_path(path)) if partial_path(path).is_file() else None,
+        pins=str(pins_path()),
         build=entry.build,
         sources=list(entry.sources),
         unchecked=list(entry.unchecked),

@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import InceptionScoreError, escaped, plural
 from .adm_batch import IMAGES_KEY, inspect_adm_batch, is_adm_batch, iter_adm_images
 from .arrays import DEFAULT_VALUE_RANGE, ArrayImages, Layout, check_layout, check_value_range, is_array
+from .npz import load_member
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -160,24 +161,23 @@ def _path_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
     name = path.name.lower()
     if name.endswith(ARCHIVE_SUFFIXES):
         return _archive_source(path)
-    if name.endswith(".npz") and npz_key in (None, IMAGES_KEY) and arrays["layout"] != "NCHW" and is_adm_batch(path):
-        return _adm_batch_source(path)
+    if name.endswith(".npz") and npz_key in (None, IMAGES_KEY) and is_adm_batch(path, arrays["layout"]):
+        return _adm_batch_source(path, arrays["layout"])
     if name.endswith((".npy", ".npz")):
         return _array_file_source(path, npz_key, arrays)
     return _file_list_source([path], str(path))
 
 
-def _adm_batch_source(path: Path) -> Source:
-    """An ADM batch (`arr_0`: N x H x W x 3 uint8), streamed a block at a time from the zip member.
-
-    Samples are named as those of any .npz array; a shard starting at `start` reads past the rows before it.
+def _adm_batch_source(path: Path, layout: Layout | None) -> Source:
+    """An ADM batch (`arr_0`: N x H x W x 3 or N x 3 x H x W uint8), streamed a block at a time from the zip
+    member. Samples are named as those of any .npz array; a shard starting at `start` reads past the rows before it.
     """
-    info = inspect_adm_batch(path)
+    info = inspect_adm_batch(path, layout)
 
     def read(start: int, stop: int | None) -> Iterator[Sample]:
         stop = info.count if stop is None else stop
         index = 0
-        for block in iter_adm_images(path):
+        for block in iter_adm_images(path, layout=layout):
             for image in block:
                 if start <= index < stop:
                     yield Sample(f"{path}[{IMAGES_KEY}] index {index}", image)
@@ -334,7 +334,7 @@ def _array_file_source(path: Path, npz_key: str | None, arrays: dict) -> Source:
                 raise InceptionScoreError(
                     f"{escaped(path)}: no array {key!r}; it holds {', '.join(keys)} (--npz-key NAME)"
                 )
-            array = archive[key]
+            array = load_member(path, archive, key)  # its declared size checked against the file first
     except InceptionScoreError:
         raise
     except Exception as error:  # numpy raises many types for damaged headers and members

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ import numpy as np
 from ..errors import InceptionScoreError, escaped
 from ..maths.frechet import Moments
 from .adm_batch import is_adm_batch
-from .files import check_output, umask_mode
+from .files import atomic_write, check_output
+from .npz import check_member, checked_pair, load_member, read_npy_header
 
 TEXT_KEYS = ("weights_sha256", "pipeline_version", "inception_score_version")
 
@@ -121,17 +121,11 @@ def write_statistics(
     if spatial is not None:
         arrays["mu_s"] = np.asarray(spatial.mean, np.float64)
         arrays["sigma_s"] = np.asarray(spatial.covariance, np.float64)
-    handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as file:
+        with atomic_write(path) as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]  # keyword arrays, as documented
-        umask_mode(temporary)
-        os.replace(temporary, path)
     except OSError as error:
-        raise InceptionScoreError(f"{path}: cannot write ({error.strerror})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        raise InceptionScoreError(f"{escaped(path)}: cannot write ({error.strerror})") from None
     return path
 
 
@@ -159,8 +153,6 @@ def read_statistics(path: str | Path) -> Statistics:
                 "write one with 'inception-score stats SOURCE -o FILE.npz'"
             )
         mu, sigma = _mean_and_covariance(npz, path, "mu", "sigma")
-        if np.max(np.abs(sigma - sigma.T)) > 1e-6 * max(float(np.max(np.abs(sigma))), 1e-300):
-            raise InceptionScoreError(f"{path}: 'sigma' is not symmetric, so it is not a covariance matrix")
         n = _read_count(npz, path) if "n" in keys else None
         texts = {key: _read_text(npz, key, path) if key in keys else None for key in TEXT_KEYS}
         subset = _feature_rows(npz, path, n) if "feature_rows" in keys else None
@@ -172,8 +164,8 @@ def read_statistics(path: str | Path) -> Statistics:
         raise InceptionScoreError(f"{path}: 'weights_sha256' is not a sha256 hex digest: {sha256[:80]!r}")
     return Statistics(
         path,
-        mu.astype(np.float64),
-        sigma.astype(np.float64),
+        mu,
+        sigma,
         n,
         sha256,
         texts["pipeline_version"],
@@ -260,17 +252,8 @@ def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
 
 
 def _load(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise InceptionScoreError(
-                f"{path}: {key!r} is stored as pickled Python objects, which are never loaded (unsafe); "
-                "store plain numeric arrays"
-            ) from None
-        raise InceptionScoreError(f"{path}: cannot read {key!r} ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise InceptionScoreError(f"{path}: cannot read {key!r}, the file is damaged ({error})") from None
+    """One array of the file, its declared size checked before numpy allocates it."""
+    return load_member(path, npz, key)
 
 
 def _numeric(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -314,40 +297,30 @@ def _feature_rows(npz: np.lib.npyio.NpzFile, path: Path, n: int | None) -> np.nd
 
 
 def _spatial(npz: np.lib.npyio.NpzFile, path: Path, keys: set[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """mu_s and sigma_s in float64, checked like mu and sigma (but for symmetry); None when the file has neither."""
+    """mu_s and sigma_s in float64, checked like mu and sigma; None when the file has neither."""
     present = [key for key in ("mu_s", "sigma_s") if key in keys]
     if not present:
         return None
     if len(present) == 1:
         raise InceptionScoreError(f"{path}: has {present[0]} but not its pair; both mu_s and sigma_s are needed")
-    mean, covariance = _mean_and_covariance(npz, path, "mu_s", "sigma_s")
-    return mean.astype(np.float64), covariance.astype(np.float64)
+    return _mean_and_covariance(npz, path, "mu_s", "sigma_s")
 
 
 def _mean_and_covariance(
     npz: np.lib.npyio.NpzFile, path: Path, mean_key: str, cov_key: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A mean (d) and covariance (d x d) pair of numeric, finite arrays, as the file stores them."""
-    mean, covariance = _numeric(npz, mean_key, path), _numeric(npz, cov_key, path)
-    if mean.ndim != 1 or mean.shape[0] < 1 or covariance.shape != (mean.shape[0], mean.shape[0]):
-        raise InceptionScoreError(
-            f"{path}: expected '{mean_key}' of shape (d,) and '{cov_key}' of shape (d, d), "
-            f"got {mean.shape} and {covariance.shape}"
-        )
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
-        raise InceptionScoreError(f"{path}: '{mean_key}' or '{cov_key}' contains NaN or infinite values")
-    return mean, covariance
+    """A mean (d) and covariance (d x d) pair in float64: numeric, finite, the covariance symmetric."""
+    return checked_pair(_numeric(npz, mean_key, path), _numeric(npz, cov_key, path), mean_key, cov_key, path)
 
 
 def _features_shape(npz: np.lib.npyio.NpzFile, path: Path, dims: int, n: int | None) -> tuple[int, ...]:
     """Shape of the stored features, read from the array header without loading the data."""
+    assert npz.zip is not None
+    shape = check_member(path, npz.zip, "features")
     try:
-        assert npz.zip is not None
         with npz.zip.open("features.npy") as member:
-            version = np.lib.format.read_magic(member)
-            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = reader(member)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            _, _, dtype = read_npy_header(member)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise InceptionScoreError(f"{path}: cannot read 'features' ({error})") from None
     if dtype.kind != "f" or len(shape) != 2 or shape[1] != dims or (n is not None and shape[0] != n):
         raise InceptionScoreError(

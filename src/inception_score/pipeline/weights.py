@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InceptionScoreError
 from .download import DownloadFailed, fetch_verified
-from .files import umask_mode
+from .files import copy_file, same_file
 
 REFERENCE_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 REFERENCE_SIZE = 95_628_359
@@ -179,16 +178,9 @@ def install_weights(file: str | Path, known: tuple[WeightsFile, ...] = (REFERENC
         )
     destination = installed_path(spec)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".install-", dir=destination.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                out.write(block)
-        umask_mode(temporary)
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    if same_file(source, destination):
+        return destination  # already installed: verified above, nothing to copy
+    copy_file(source, destination)
     return destination
 
 
