@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from extractor_recipes import clip_shapes, dinov2_shapes, random_state_dict
+from PIL import Image
 from recipe import DATA, build_recipe_state_dict
 
 import inception_score as score

@@ -102,7 +102,7 @@ def test_spatial_features_of_the_optimised_and_plain_networks_match_torch_fideli
         assert features.spatial.shape == (8, SPATIAL_DIMS) == (8, 2023)
         np.testing.assert_allclose(features.spatial, reference, rtol=0, atol=1e-3)
         # asking for them changes nothing else: the same logits and pool3, bit for bit
-        assert np.array_equal(features.logits, without.logits) and np.array_equal(features.pool3, without.pool3)
+        assert np.array_equal(features.logits, without.logits) and np.array_equal(features.features, without.features)
 
 
 def test_cache_entries_with_and_without_spatial_features(tmp_path):
@@ -216,7 +216,7 @@ def test_adm_protocol_on_adm_batches_gives_the_five_numbers(model, weights_path,
             cache=cache,
             model_id=sha256_file(weights_path),
         )
-    ref_pool3, ref_spatial = got["references"].pool3.astype(np.float64), got["references"].spatial.astype(np.float64)
+    ref_pool3, ref_spatial = got["references"].features.astype(np.float64), got["references"].spatial.astype(np.float64)
     # The file's statistics differ slightly from its images' own: the file's must win.
     mu, sigma = ref_pool3.mean(0) + 0.01, np.cov(ref_pool3, rowvar=False) * 1.01
     mu_s, sigma_s = ref_spatial.mean(0) + 0.01, np.cov(ref_spatial, rowvar=False) * 1.01
@@ -249,10 +249,10 @@ def test_adm_protocol_on_adm_batches_gives_the_five_numbers(model, weights_path,
         "protocol",
         "details",
     }
-    pool3, spatial = got["samples"].pool3.astype(np.float64), got["samples"].spatial.astype(np.float64)
+    pool3, spatial = got["samples"].features.astype(np.float64), got["samples"].spatial.astype(np.float64)
     expected_fid = hand_frechet(pool3.mean(0), np.cov(pool3, rowvar=False), mu, sigma)
     expected_sfid = hand_frechet(spatial.mean(0), np.cov(spatial, rowvar=False), mu_s, sigma_s)
-    expected_precision, expected_recall = hand_precision_recall(got["references"].pool3, got["samples"].pool3)
+    expected_precision, expected_recall = hand_precision_recall(got["references"].features, got["samples"].features)
     assert printed["protocol"] == "adm"
     assert printed["inception_score_mean"] == pytest.approx(hand_adm_inception_score(got["samples"].logits), rel=1e-9)
     assert printed["inception_score_std"] == 0.0  # 120 images: one chunk

@@ -28,7 +28,7 @@ def both_paths(folder_features, weights_path, data):
         workers=0,
     )
     optimised = folder_features("a")
-    return optimised.logits[:COUNT], optimised.pool3[:COUNT], plain
+    return optimised.logits[:COUNT], optimised.features[:COUNT], plain
 
 
 def test_models_differ_as_intended(weights_path):
@@ -46,9 +46,9 @@ def test_optimised_and_plain_agree(both_paths, data):
     optimised_logits, optimised_pool3, plain = both_paths
     reference = np.load(data / "reference_a_logits.npy")[:COUNT]
     np.testing.assert_allclose(optimised_logits, plain.logits, rtol=0, atol=1e-3)
-    np.testing.assert_allclose(optimised_pool3, plain.pool3, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(optimised_pool3, plain.features, rtol=0, atol=1e-3)
     np.testing.assert_allclose(plain.logits, reference, rtol=0, atol=1e-3)
-    np.testing.assert_allclose(plain.pool3, np.load(data / "reference_a_pool3.npy")[:COUNT], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(plain.features, np.load(data / "reference_a_pool3.npy")[:COUNT], rtol=0, atol=1e-3)
     for order in ("shuffled", "given"):
         scores = [
             inception_score_from_logits(logits, splits=4, order=order) for logits in (optimised_logits, plain.logits)
@@ -160,14 +160,14 @@ def test_several_networks_share_one_decode_and_run_once_per_image(data, tmp_path
     ]
     first.seen = second.seen = 0
     moments = MomentAccumulator()
-    heads = [Head(first, small), Head(second, large, keep_logits=False, pool3_moments=moments)]
+    heads = [Head(first, small), Head(second, large, keep_logits=False, feature_moments=moments)]
     # the stream can be read once: one pass over it serves both networks
     both = extract_many(open_source(_stream(files)), heads, batch_size=5, device="cpu", progress=False)
     assert (first.seen, second.seen) == (len(files), len(files))
     np.testing.assert_array_equal(both[0].logits, alone[0].logits)
-    np.testing.assert_array_equal(both[0].pool3, alone[0].pool3)
+    np.testing.assert_array_equal(both[0].features, alone[0].features)
     assert both[1].logits is None
-    np.testing.assert_array_equal(both[1].pool3, alone[1].pool3)
+    np.testing.assert_array_equal(both[1].features, alone[1].features)
     assert moments.n == len(both[1].names) == len(files) and both[0].names == both[1].names
 
     # one network's results cached, the other's not: only the second runs, each image once
@@ -179,9 +179,9 @@ def test_several_networks_share_one_decode_and_run_once_per_image(data, tmp_path
     assert (first.seen, second.seen) == (len(files) - 8, len(files))
     assert [features.computed for features in found] == [len(files) - 8, len(files)]
     np.testing.assert_allclose(found[0].logits, alone[0].logits, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(found[1].pool3, alone[1].pool3)
+    np.testing.assert_array_equal(found[1].features, alone[1].features)
     # both cached now: nothing is decoded or run
     first.seen = second.seen = 0
     again = extract_many(open_source(files), heads, batch_size=5, device="cpu", progress=False)
     assert (first.seen, second.seen) == (0, 0) and [features.computed for features in again] == [0, 0]
-    np.testing.assert_array_equal(again[1].pool3, found[1].pool3)
+    np.testing.assert_array_equal(again[1].features, found[1].features)

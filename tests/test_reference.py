@@ -21,7 +21,7 @@ def reference(data, name):
 def test_logits_and_pool3_match_reference(folder_features, data, name):
     features = folder_features(name)
     np.testing.assert_allclose(features.logits, np.load(data / f"reference_{name}_logits.npy"), rtol=0, atol=1e-3)
-    np.testing.assert_allclose(features.pool3, np.load(data / f"reference_{name}_pool3.npy"), rtol=0, atol=1e-3)
+    np.testing.assert_allclose(features.features, np.load(data / f"reference_{name}_pool3.npy"), rtol=0, atol=1e-3)
     assert features.names == sorted(features.names)
 
 

@@ -69,7 +69,7 @@ class InceptionScore:
             workers=0,
             max_pixels=options.max_pixels,
             contract=self._classifier.contract,
-            keep_pool3=False,
+            keep_features=False,
         )
         assert features.logits is not None
         self._logits.append(features.logits)

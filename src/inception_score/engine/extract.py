@@ -51,7 +51,7 @@ def extract_sides(passes: list[tuple[list[Side], Classifier | None]], options: O
         samples, count = shard_of(group, pairs[0][0].source, sample_seed=options.sample_seed)
         heads = [_head(side, classifier, options) for side, classifier in pairs]
         run = _InputRun(samples, count, options, group, heads)
-        moments = [(head.pool3_moments, head.spatial_moments) for head in heads]
+        moments = [(head.feature_moments, head.spatial_moments) for head in heads]
         found: list[Features | None] = []
         if group is None:
             found += run.extract(True)
@@ -65,7 +65,7 @@ def extract_sides(passes: list[tuple[list[Side], Classifier | None]], options: O
         for (side, _), features, (accumulator, spatial) in zip(pairs, found, moments):
             if features is None:  # not rank 0: the gathered results live there
                 continue
-            side.logits, side.features = features.logits, features.pool3
+            side.logits, side.features = features.logits, features.features
             side.cached, side.precision = len(features.names) - features.computed, features.precision
             side.corrupt_cache_entries = features.corrupt_cache_entries
             side.names = features.names
@@ -84,8 +84,8 @@ def _head(side: Side, classifier: Classifier, options: Options) -> Head:
         cache,
         classifier.cache_key or "",
         keep_logits="logits" in side.needs,
-        keep_pool3="features" in side.needs,
-        pool3_moments=MomentAccumulator() if "moments" in side.needs else None,
+        keep_features="features" in side.needs,
+        feature_moments=MomentAccumulator() if "moments" in side.needs else None,
         spatial_moments=MomentAccumulator() if "spatial_moments" in side.needs else None,
     )
 

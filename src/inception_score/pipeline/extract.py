@@ -42,7 +42,7 @@ class Features:
     """Per-image outputs of the network, in input order."""
 
     logits: np.ndarray | None  # N x C float32 (for the 2015 network: 1008, unbiased); None when not kept
-    pool3: np.ndarray | None  # N x D float32 feature vectors (2048 pool3); None when not kept
+    features: np.ndarray | None  # N x D float32 feature vectors (the 2015 network: 2048 pool3); None when not kept
     names: list[str]
     computed: int = 0  # images that went through the network (the rest came from the cache)
     corrupt_cache_entries: int = 0  # damaged cache entries found, removed and recomputed
@@ -128,6 +128,16 @@ def _threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+@contextlib.contextmanager
+def network_mode(device: torch.device, fast: bool, threads: int | None = None) -> Iterator[None]:
+    """How the networks run: inference mode, torch CPU threads, and on CUDA exact float32 (TF32 off) or,
+    with `fast`, TF32 and float16 autocast."""
+    approximate = precision_name(device, fast) != "float32"
+    autocast = torch.autocast("cuda", dtype=torch.float16) if approximate else contextlib.nullcontext()
+    with _tf32(fast and device.type == "cuda"), _threads(threads), torch.inference_mode(), autocast:
+        yield
+
+
 def precision_name(device: torch.device, fast: bool) -> str:
     """What the network's arithmetic is: exact float32, or the approximate `fast` mode on CUDA."""
     return "float16+tf32" if fast and device.type == "cuda" else "float32"
@@ -154,23 +164,37 @@ def preprocess(
     non-blocking copy on CUDA).
     """
     device = torch.device(device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(index)
-    prepared = []
+    groups = []
     for indices in by_shape.values():
         pixels = torch.from_numpy(np.stack([images[i] for i in indices]))
         if device.type == "cuda":
             pixels = pixels.pin_memory().to(device, non_blocking=True)
-        prepared.append((indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())))
+        groups.append((indices, pixels))
+    return prepare_groups(groups, len(images), device, channels_last=channels_last, contract=contract)
+
+
+def prepare_groups(
+    groups: list[tuple[list[int], torch.Tensor]],
+    count: int,
+    device: torch.device,
+    *,
+    channels_last: bool,
+    contract: InputContract,
+) -> torch.Tensor:
+    """Groups of images of one size each (batch positions, B x H x W x 3 uint8 on `device`) -> the classifier's
+    count x C x size x size input, as `contract` says; shared by decoded images and in-memory tensor batches."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    prepared = [(indices, contract.prepare(pixels.permute(0, 3, 1, 2).float())) for indices, pixels in groups]
     if len(prepared) == 1 and prepared[0][1].is_contiguous(memory_format=memory_format):
         return prepared[0][1]  # one size, already in the wanted layout (TF1 resize gives channels-last)
     size = contract.size
-    batch = torch.empty((len(images), contract.channels, size, size), dtype=torch.float32, device=device)
+    batch = torch.empty((count, contract.channels, size, size), dtype=torch.float32, device=device)
     batch = batch.contiguous(memory_format=memory_format)
     for indices, values in prepared:
-        if len(indices) == len(images):
+        if len(indices) == count:
             batch.copy_(values)
         else:
             batch[indices] = values
@@ -416,9 +440,9 @@ class Head:
     cache: FeatureCache | None = None
     model_id: str = ""
     keep_logits: bool = True
-    keep_pool3: bool = True
+    keep_features: bool = True
     keep_spatial: bool = False
-    pool3_moments: MomentAccumulator | None = None
+    feature_moments: MomentAccumulator | None = None
     spatial_moments: MomentAccumulator | None = None
 
     @property
@@ -426,10 +450,12 @@ class Head:
         return self.keep_spatial or self.spatial_moments is not None
 
     def kept(self) -> tuple[str, ...]:
-        return tuple(key for key, keep in zip(_OUTPUTS, (self.keep_logits, self.keep_pool3, self.keep_spatial)) if keep)
+        return tuple(
+            key for key, keep in zip(_OUTPUTS, (self.keep_logits, self.keep_features, self.keep_spatial)) if keep
+        )
 
 
-_OUTPUTS = ("logits", "pool3", "spatial")
+_OUTPUTS = ("logits", "features", "spatial")
 
 
 def extract_features(
@@ -438,9 +464,9 @@ def extract_features(
     *,
     cache: FeatureCache | None = None,
     model_id: str = "",
-    keep_pool3: bool = True,
+    keep_features: bool = True,
     keep_logits: bool = True,
-    pool3_moments: MomentAccumulator | None = None,
+    feature_moments: MomentAccumulator | None = None,
     contract: InputContract = INCEPTION_2015_INPUT,
     keep_spatial: bool = False,
     spatial_moments: MomentAccumulator | None = None,
@@ -450,11 +476,13 @@ def extract_features(
 
     One network's `extract_many` (its other keywords: batch size, device, progress, decoding
     workers...). cache + model_id (the weights' sha256): reuse and store per-image results keyed by
-    content. pool3_moments receives every batch of features (FID in O(d^2) memory);
-    keep_pool3=False / keep_logits=False keep no per-image features / logits (None). contract: how
+    content. feature_moments receives every batch of features (FID in O(d^2) memory);
+    keep_features=False / keep_logits=False keep no per-image features / logits (None). contract: how
     images become the model's input. keep_spatial / spatial_moments: see `Head`.
     """
-    head = Head(model, contract, cache, model_id, keep_logits, keep_pool3, keep_spatial, pool3_moments, spatial_moments)
+    head = Head(
+        model, contract, cache, model_id, keep_logits, keep_features, keep_spatial, feature_moments, spatial_moments
+    )
     return extract_many(samples, [head], **run)[0]
 
 
@@ -495,7 +523,6 @@ def extract_many(
     computed = [0] * len(heads)
     skipped: list[str] = []
     corrupt_before = [head.cache.corrupt if head.cache is not None else 0 for head in heads]
-    autocast = torch.autocast("cuda", dtype=torch.float16) if precision != "float32" else contextlib.nullcontext()
     workers = min(4, available_cpus()) if workers is None else workers
     stage = (
         _InputStage(
@@ -513,10 +540,7 @@ def extract_many(
     work_items = stage if stage is not None else _plan(samples, batch_size, heads, contexts, decode_now, max_pixels)
     try:
         with (
-            _tf32(fast and device.type == "cuda"),
-            _threads(threads),
-            torch.inference_mode(),
-            autocast,
+            network_mode(device, fast, threads),
             tqdm(total=total, unit="img", desc="scoring", disable=None if progress else True) as bar,
         ):
             for work in work_items:
@@ -525,7 +549,7 @@ def extract_many(
                     for number, head in enumerate(heads):
                         outputs = _stacked([hit[2][number] for hit in work.hits])
                         rows[number].add(indices, names, outputs)
-                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        _update_moments(outputs, head.feature_moments, head.spatial_moments)
                 bar.update(len(work.hits))
                 if not work.indices:
                     continue
@@ -542,20 +566,18 @@ def extract_many(
                         rows[number].add(
                             [work.indices[p] for p in positions], [work.names[p] for p in positions], outputs
                         )
-                        _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        _update_moments(outputs, head.feature_moments, head.spatial_moments)
                     if not runs:
                         continue
                     names = [work.names[p] for p in runs]
                     batch = preprocess(
                         [images[p] for p in runs], device, channels_last=channels_last[number], contract=head.contract
                     )
-                    model = models[number]
-                    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **_spatial(head)))))
-                    check_finite(outputs["logits"], outputs["pool3"], names, fast=precision != "float32")
+                    outputs = forward(models[number], batch, head, names, fast=precision != "float32")
                     if head.cache is not None:
                         keys = [work.keys[p][number] for p in runs]
-                        head.cache.put_many(keys, outputs["logits"], outputs["pool3"], outputs.get("spatial"))
-                    _update_moments(outputs, head.pool3_moments, head.spatial_moments)
+                        head.cache.put_many(keys, outputs["logits"], outputs["features"], outputs.get("spatial"))
+                    _update_moments(outputs, head.feature_moments, head.spatial_moments)
                     rows[number].add([work.indices[p] for p in runs], names, outputs)
                     computed[number] += len(runs)
                 bar.update(len(work.indices))
@@ -569,7 +591,7 @@ def extract_many(
         found.append(
             Features(
                 rows[number].assemble("logits"),
-                rows[number].assemble("pool3"),
+                rows[number].assemble("features"),
                 [rows[number].names[i] for i in rows[number].order()],
                 computed[number],
                 head.cache.corrupt - corrupt_before[number] if head.cache is not None else 0,
@@ -582,9 +604,13 @@ def extract_many(
     return found
 
 
-def _spatial(head: Head) -> dict[str, bool]:
-    """The forward's keywords: spatial=True only when the head needs the sFID features."""
-    return {"spatial": True} if head.spatial else {}
+def forward(model: torch.nn.Module, batch: torch.Tensor, head: Head, names: list[str], *, fast: bool) -> dict:
+    """One head's network on a prepared batch: its outputs ("logits", "features" and, when the head needs them,
+    "spatial") as float32 numpy arrays, refused when not finite."""
+    keywords = {"spatial": True} if head.spatial else {}
+    outputs = dict(zip(_OUTPUTS, (out.float().cpu().numpy() for out in model(batch, **keywords))))
+    check_finite(outputs["logits"], outputs["features"], names, fast=fast)
+    return outputs
 
 
 def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
@@ -596,10 +622,10 @@ def _stacked(entries: list[tuple]) -> dict[str, np.ndarray]:
 
 
 def _update_moments(
-    arrays: dict[str, np.ndarray], pool3_moments: MomentAccumulator | None, spatial_moments: MomentAccumulator | None
+    arrays: dict[str, np.ndarray], feature_moments: MomentAccumulator | None, spatial_moments: MomentAccumulator | None
 ) -> None:
     """Stream a batch's pool3 and spatial features into their moments (FID and sFID in O(d^2) memory)."""
-    if pool3_moments is not None:
-        pool3_moments.update(arrays["pool3"])
+    if feature_moments is not None:
+        feature_moments.update(arrays["features"])
     if spatial_moments is not None:
         spatial_moments.update(arrays["spatial"])
