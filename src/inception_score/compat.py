@@ -95,6 +95,44 @@ DEPRECATED = {
     "kid_gamma": "kid_kernel_poly_gamma",
     "kid_coef0": "kid_kernel_poly_coef0",
 }
+# Arguments honoured: each changes what is computed, and is passed on to the engine.
+HONOURED = (
+    "input1",
+    "input2",
+    "cuda",
+    "batch_size",
+    "isc",
+    "fid",
+    "kid",
+    "prc",
+    "feature_extractor",
+    "feature_extractor_weights_path",
+    "isc_splits",
+    "kid_subsets",
+    "kid_subset_size",
+    "samples_shuffle",
+    "samples_find_deep",
+    "samples_find_ext",
+    "samples_ext_lossy",
+    "samples_resize_and_crop",
+    "cache",
+    "rng_seed",
+    "verbose",
+)
+# Arguments accepted only at the value we compute (another value is refused, with the reason).
+FIXED = (
+    "ppl",
+    "feature_layer_isc",
+    "feature_layer_fid",
+    "feature_layer_kid",
+    "feature_layer_prc",
+    "feature_extractor_internal_dtype",
+    "kid_kernel",
+    "kid_kernel_poly_degree",
+    "kid_kernel_poly_gamma",
+    "kid_kernel_poly_coef0",
+    "prc_neighborhood",
+)
 # Arguments that change no number here, and why.
 NO_EFFECT = {
     "feature_extractor_compile": "the network is never compiled (torch-fidelity warns it may cost precision)",
