@@ -3,6 +3,7 @@
 from ._version import __version__
 from .api import evaluate, fid, inception_score, kid, save_statistics
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .export import save_adm_batch
 from .maths.frechet import MomentAccumulator, frechet_distance
 from .options import Options
 from .pipeline.extractors import REGISTRY, Classifier, InputContract
@@ -33,6 +34,7 @@ __all__ = [
     "fid",
     "kid",
     "save_statistics",
+    "save_adm_batch",
     "read_statistics",
     "Statistics",
     "Evaluation",

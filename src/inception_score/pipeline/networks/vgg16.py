@@ -66,6 +66,12 @@ class VGG16Features(nn.Module):
 def load_vgg16(path: str | Path) -> VGG16Features:
     """The network with the weights of `path` (torchvision's VGG-16 state dict, loaded strictly), eval mode."""
     state = read_state_dict(path, expected_file=WEIGHTS.name)
+    with torch.device("meta"):  # no random initialisation of 138 M parameters that the file overwrites
+        model = VGG16Features()
     return load_strict(
-        VGG16Features(), state, source=str(path), layout="torchvision's VGG-16 layout", expected_file=WEIGHTS.name
+        model.to_empty(device="cpu"),
+        state,
+        source=str(path),
+        layout="torchvision's VGG-16 layout",
+        expected_file=WEIGHTS.name,
     )
