@@ -461,7 +461,7 @@ def _device(cuda: bool) -> str:
 
 def _metrics_of(evaluation: Evaluation, flags: list[str]) -> dict[str, float]:
     """torch-fidelity's keys for what `evaluation` holds."""
-    found = {}
+    found: dict[str, float] = {}
     if "isc" in flags and evaluation.inception_score is not None:
         found.update(
             inception_score_mean=evaluation.inception_score.mean, inception_score_std=evaluation.inception_score.std

@@ -6,6 +6,10 @@ features). A 50,000-image batch at 256 px is 9.8 GB, so the images are streamed 
 time from the zip member: `np.load(mmap_mode=...)` cannot map an array inside a zip, and
 loading `arr_0` whole would need all of it in memory. Stored (np.savez) and deflated
 (np.savez_compressed) members both work. Nothing is unpickled (`allow_pickle=False`).
+
+Writing (`write_adm_images`, `add_adm_arrays`) streams the same way: `arr_0` goes into a stored ZIP64
+member a block at a time, the other arrays are added after it; `adm_center_crop` is guided-diffusion's
+dataset preprocessing (`center_crop_arr`), for batches of one resolution made from images of any size.
 """
 
 from __future__ import annotations
@@ -269,8 +273,11 @@ def write_adm_images(path: str | Path, blocks: Iterable[np.ndarray], count: int,
     Every block must be b x height x width x 3 uint8 and the blocks must add up to `count`. Returns the bytes
     of pixels written.
     """
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False}
-    header["shape"] = (count, height, width, 3)
+    header: dict[str, Any] = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": (count, height, width, 3),
+    }
     written = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         with archive.open(f"{IMAGES_KEY}.npy", "w", force_zip64=True) as member:
@@ -321,9 +328,22 @@ def adm_center_crop(image: Image.Image, size: int) -> np.ndarray:
     bicubic filter; then take the centre square, offsets (side - size) // 2.
     """
     while min(image.size) >= 2 * size:
-        image = image.resize(tuple(side // 2 for side in image.size), resample=Image.Resampling.BOX)
+        image = image.resize((image.width // 2, image.height // 2), resample=Image.Resampling.BOX)
     scale = size / min(image.size)
-    image = image.resize(tuple(round(side * scale) for side in image.size), resample=Image.Resampling.BICUBIC)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), resample=Image.Resampling.BICUBIC)
     pixels = np.asarray(image)
     top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
     return np.ascontiguousarray(pixels[top : top + size, left : left + size])
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    """Class labels from a `.npy` file (N whole numbers), for a sample batch's `arr_1`."""
+    try:
+        values = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InceptionScoreError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise InceptionScoreError(f"{path}: not a readable .npy array of labels ({error})") from None
+    if not isinstance(values, np.ndarray):
+        raise InceptionScoreError(f"{path}: an .npz holds several arrays; give the labels as one .npy array")
+    return values
