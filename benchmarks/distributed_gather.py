@@ -37,7 +37,7 @@ def main() -> None:
     if args.moments:
         time_moments(group, args.repeats)
     else:
-        time_gather(group, args.images, args.features, args.repeats)
+        time_gather(group, args.images, args.pool3, args.repeats)
     dist.destroy_process_group()
 
 

@@ -9,8 +9,8 @@ import argparse
 import numpy as np
 
 from inception_score.maths.frechet import MomentAccumulator
+from inception_score.metrics.frechet import fid_from_moments
 from inception_score.parallel.sharding import shard_bounds
-from inception_score.results import fid_from_moments
 
 ROWS, DIMS, BATCH = 6000, 2048, 200
 

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from PIL import Image
 
 from inception_score import (
+    Evaluator,
     InceptionScore,
     InceptionScoreError,
     MomentAccumulator,
@@ -107,6 +108,26 @@ def compare(weights: str, folder_a: str, folder_b: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+def evaluator(weights: str, folder_a: str, folder_b: str, out: str) -> None:
+    """A training loop's evaluation: each rank feeds its shard of a's images to an Evaluator in uneven
+    batches, against folder b (extracted once, over both ranks); every rank writes what compute() gave."""
+    dist.init_process_group("gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in sorted(Path(folder_a).glob("*.png"))])
+    start, stop = rank * len(images) // world_size, (rank + 1) * len(images) // world_size
+    metrics = ("is", "fid", "kid", "pr", "dc", "vendi", "mind")
+    options = dict(splits=2, kid_subsets=4, kid_subset_size=8, mind_num_projections=64, batch_size=4)
+    found = Evaluator(metrics, folder_b, weights=weights, device="cpu", progress=False, cache=False, **options)
+    for first, size in zip(range(start, stop), [3, 1, 4, 2, 5, 3]):
+        if first < stop:
+            found.update(torch.from_numpy(images[first : min(first + size, stop)]).permute(0, 3, 1, 2))
+    shown = found.compute().metrics_dict()
+    Path(out, f"rank{rank}.json").write_text(
+        json.dumps({key: value for key, value in shown.items() if key != "details"})
+    )
+    dist.destroy_process_group()
+
+
 def draw(count: int) -> torch.Tensor:
     """A generator's stand-in for a callable source: `count` random 24 x 24 images from torch's global generator."""
     return torch.randint(0, 256, (count, 3, 24, 24), dtype=torch.uint8)
@@ -134,6 +155,8 @@ def uneven_moments(rank: int, world_size: int) -> dict:
 if __name__ == "__main__":
     if sys.argv[1] == "mistakes":
         mistakes(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "evaluator":
+        evaluator(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:

@@ -48,3 +48,28 @@ def test_stream_memory_benchmark_prints_both_modes():
     )
     assert done.returncode == 0, done.stderr
     assert "callable: peak RSS" in done.stdout and "array   : peak RSS" in done.stdout
+
+
+def test_evaluator_benchmark_prints_both_tables(weights_path):
+    script = SCRIPT.parent / "evaluator.py"
+    common = dict(capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--images",
+            "4",
+            "--batch-size",
+            "2",
+            "--repeats",
+            "1",
+            "--weights",
+            str(weights_path),
+        ],
+        **common,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| 299 x 299 |" in done.stdout and "| 256 x 256 |" in done.stdout
+    done = subprocess.run([sys.executable, str(script), "--memory", "600"], **common)
+    assert done.returncode == 0, done.stderr
+    assert "| 600 |" in done.stdout

@@ -1,6 +1,7 @@
 """The CLI, `python -m inception_score` and the API give the same numbers; user mistakes exit 2."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -101,3 +102,37 @@ def test_user_mistakes_exit_2_with_one_clear_line(weights_path, data, args, mess
     done = run_cli(*args)
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+HELP_PAGES = [
+    [],
+    *([command] for command in ("score", "evaluate", "fid", "kid", "stats", "weights", "refs", "cache")),
+    ["weights", "install"],
+    ["weights", "path"],
+    *(["refs", command] for command in ("list", "info", "fetch", "install", "build")),
+    ["cache", "info"],
+    ["cache", "clear"],
+]
+
+
+@pytest.mark.parametrize("words", HELP_PAGES, ids=lambda words: " ".join(words) or "top")
+def test_every_help_page_fits_100_columns_even_on_a_wide_terminal(monkeypatch, words):
+    monkeypatch.setenv("COLUMNS", "300")
+    done = run_cli(*words, "--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: inception-score")
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("command", ["score", "evaluate", "fid", "kid", "stats", "refs build"])
+def test_the_image_options_are_grouped(command):
+    page = run_cli(*command.split(), "--help").stdout
+    sections = dict(re.findall(r"\n\n(\S[^\n]*):\n(.*?)(?=\n\n\S|$)", page, re.DOTALL))
+    assert "\n  --weights PATH" in sections["classifier"] and "\n  --resize METHOD" in sections["classifier"]
+    assert "\n  --batch-size N" in sections["run"] and "\n  --no-cache" in sections["run"]
+    assert "\n  --skip-bad" in sections["image input"] and "\n  --max-pixels N" in sections["image input"]
+
+
+def test_refs_list_has_a_header_row():
+    lines = run_cli("refs", "list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "PROTOCOL", "METRICS", "HERE", "DATASET"]
+    assert lines[1].split()[0] == "fid_stats_cifar10_train" and len(lines) > 10

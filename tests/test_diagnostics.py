@@ -11,7 +11,8 @@ import pytest
 from inception_score import InceptionScoreError, ISResult, inception_score_from_probabilities
 from inception_score.errors import InceptionScoreWarning
 from inception_score.maths.inception import bootstrap_interval, distinct_classes, entropy, looks_class_sorted, top_share
-from inception_score.results import SMALL_N, inception_score_from_log_probabilities
+from inception_score.metrics.base import SMALL_N
+from inception_score.metrics.inception import inception_score_from_log_probabilities
 
 EXACT = 1e-12  # float64 on a handful of numbers: only rounding differs
 

@@ -445,3 +445,28 @@ def test_paper_table_metrics_under_torchrun_match_one_process(weights_path, subs
     realism = got["details"]["manifold"]["realism"]
     assert realism == pytest.approx(expected["details"]["manifold"]["realism"], rel=1e-6)
     assert got["details"]["manifold"]["world_size"] == 2
+
+
+def test_an_evaluator_fed_on_two_ranks_equals_one_process(weights_path, subset_a, subset_b, tmp_path):
+    """Each rank updates with its own shard in uneven batches; compute() on both ranks gives one process's
+    IS, FID, KID, precision/recall, density/coverage, Vendi and MIND (rows gathered in rank order)."""
+    done = torchrun(2, WORKER, "evaluator", weights_path, subset_a, subset_b, tmp_path)
+    assert done.returncode == 0, done.stderr
+    metrics = ("is", "fid", "kid", "pr", "dc", "vendi", "mind")
+    options = dict(splits=2, kid_subsets=4, kid_subset_size=8, mind_num_projections=64, batch_size=4)
+    with one_thread():
+        expected = evaluate(
+            subset_a,
+            reference=subset_b,
+            metrics=metrics,
+            weights=weights_path,
+            device="cpu",
+            progress=False,
+            cache=False,
+            **options,
+        ).metrics_dict()
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert ranks[0] == ranks[1]
+    for key, value in expected.items():
+        if isinstance(value, float):
+            assert ranks[0][key] == pytest.approx(value, rel=1e-5), key

@@ -166,7 +166,7 @@ def test_the_same_side_twice_is_computed_once_and_gives_zero(small, weights_path
     [
         (lambda s, w: evaluate(s / "a", metrics=("is", "fid"), weights=w), "FID needs a reference"),
         (
-            lambda s, w: evaluate(s / "a", reference=s / "b", splits=2, weights=w),
+            lambda s, w: evaluate(s / "a", reference=s / "b", metrics=("is", "kid"), splits=2, weights=w),
             "KID subsets of 1000 need at least 1000 images on each side, but side a has 6: use subset_size=6",
         ),
         (lambda s, w: evaluate(s / "b.npz", metrics=("is",), weights=w), "holds statistics, not images"),

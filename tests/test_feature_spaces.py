@@ -296,11 +296,12 @@ def test_statistics_record_their_extractor_and_mixing_spaces_is_refused(folders,
 
 
 def test_inception_results_keep_their_names():
-    from inception_score.results import CMMDResult, Evaluation, FIDResult, feature_family
+    from inception_score.metrics import CMMDResult, Evaluation, FIDResult, Provenance
+    from inception_score.metrics.base import feature_family
 
     assert feature_family("inception-2015") == feature_family("torchvision") == "inception"
     assert feature_family("python") is None and feature_family(None) is None
-    plain = Evaluation(fid=FIDResult(1.0, 5, 5, feature_space="inception-2015"))
+    plain = Evaluation(fid=FIDResult(1.0, 5, 5, provenance=Provenance(feature_space="inception-2015")))
     assert "frechet_inception_distance" in plain.metrics_dict() and plain.fid is not None
     assert plain.fid.summary().startswith("FID = ")
     assert Evaluation(cmmd=CMMDResult(0.5, "min-variance", 10.0, 1000.0, 3, 3)).metrics_dict()["cmmd"] == 0.5
@@ -328,11 +329,12 @@ def test_mixing_spaces_is_refused_before_anything_is_read(folders, tmp_path):
 
 
 def test_which_extractor_serves_each_metric():
-    from inception_score.engine import Request, extractor_of
+    from inception_score.engine.plan import Request, check_extractors, extractor_of
+    from inception_score.metrics import metric_named
     from inception_score.options import Options
 
-    plain = Request(frozenset({"fid"}))
-    chosen = Request(frozenset({"fid"}), extractors={"fd_dinov2": "dinov2-vits14"})
+    plain = Request({"fid": frozenset()})
+    chosen = Request({"fid": frozenset()}, extractors=check_extractors({"fd_dinov2": "dinov2-vits14"}))
     cases = [
         ("fid", plain, None, None),
         ("fd_dinov2", plain, None, "dinov2-vitl14"),
@@ -342,10 +344,11 @@ def test_which_extractor_serves_each_metric():
         ("cmmd", plain, None, "clip-vit-l-14-336"),
         ("cmmd", plain, "torchvision", None),  # a classifier given: CMMD on its features
     ]
-    for metric, request, classifier, expected in cases:
-        assert extractor_of(metric, request, Options(classifier=classifier)) == expected, (metric, classifier)
+    for name, request, classifier, expected in cases:
+        found = extractor_of(metric_named(name)[0], request, Options(classifier=classifier))
+        assert found == expected, (name, classifier)
     with pytest.raises(InceptionScoreError, match="fd_dinov2 is computed on dinov2 features"):
-        Request(frozenset({"fid"}), extractors={"fd_dinov2": "clip-vit-b-32"})
+        check_extractors({"fd_dinov2": "clip-vit-b-32"})
 
 
 @pytest.mark.reference  # two networks over the images twice: 11 s on two CPU cores
@@ -473,7 +476,8 @@ def test_the_cli_refuses_a_bad_extractor_choice(folders):
     for bad, message in (
         ("fd_dinov2", "--extractor takes METRIC=NAME"),
         ("fd_dinov2=clip-vit-b-32", "fd_dinov2 is computed on dinov2 features"),
-        ("fid=dinov2-vits14", "extractors maps fd_dinov2, fd_clip, cmmd to a registry extractor name"),
+        ("fd_dinov2=dinov2-vitz99", "extractors maps a metric to a registry extractor name"),
+        ("lpips=dinov2-vits14", "'lpips' is not a metric"),
     ):
         refused = run_cli("evaluate", folders["a"], "--ref", folders["b"], "--metrics", "fd_dinov2", "--extractor", bad)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, bad

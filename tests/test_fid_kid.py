@@ -7,7 +7,8 @@ import pytest
 
 from inception_score import InceptionScoreError
 from inception_score.maths.frechet import MomentAccumulator, Moments, frechet_distance, moments_of
-from inception_score.results import fid_from_features, fid_from_moments, kernel_inception_distance
+from inception_score.metrics.frechet import fid_from_features, fid_from_moments
+from inception_score.metrics.kernel import kernel_inception_distance
 
 
 @pytest.fixture(scope="module")

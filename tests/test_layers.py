@@ -1,10 +1,12 @@
 """The layer rule, read from the package's own imports: every import points down, never up.
 
-    errors, _version  <  maths  <  results | pipeline | parallel  <  options  <  engine
+    errors, _version  <  maths  <  metrics | pipeline | parallel  <  options  <  engine
                       <  api, streaming  <  report  <  cli, the package itself
 
-Modules of one subpackage may import each other; modules side by side on one level (results,
-pipeline, parallel) may not. The maths are pure: no torch, no files.
+Modules of one subpackage may import each other; modules side by side on one level (metrics,
+pipeline, parallel) may not. The maths are pure: no torch, no files. Inside the cli package a
+command's module imports only `cli.common`, never another command, and every command module is
+registered in `cli.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ RANKS = {
     "errors": 0,
     "_version": 0,
     "maths": 1,
-    "results": 2,
+    "metrics": 2,
     "pipeline": 2,
     "parallel": 2,
     "options": 3,
@@ -35,8 +37,7 @@ RANKS = {
     "__main__": 8,
     "__init__": 8,
 }
-# The results' deprecated save_report methods forward to the report (a function-level import).
-ALLOWED = {("results", "report")}
+ALLOWED: set[tuple[str, str]] = set()  # no exceptions
 IMPURE = ("torch", "PIL", "os", "pathlib", "io", "tempfile", "shutil", "zipfile", "tarfile", "urllib")
 
 
@@ -102,13 +103,34 @@ def test_maths_is_pure_numpy():
     assert not impure, impure
 
 
+def test_commands_import_only_the_shared_cli_module():
+    """cli/score.py, cli/refs.py, ... stand side by side: one command never reaches into another."""
+    wrong = []
+    for name, path in modules().items():
+        if group_of(name) != "cli" or name in ("cli", "cli.common"):
+            continue
+        wrong += [
+            f"{name}:{line} imports {target}"
+            for target, line in imports_of(name, path)
+            if target.startswith("cli.") and target != "cli.common"
+        ]
+    assert not wrong, wrong
+
+
+def test_every_command_module_is_registered():
+    from inception_score import cli
+
+    commands = {name for name in modules() if group_of(name) == "cli" and name not in ("cli", "cli.common")}
+    assert commands == {f"cli.{module.__name__.rsplit('.', 1)[1]}" for module in cli.COMMANDS}
+
+
 def test_the_rule_catches_an_upward_import(tmp_path):
-    """The checker itself: a results module that imported the engine would be reported."""
-    fake = tmp_path / "results.py"
-    fake.write_text("from .engine import evaluate\nfrom .maths import inception\n")
-    targets = [target for target, _ in imports_of("results", fake)]
+    """The checker itself: a metrics module that imported the engine would be reported."""
+    fake = tmp_path / "fake.py"
+    fake.write_text("from ..engine import evaluate\nfrom ..maths import inception\n")
+    targets = [target for target, _ in imports_of("metrics.fake", fake)]
     assert targets == ["engine", "maths"]
-    assert RANKS[group_of("engine")] > RANKS[group_of("results")]
+    assert RANKS[group_of("engine")] > RANKS[group_of("metrics")]
 
 
 def test_every_folder_of_the_package_is_a_regular_package():

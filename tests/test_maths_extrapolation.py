@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from inception_score import inception_score_from_logits
 from inception_score.errors import InceptionScoreError
 from inception_score.maths.extrapolation import Extrapolation, extrapolate, fit_inverse_size, subset_sizes
-from inception_score.results import inception_score_from_logits
 
 
 def test_default_sizes_span_a_tenth_to_all():

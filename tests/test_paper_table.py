@@ -16,7 +16,8 @@ from helpers import run_cli
 from PIL import Image
 
 from inception_score import InceptionScoreError, evaluate, read_statistics, save_statistics
-from inception_score.engine import ADM_SPLIT_SIZE, adm_result_from_logits
+from inception_score.maths.inception import LogProbabilities
+from inception_score.metrics.inception import ADM_SPLIT_SIZE, adm_inception_score
 from inception_score.pipeline.cache import FORMAT, FeatureCache
 from inception_score.pipeline.extract import extract_features
 from inception_score.pipeline.inception2015 import SPATIAL_DIMS, load_inception
@@ -275,7 +276,7 @@ def test_adm_protocol_on_adm_batches_gives_the_five_numbers(model, weights_path,
 
 def test_adm_inception_score_takes_consecutive_chunks_of_5000_and_a_shorter_last():
     logits = np.random.RandomState(3).standard_normal((12_000, 20)).astype(np.float32) * 3
-    result = adm_result_from_logits(logits, None)
+    result = adm_inception_score(LogProbabilities.of_logits(logits))
     assert result.splits == 3 and result.split_size == 5000 and result.order == "given"
     assert result.mean == pytest.approx(hand_adm_inception_score(logits), rel=1e-12)
     assert result.split_scores[2] == pytest.approx(hand_adm_inception_score(logits[10_000:]), rel=1e-12)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from inception_score import inception_score_from_logits
 from inception_score.errors import InceptionScoreError
 from inception_score.pipeline.extract import extract_features, preprocess
 from inception_score.pipeline.inception2015 import BasicConv2d, load_inception, onednn_conv_relu_works
 from inception_score.pipeline.sources import Sample, open_source
-from inception_score.results import inception_score_from_logits
 
 COUNT = 40  # images of fixture set a run through both paths
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import os
 import re
@@ -14,21 +15,19 @@ import numpy as np
 import pytest
 from headless_chromium import find_chromium, visit
 
-from inception_score import InceptionScoreError, ISResult, inception_score
+from inception_score import InceptionScoreError, ISResult, evaluate, inception_score
 from inception_score.cli import main
 from inception_score.errors import InceptionScoreWarning
 from inception_score.maths.frechet import MomentAccumulator
 from inception_score.maths.inception import log_probabilities_from_logits
+from inception_score.metrics import Evaluation
+from inception_score.metrics.frechet import fid_from_features
+from inception_score.metrics.inception import inception_score_from_log_probabilities
+from inception_score.metrics.kernel import kernel_inception_distance
 from inception_score.pipeline.extract import PIPELINE_VERSION
 from inception_score.pipeline.statistics import write_statistics
 from inception_score.pipeline.weights import sha256_file
 from inception_score.report import render_report, save_report
-from inception_score.results import (
-    Evaluation,
-    fid_from_features,
-    inception_score_from_log_probabilities,
-    kernel_inception_distance,
-)
 
 pytest.importorskip("matplotlib", reason="the report needs the optional extra: pip install 'inception-score[report]'")
 
@@ -301,7 +300,109 @@ def test_report_of_a_custom_classifier_names_it_and_its_classes(tmp_path):
     assert "digit " in page and "Classes are shown by their index" not in page
 
 
-def test_the_old_save_report_methods_still_work_and_say_they_are_deprecated(mixed_result, data, tmp_path):
-    with pytest.warns(DeprecationWarning, match="inception_score.save_report"):
-        path = mixed_result.save_report(tmp_path / "old.html", source=data / "images" / "mixed")
-    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+@pytest.fixture(scope="module")
+def full_evaluation(weights_path, data, tmp_path_factory):
+    """`evaluate --report` with every Inception metric and Vendi and MIND, on 16 images of a against 16 of b."""
+    folder = tmp_path_factory.mktemp("every-metric")
+    for name in "ab":
+        (folder / name).mkdir()
+        for image in sorted((data / "images" / name).glob("*.png"))[:16]:
+            (folder / name / image.name).write_bytes(image.read_bytes())
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inception_score",
+            "evaluate",
+            "a",
+            "--ref",
+            "b",
+            "--metrics",
+            "is,fid,sfid,kid,pr,dc,inf,vendi,mind",
+            "--kid-subset-size",
+            "8",
+            "--kid-subsets",
+            "4",
+            "--splits",
+            "2",
+            "--weights",
+            str(weights_path),
+            "--report",
+            "report.html",
+            "--json",
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=folder,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+            ),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "report.html", json.loads(done.stdout)
+
+
+def test_the_report_shows_every_metric_computed_and_embeds_the_whole_evaluation(full_evaluation):
+    report, printed = full_evaluation
+    page = report.read_text(encoding="utf-8")
+    for key in (
+        "fid",
+        "sfid",
+        "kid",
+        "precision",
+        "recall",
+        "f_score",
+        "density",
+        "coverage",
+        "inception_score_infinity",
+        "frechet_inception_distance_infinity",
+        "vendi_score",
+        "mind",
+    ):
+        assert f'data-metric="{key}"' in page, key
+    shown = {key: float(value) for key, value in re.findall(r'data-metric="(\w+)" data-value="([^"]+)"', page)}
+    assert (
+        shown["sfid"] == printed["spatial_frechet_inception_distance"]
+        and shown["mind"] == printed["monge_inception_distance"]
+    )
+    assert shown["coverage"] == printed["coverage"] and shown["vendi_score"] == printed["vendi_score"]
+    assert page.count('<tr data-result="') == 9 and "IS-infinity and FID-infinity" in page
+    embedded = json.loads(html.unescape(re.search(r"<pre data-json>(.*?)</pre>", page, flags=re.S).group(1)))
+    assert (
+        embedded["mean"] == printed["inception_score_mean"]
+        and embedded["mind"]["mind"] == printed["monge_inception_distance"]
+    )
+    assert set(embedded) >= {"fid", "sfid", "kid", "manifold", "infinity", "vendi", "mind"}
+
+
+def test_a_report_without_the_inception_score(weights_path, data, tmp_path):
+    folder = data / "images"
+    evaluation = evaluate(
+        folder / "a", reference=folder / "b", metrics=("fid", "vendi"), weights=weights_path, progress=False
+    )
+    page = save_report(evaluation, tmp_path / "no-is.html").read_text(encoding="utf-8")
+    assert 'data-metric="fid"' in page and 'data-metric="vendi_score"' in page and "Evaluation report" in page
+    assert 'data-metric="mean"' not in page
+
+
+@pytest.mark.browser
+def test_the_every_metric_report_opens_in_headless_chromium(full_evaluation):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    report, printed = full_evaluation
+    page = visit(executable, report)
+    assert page.failed_requests == [] and page.console_errors == []
+    shown = {item["metric"]: item for item in page.metrics}
+    assert float(shown["density"]["value"]) == printed["density"]
+    assert shown["vendi_score"]["text"] == f"{printed['vendi_score']:.2f}"
+    assert (
+        float(shown["frechet_inception_distance_infinity"]["value"]) == printed["frechet_inception_distance_infinity"]
+    )

@@ -13,11 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_score import inception_score
+from inception_score import inception_score, inception_score_from_logits
 from inception_score.errors import InceptionScoreError
 from inception_score.pipeline.extract import extract_features, preprocess
 from inception_score.pipeline.sources import decode, open_source
-from inception_score.results import inception_score_from_logits
 
 COUNT = 16  # images of fixture set a scored through each source
 SPLITS = 4

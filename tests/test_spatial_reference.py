@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from inception_score import fid_from_features
 from inception_score.pipeline.extract import preprocess
-from inception_score.results import fid_from_features
 
 DATA = Path(__file__).parent / "data"
 SPATIAL_CHANNELS = 7

@@ -7,16 +7,17 @@ error. See the docs' API reference for each option.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import engine
-from .errors import InceptionScoreError, InceptionScoreWarning
+from .engine import Evaluator
+from .errors import InceptionScoreError
+from .metrics import Evaluation, FIDResult, ISResult, KIDResult
+from .metrics.inception import Order
 from .options import Options
-from .pipeline.statistics import Statistics, is_statistics_path, read_statistics
-from .results import Evaluation, FIDResult, ISResult, KIDResult, Order
+from .pipeline.statistics import Statistics
 
 
 def inception_score(
@@ -61,8 +62,17 @@ def inception_score(
     process group (or with distributed=True under torchrun) each rank scores a shard and every
     rank gets the result.
     """
-    request = engine.Request(frozenset({"is"}), splits=splits, order=order, seed=seed, bootstrap=bootstrap)
-    result = engine.evaluate(source, request, Options.of(options, **image_options)).inception_score
+    evaluation = Evaluator(
+        ("is",),
+        samples=source,
+        splits=splits,
+        order=order,
+        seed=seed,
+        bootstrap=bootstrap,
+        options=options,
+        **image_options,
+    ).compute()
+    result = evaluation.inception_score
     assert result is not None
     return result
 
@@ -85,10 +95,10 @@ def evaluate(
     protocol: str = "default",
     extractors: dict[str, str] | None = None,
     options: Options | None = None,
-    **image_options: Any,
+    **keywords: Any,
 ) -> Evaluation:
-    """IS of `source` and its FID, sFID, KID, precision/recall, density/coverage and IS/FID-infinity
-    against `reference`, from one forward pass per image.
+    """IS of `source` and its FID, sFID, KID, precision/recall, density/coverage, IS/FID-infinity, FD_DINOv2,
+    FD_CLIP, CMMD, Vendi and MIND against `reference`, from one forward pass per image and extractor.
 
     Parameters
     ----------
@@ -96,20 +106,24 @@ def evaluate(
         Images (any source, also an ADM batch .npz), or a statistics .npz file for the distances alone.
     reference
         The other side of the distances: images, an ADM batch .npz (`arr_0` images, maybe `mu`, `sigma`,
-        `mu_s`, `sigma_s`) or a statistics file (KID, precision/recall and density/coverage need one
-        written with features; sFID one with spatial statistics). `fid_reference` / `kid_reference`
-        override it for FID / KID.
+        `mu_s`, `sigma_s`), a statistics file (KID, precision/recall and density/coverage need one
+        written with features; sFID one with spatial statistics) or a catalog name.
+        `fid_reference` / `kid_reference` override it for FID / KID.
     reference_for
         A reference for one metric, over `reference`: {"fd_dinov2": "ref_dinov2.npz"} compares the
         DINOv2 features with statistics written in that space while FID uses `reference`.
     metrics
-        A choice of "is", "fid", "sfid", "kid", "pr" (precision, recall, F-score), "dc" (density,
-        coverage), "inf" (IS-infinity, and FID-infinity with a reference), "cmmd" (CMMD: on the
-        classifier's features when one is given, else CLIP ViT-L/14@336px's), "fd_dinov2", "fd_clip"
-        (the Fréchet distance on DINOv2 ViT-L/14 / CLIP ViT-B/32 features). An extractor other than
-        the classifier runs in the same pass (each image decoded once). Default: those of "is",
-        "fid", "kid" the inputs can serve (IS of images, FID against a reference, KID against one
-        with features; what is left out is said in a warning); "all": every metric they can serve.
+        A choice of metric names (a sequence, or one comma-separated string): "is", "fid", "sfid", "kid",
+        "pr" (precision, recall, F-score), "dc" (density, coverage), "inf" (IS-infinity, and
+        FID-infinity with a reference), "cmmd" (on the classifier's features when one is given, else
+        CLIP ViT-L/14@336px's), "fd_dinov2", "fd_clip" (the Fréchet distance on DINOv2 ViT-L/14 / CLIP
+        ViT-B/32 features), "vendi" (the Vendi score of the samples), "mind" (the Monge Inception
+        Distance); every output key asks for its metric too ("precision", "coverage",
+        "frechet_inception_distance", "monge_inception_distance"...), and so does any metric you
+        registered (`register_metric`). An extractor other than the classifier runs in the same pass
+        (each image decoded once). Default: those of "is", "fid", "kid" the inputs can serve; "all":
+        "is" to "inf", those the inputs can serve. What the inputs cannot serve is left out with a
+        warning that says why (a metric named here is refused with the reason instead).
     splits, order, seed, bootstrap
         The Inception Score's options (see `inception_score`).
     kid_subsets, kid_subset_size, kid_seed
@@ -119,35 +133,29 @@ def evaluate(
         consecutive chunks of 5,000 images in the given order, their mean the headline; an ADM reference
         batch's own mu/sigma and mu_s/sigma_s used for FID and sFID when it has them).
     extractors
-        Another registry extractor for "fd_dinov2", "fd_clip" or "cmmd", e.g. {"fd_dinov2": "dinov2-vitg14"}.
-    options, **image_options
-        How images become features (`Options`), for every image side. num_samples applies to
-        `source`. `weights` is the classifier's (or, when only one other extractor runs, its).
+        Another registry extractor for a metric, e.g. {"fd_dinov2": "dinov2-vitg14"} or {"vendi":
+        "dinov2-vitl14"} (a metric of a feature family keeps to it).
+    options, **keywords
+        The other metric options by name (infinity_points, infinity_seed, mind_num_projections,
+        mind_seed, and your metrics' options), and how images become features (`Options` and its
+        fields: weights, classifier, batch_size, device...), for every image side. num_samples applies
+        to `source`. `weights` is the classifier's (or, when only one other extractor runs, its).
 
     Returns
     -------
     Evaluation
-        The results asked for (the others are None); `Evaluation.metrics_dict()` gives torch-fidelity's
-        flat key names.
+        The results by metric key (`.inception_score`, `.fid`, ...; None for those not computed);
+        `Evaluation.metrics_dict()` gives torch-fidelity's flat key names.
     """
-    references = {metric: reference for metric in engine.REFERENCED}
-    references.update(
-        fid=fid_reference if fid_reference is not None else reference,
-        kid=kid_reference if kid_reference is not None else reference,
-    )
-    for metric, value in (reference_for or {}).items():
-        if metric not in engine.REFERENCED:
-            raise InceptionScoreError(
-                f"reference_for (--ref-for) names a metric with a reference ({', '.join(engine.REFERENCED)}); "
-                f"got {metric!r}"
-            )
-        references[metric] = value
-    wanted = engine.check_metrics(metrics if metrics is not None else _servable_metrics(source, references))
-    if reference is not None and not set(engine.REFERENCED) & wanted:
-        raise InceptionScoreError(f"a reference was given but none of {', '.join(engine.REFERENCED)} is in metrics")
-    request = engine.Request(
-        wanted,
-        {m: references[m] for m in engine.REFERENCED if m in wanted and references[m] is not None},
+    return Evaluator(
+        metrics,
+        reference,
+        samples=source,
+        reference_for=reference_for,
+        fid_reference=fid_reference,
+        kid_reference=kid_reference,
+        protocol=protocol,
+        extractors=extractors,
         splits=splits,
         order=order,
         seed=seed,
@@ -155,29 +163,9 @@ def evaluate(
         kid_subsets=kid_subsets,
         kid_subset_size=kid_subset_size,
         kid_seed=kid_seed,
-        protocol=engine.check_protocol(protocol),
-        automatic=metrics == "all",
-        extractors=dict(extractors or {}),
-    )
-    return engine.evaluate(source, request, Options.of(options, **image_options))
-
-
-def _servable_metrics(source: Any, references: dict[str, Any]) -> tuple[str, ...]:
-    """The default metrics: all three, less those the inputs cannot serve, each left out with a warning."""
-    left_out = {}
-    if is_statistics_path(source):
-        left_out["is"] = "the source is a statistics file, not images"
-    for metric in ("fid", "kid"):
-        if references[metric] is None:
-            left_out[metric] = "no reference was given"
-    kid_reference = references["kid"]
-    if "kid" not in left_out and is_statistics_path(kid_reference) and not read_statistics(kid_reference).has_features:
-        left_out["kid"] = f"{kid_reference} holds mu and sigma but no features (write it with --with-features)"
-    served = tuple(metric for metric in engine.DEFAULT_METRICS if metric not in left_out)
-    if served and left_out and any(references.values()):
-        details = "; ".join(f"{metric.upper()}: {why}" for metric, why in left_out.items())
-        warnings.warn(f"computing {', '.join(m.upper() for m in served)} only ({details})", InceptionScoreWarning, 3)
-    return served or engine.DEFAULT_METRICS
+        options=options,
+        **keywords,
+    ).compute()
 
 
 def fid(a: Any, b: Any, *, options: Options | None = None, **image_options: Any) -> FIDResult:

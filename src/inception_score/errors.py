@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 
 class InceptionScoreError(Exception):
     """A problem with the user's input, options or environment, with a message that says what to do."""
@@ -22,3 +28,11 @@ def escaped(name: object) -> str:
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """'1 image', '2 images' (or the given plural)."""
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def warn(message: str) -> None:
+    """Emit an InceptionScoreWarning attributed to the user's line: the first caller outside this package."""
+    frame, level = sys._getframe(0), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, InceptionScoreWarning, stacklevel=level)

@@ -49,16 +49,20 @@ def check_kid_options(n_a: int, n_b: int, *, subsets: int, subset_size: int) -> 
             raise InceptionScoreError(f"KID {name} must be an integer >= {least}, got {value!r}")
     smallest = min(n_a, n_b)
     if smallest < subset_size:
-        side = "a" if n_a <= n_b else "b"
-        advice = (
-            f"use subset_size={smallest} (--kid-subset-size {smallest}) or fewer"
-            if smallest >= 2
-            else "KID needs at least 2 images per side"
-        )
-        raise InceptionScoreError(
-            f"KID subsets of {subset_size} need at least {subset_size} images on each side, but side {side} "
-            f"has {smallest}: {advice}, or use more images (the convention is 1000 from 50,000)"
-        )
+        raise InceptionScoreError(kid_shortfall(smallest, "a" if n_a <= n_b else "b", subset_size))
+
+
+def kid_shortfall(count: int, side: str, subset_size: int) -> str:
+    """Why `count` images on side `side` ("a" or "b") are too few for KID subsets of `subset_size`."""
+    advice = (
+        f"use subset_size={count} (--kid-subset-size {count}) or fewer"
+        if count >= 2
+        else "KID needs at least 2 images per side"
+    )
+    return (
+        f"KID subsets of {subset_size} need at least {subset_size} images on each side, but side {side} "
+        f"has {count}: {advice}, or use more images (the convention is 1000 from 50,000)"
+    )
 
 
 def _unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:

@@ -144,13 +144,13 @@ def _quantise(block: np.ndarray, value_range: tuple[float, float], first_index: 
         index = first_index + int(np.argmax(outside))
         raise InceptionScoreError(
             f"{what} index {index}: values span [{smallest:.6g}, {largest:.6g}], outside value_range "
-            f"({low:g}, {high:g}); {_suggest_range(smallest, largest)}"
+            f"({low:g}, {high:g}); {suggest_range(smallest, largest)}"
         )
     scaled = (block.astype(np.float64) - low) * (255.0 / (high - low))
     return np.clip(np.floor(scaled + 0.5), 0, 255).astype(np.uint8)
 
 
-def _suggest_range(smallest: float, largest: float) -> str:
+def suggest_range(smallest: float, largest: float) -> str:
     for low, high in VALUE_RANGES:
         margin = (high - low) / 255 / 2
         if smallest >= low - margin and largest <= high + margin:

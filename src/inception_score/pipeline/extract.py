@@ -143,7 +143,7 @@ def precision_name(device: torch.device, fast: bool) -> str:
     return "float16+tf32" if fast and device.type == "cuda" else "float32"
 
 
-def _uses_channels_last(model: torch.nn.Module) -> bool:
+def uses_channels_last(model: torch.nn.Module) -> bool:
     for parameter in model.parameters():
         if parameter.dim() == 4:
             return parameter.is_contiguous(memory_format=torch.channels_last) and not parameter.is_contiguous()
@@ -518,7 +518,7 @@ def extract_many(
             raise ValueError("a feature cache needs the model's identity (model_id, e.g. the weights sha256)")
     contexts = [f"{head.model_id}\0{PIPELINE_VERSION}\0{precision}" for head in heads]
     models = [head.model.to(device) for head in heads]
-    channels_last = [_uses_channels_last(model) for model in models]
+    channels_last = [uses_channels_last(model) for model in models]
     rows = [_Rows(total, head.kept()) for head in heads]
     computed = [0] * len(heads)
     skipped: list[str] = []

@@ -354,6 +354,56 @@ REGISTRY: dict[str, ExtractorEntry] = {
 _loaded: dict[tuple[str, str, bool], nn.Module] = {}
 
 
+def register_extractor(
+    name: str,
+    build: Callable[[Path], nn.Module],
+    *,
+    contract: InputContract,
+    filename: str,
+    env_weights: str,
+    outputs: tuple[str, ...] = ("features",),
+    sha256: str | None = None,
+    urls: tuple[str, ...] = (),
+    features: str = "the network's output",
+    logits: str = "none (a feature network)",
+    notes: str = "",
+    replace: bool = False,
+) -> ExtractorEntry:
+    """Add a network to the registry: then `classifier=name` (--classifier NAME), `extractors={metric: name}`
+    and statistics files work with it like with the package's own networks.
+
+    build(path) makes the module, in eval mode, from its weights file, which is resolved like every
+    registry network's: the `weights` option, the environment variable `env_weights`, the cache
+    (`inception-score weights install FILE --classifier NAME`), or a download from `urls`, checked
+    against `sha256` when one is given. The module's forward takes the batch as `contract` prepares it
+    and returns the feature vectors (outputs=("features",)) or (logits, features) (outputs=("logits",
+    "features")). Returns the registry entry.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name) or name != name.lower():
+        raise InceptionScoreError(f"an extractor's name is lower-case letters, digits, '-' and '_'; got {name!r}")
+    if name in REGISTRY and not replace:
+        raise InceptionScoreError(f"an extractor named {name!r} is registered already (replace=True swaps it)")
+    if outputs not in (("features",), ("logits", "features")):
+        raise InceptionScoreError(f"outputs must be ('features',) or ('logits', 'features'); got {outputs!r}")
+    if not isinstance(contract, InputContract):
+        raise InceptionScoreError(f"contract must be an InputContract, got {contract!r}")
+    weights = WeightsFile(
+        description=f"the {name} weights file",
+        filename=filename,
+        sha256=sha256,
+        size=None,
+        urls=tuple(urls),
+        hub_filenames=(),
+        env_weights=env_weights,
+    )
+    wrap = (lambda module: FeaturesOnly(module)) if outputs == ("features",) else (lambda module: module)
+    entry = ExtractorEntry(
+        name, weights, lambda path, plain: wrap(build(path)).eval(), contract, logits, features, notes, outputs
+    )
+    REGISTRY[name] = entry
+    return entry
+
+
 def registry_classifier(
     entry: ExtractorEntry, weights: str | Path | None = None, *, progress: bool = True, plain: bool = False
 ) -> Classifier:

@@ -25,9 +25,10 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InceptionScoreError
+from ..metrics import Card, Evaluation, ISResult
+from ..metrics.inception import ScoreDetails
 from ..pipeline.files import check_output, umask_mode
 from ..pipeline.sources import decode, open_source
-from ..results import Evaluation, ISResult, ScoreDetails
 from . import plots
 
 THUMBNAIL_PIXELS = 128
@@ -69,7 +70,8 @@ def save_report(
     Parameters
     ----------
     result
-        An ISResult, or an Evaluation (its FID, KID, FD_DINOv2, FD_CLIP and CMMD are shown too).
+        An ISResult, or an Evaluation: every metric it holds is shown, each with its cards (its
+        declaration's `cards()`), and the whole evaluation is embedded as JSON.
     path
         The .html file to write; its folder must exist.
     source
@@ -90,15 +92,6 @@ def save_report(
     Path
         The written file. Needs matplotlib (``pip install 'inception-score[report]'``).
     """
-    others: list[Any] = []
-    if isinstance(result, Evaluation):
-        if result.inception_score is None:
-            raise InceptionScoreError("the report explains an Inception Score: include 'is' in metrics")
-        fid = result.fid if fid is None else fid
-        kid = result.kid if kid is None else kid
-        manifold = result.manifold if manifold is None else manifold
-        others = [other for other in (result.fd_dinov2, result.fd_clip, result.cmmd) if other is not None]
-        result = result.inception_score
     path = check_report_path(path)
     page = render_report(
         result,
@@ -109,7 +102,6 @@ def save_report(
         class_names=class_names,
         title=title,
         manifold=manifold,
-        others=others,
     )
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -140,7 +132,7 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
 
 
 def render_report(
-    result: ISResult,
+    result: ISResult | Evaluation,
     *,
     source: Any = None,
     fid: Any = None,
@@ -149,130 +141,93 @@ def render_report(
     class_names: Sequence[str] | None = None,
     title: str | None = None,
     manifold: Any = None,
-    others: Sequence[Any] = (),
 ) -> str:
-    """The report as one HTML string; `others`: distances in other feature spaces (FD_DINOv2, FD_CLIP, CMMD
-    results) shown beside FID and KID."""
+    """The report as one HTML string (see `save_report`)."""
     plots.require_matplotlib()
-    details = details_of(result)
-    if details is None:
-        raise InceptionScoreError(
-            "this result carries no per-image details (results rebuilt from JSON do not); "
-            "score the images again with this package to make a report"
-        )
-    labels = _class_labels(result.num_classes, class_names)
+    evaluation = _evaluation_of(result, fid, kid, manifold, compared_with)
+    score = evaluation.inception_score
+    cards = _cards(evaluation, fid, kid, compared_with)
+    notes = list(dict.fromkeys([*evaluation.warnings]))
     images = open_source(source) if source is not None else None
     if images is not None and images.streamed:
         raise InceptionScoreError(
             f"{images.description}: a generator or callable cannot be read again for "
             "thumbnails; pass the images as an array or files, or leave source out"
         )
-    if images is not None and len(images) != result.n + result.skipped:
-        raise InceptionScoreError(
-            f"{images.description} has {len(images)} images but the result scored {result.n}"
-            f"{f' and skipped {result.skipped}' if result.skipped else ''}: "
-            "pass the source that was scored"
-        )
-    distances = _distances(fid, kid, compared_with) + [_other_distance(other) for other in others]
-    notes = list(dict.fromkeys([*result.warnings, *(note for d in distances for note in d.warnings)]))
-    sections = [
-        _headline(result, distances),
-        _warnings(notes),
-        _decomposition(result),
-        _splits(result),
-        _classes(result, labels, class_names is not None),
-        _confidence(result),
-        _galleries(result, images, labels),
-        _realism(result, images, labels, manifold),
-        _protocol(result, images, distances),
-    ]
-    heading = html.escape(title or "Inception Score report")
+    sections = [_headline(score, cards), _warnings(notes)]
+    if score is not None:
+        details_of(score)
+        labels = _class_labels(score.num_classes, class_names)
+        if images is not None and len(images) != score.n + score.skipped:
+            raise InceptionScoreError(
+                f"{images.description} has {len(images)} images but the result scored {score.n}"
+                f"{f' and skipped {score.skipped}' if score.skipped else ''}: "
+                "pass the source that was scored"
+            )
+        sections += [
+            _decomposition(score),
+            _splits(score),
+            _classes(score, labels, class_names is not None),
+            _confidence(score),
+            _galleries(score, images, labels),
+            _realism(score, images, labels, evaluation.manifold),
+        ]
+    else:
+        sections.append(_realism(None, None, [], evaluation.manifold))
+    sections += [_every_metric(evaluation), _protocol(score, evaluation, images, cards)]
+    heading = html.escape(title or ("Inception Score report" if score is not None else "Evaluation report"))
+    subtitle = images.description if images is not None else (f"{score.n} images" if score is not None else "")
     return _PAGE.format(
         title=heading,
         csp=CSP,
         style=_STYLE,
         body="\n".join(part for part in sections if part),
-        subtitle=html.escape(images.description if images is not None else f"{result.n} images"),
+        subtitle=html.escape(subtitle),
     )
 
 
-@dataclass(frozen=True)
-class Distance:
-    """FID, KID, FD_DINOv2, FD_CLIP or CMMD as the report shows it."""
-
-    key: str  # "fid", "kid", "fd_dinov2", "fd_clip" or "cmmd"
-    value: float
-    std: float | None
-    against: str | None
-    detail: str
-    warnings: tuple[str, ...] = ()
-    name: str = ""  # the label: FID, KID, FD_DINOv2, KD_DINOv2, CMMD... (default: the key in capitals)
-    features: str = "pool3 features"  # what is compared
-
-    @property
-    def label(self) -> str:
-        return self.name or self.key.upper()
-
-
-def _features_of(result: Any) -> str:
-    space = getattr(result, "feature_space", None)
-    return f"{space} features" if space not in (None, "inception-2015", "torchvision") else "pool3 features"
-
-
-def _other_distance(result: Any) -> Distance:
-    """An FD_DINOv2 / FD_CLIP (FIDResult) or CMMD (CMMDResult) as the report shows it."""
-    if hasattr(result, "fid"):
-        key = result.name.lower()
-        detail = f"{_count(result.n_a)} vs {_count(result.n_b)} images"
-        return Distance(
-            key, float(result.fid), None, result.b, detail, tuple(result.warnings), result.name, _features_of(result)
-        )
-    detail = f"{result.n_a} vs {result.n_b} images, RBF sigma {result.sigma:g}, x{result.scale:g}, {result.estimator}"
-    features = f"{result.feature_space or 'custom'} embeddings"
-    return Distance("cmmd", float(result.value), None, result.b, detail, tuple(result.warnings), "CMMD", features)
+def _evaluation_of(
+    result: ISResult | Evaluation, fid: Any, kid: Any, manifold: Any, compared_with: str | None
+) -> Evaluation:
+    """The results to show as one Evaluation (results given beside an ISResult joined to it; FID and KID
+    said to be against `compared_with` when it is given)."""
+    if isinstance(result, Evaluation):
+        given = dict(result)
+        protocol = result.protocol
+    elif isinstance(result, ISResult):
+        given, protocol = {"inception_score": result}, "default"
+    else:
+        raise InceptionScoreError(f"save_report takes an ISResult or an Evaluation, got {type(result).__name__}")
+    for key, value in (("fid", fid), ("kid", kid), ("manifold", manifold)):
+        if value is not None and not isinstance(value, (int, float, tuple, list)):
+            given[key] = value
+    if not given:
+        raise InceptionScoreError("the evaluation holds no result to report")
+    if compared_with is not None:
+        given.update((key, dataclasses.replace(given[key], b=compared_with)) for key in ("fid", "kid") if key in given)
+    return Evaluation(given, protocol=protocol)
 
 
-def _distances(fid: Any, kid: Any, compared_with: str | None) -> list[Distance]:
-    """FID/KID given as result objects (FIDResult, KIDResult) or as plain numbers."""
-    found = []
-    if fid is not None:
-        if hasattr(fid, "fid"):
-            found.append(
-                Distance(
-                    "fid",
-                    float(fid.fid),
-                    None,
-                    compared_with or fid.b,
-                    f"{_count(fid.n_a)} vs {_count(fid.n_b)} images",
-                    tuple(fid.warnings),
-                    fid.name,
-                    _features_of(fid),
-                )
-            )
-        else:
-            found.append(Distance("fid", float(fid), None, compared_with, ""))
-    if kid is not None:
-        if hasattr(kid, "subsets"):
-            found.append(
-                Distance(
-                    "kid",
-                    float(kid.mean),
-                    float(kid.std),
-                    compared_with or kid.b,
-                    f"{kid.subsets} subsets of {kid.subset_size}, seed {kid.seed}",
-                    tuple(kid.warnings),
-                    kid.name,
-                    _features_of(kid),
-                )
-            )
-        else:
-            mean, std = (float(value) for value in kid)
-            found.append(Distance("kid", mean, std, compared_with, ""))
-    return found
+def _cards(evaluation: Evaluation, fid: Any, kid: Any, compared_with: str | None) -> list[Card]:
+    """Every result's cards from its metric's declaration, and FID/KID given as plain numbers."""
+    cards = [card for key, found in evaluation.items() for card in _metric(key).cards(found)]
+    against = f" against {compared_with}" if compared_with else ""
+    if isinstance(fid, (int, float)):
+        meaning = f"Fréchet distance of pool3 features{against}; lower is better, 0 is identical."
+        cards.append(Card("fid", "FID", float(fid), f"{float(fid):.4f}", meaning))
+    if isinstance(kid, (tuple, list)):
+        mean, std = (float(value) for value in kid)
+        meaning = f"kernel distance of pool3 features{against}; lower is better, 0 is identical."
+        cards.append(Card("kid", "KID", mean, f"{mean:.5f}", meaning, spread=std, spread_key="kid_std"))
+    return cards
 
 
-def _count(n: int | None) -> str:
-    return "?" if n is None else str(n)
+def _metric(key: str) -> Any:
+    from ..metrics.registry import metric_with_key
+
+    metric = metric_with_key(key)
+    assert metric is not None
+    return metric
 
 
 def _class_labels(num_classes: int, class_names: Sequence[str] | None) -> list[str]:
@@ -290,123 +245,81 @@ def _number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def _card(key: str, value: float, shown: str, label: str, meaning: str, tone: str, extra: str = "") -> str:
-    return (
-        f'<div class="card {tone}" data-metric="{key}" data-value="{value!r}">'
-        f'<div class="label">{label}</div><div class="value">{shown}</div>{extra}'
-        f'<div class="meaning">{meaning}</div></div>'
-    )
-
-
-def _headline(result: ISResult, distances: list[Distance]) -> str:
-    if result.one_split_interval is None:
-        interval = '<div class="sub">add <code>--bootstrap 1000</code> for a 95% interval</div>'
-    else:
-        low, high = result.one_split_interval
-        interval = (
-            f'<div class="sub" data-metric="one_split_interval" data-low="{low!r}" data-high="{high!r}">'
-            f"95% bootstrap interval <b>{_number(low)}</b> to <b>{_number(high)}</b> "
-            f"({result.bootstrap_resamples} resamples)</div>"
-        )
-    std = (
-        f'<div class="sub" data-metric="std" data-value="{result.std!r}">± <b>{_number(result.std)}</b> '
-        f"std over {result.splits} splits</div>"
-    )
-    primary = [
-        _card(
-            "mean",
-            result.mean,
-            _number(result.mean),
-            "Inception Score",
-            f"exp E KL(p(y|x) ‖ p(y)), from 1 to {result.num_classes}; higher is better. Published scores use "
-            "50,000 images and 10 splits.",
-            "score",
-            std,
-        ),
-        _card(
-            "one_split_score",
-            result.one_split_score,
-            _number(result.one_split_score),
-            "All images as one split",
-            "the score of the whole set at once; the interval shows how much another sample of the same size "
-            "could move it.",
-            "score",
-            interval,
-        ),
-        _card(
-            "effective_classes_covered",
-            result.effective_classes_covered,
-            _number(result.effective_classes_covered, 2),
-            "Diversity: classes covered",
-            f"exp H(y): the images spread over this many classes, as if equally often (max {result.num_classes}). "
-            "Low means mode collapse.",
-            "diversity",
-        ),
-        _card(
-            "effective_classes_per_image",
-            result.effective_classes_per_image,
-            _number(result.effective_classes_per_image, 2),
-            "Confidence: classes per image",
-            "exp E H(y|x): how many classes the network hesitates between for a typical image. "
-            "1 is certain; high means blurry or unrecognisable images.",
-            "confidence",
-        ),
-    ]
-    cards = [
-        _card(
-            "distinct_top1_classes",
-            result.distinct_top1_classes,
-            str(result.distinct_top1_classes),
-            "Classes seen as top-1",
-            f"of {result.num_classes}: classes that are the best guess for at least one image.",
-            "diversity",
-        ),
-        _card(
-            "top10_share",
-            result.top10_share,
-            f"{100 * result.top10_share:.1f}%",
-            "Share of the top 10 classes",
-            "of the mass of p(y); high means a few classes dominate.",
-            "diversity",
-        ),
-        _card(
-            "n",
-            result.n,
-            str(result.n),
-            "Images scored",
-            "50,000 is the convention; fewer give lower, non-comparable scores.",
-            "neutral",
-        ),
-    ]
-    cards += [_distance_card(distance) for distance in distances]
-    equation = (
-        f'<p class="equation">IS (one split) = exp(H(y) − E H(y|x)) = '
-        f'<span class="diversity-text">{_number(result.effective_classes_covered, 2)}</span> / '
-        f'<span class="confidence-text">{_number(result.effective_classes_per_image, 2)}</span> = '
-        f'<span class="score-text">{_number(result.one_split_score)}</span></p>'
-    )
-    return (
-        f'<section class="headline"><div class="cards primary">{"".join(primary)}</div>'
-        f'<div class="cards secondary">{"".join(cards)}</div>{equation}</section>'
-    )
-
-
-def _distance_card(distance: Distance) -> str:
-    against = f" against {html.escape(distance.against)}" if distance.against else ""
-    detail = f'<div class="sub">{html.escape(distance.detail)}</div>' if distance.detail else ""
-    features = html.escape(distance.features)
-    if distance.key == "kid":
+def _card_html(card: Card, extra: str = "") -> str:
+    """One card: label, value (its exact float in data-value), the ± value and detail, what it means."""
+    spread = ""
+    if card.spread is not None:
         spread = (
-            f'<div class="sub" data-metric="kid_std" data-value="{distance.std!r}">± {distance.std:.5f}'
-            f"{' · ' + html.escape(distance.detail) if distance.detail else ''}</div>"
+            f'<div class="sub" data-metric="{card.spread_key or card.key + "_std"}" data-value="{card.spread!r}">'
+            f"± <b>{card.spread:.{4 if card.key == 'mean' else 5}f}</b>"
+            f"{' · ' + html.escape(card.detail) if card.detail else ''}</div>"
         )
-        meaning = f"kernel distance of {features}{against}; lower is better, 0 is identical."
-        return _card("kid", distance.value, f"{distance.value:.5f}", distance.label, meaning, "neutral", spread)
-    if distance.key == "cmmd":
-        meaning = f"maximum mean discrepancy of {features}{against}; lower is better, 0 is identical."
-        return _card("cmmd", distance.value, f"{distance.value:.4f}", "CMMD", meaning, "neutral", detail)
-    meaning = f"Fréchet distance of {features}{against}; lower is better, 0 is identical."
-    return _card(distance.key, distance.value, _number(distance.value), distance.label, meaning, "neutral", detail)
+    elif card.detail:
+        spread = f'<div class="sub">{html.escape(card.detail)}</div>'
+    return (
+        f'<div class="card {card.group}" data-metric="{card.key}" data-value="{card.value!r}">'
+        f'<div class="label">{html.escape(card.label)}</div><div class="value">{html.escape(card.shown)}</div>'
+        f'{spread}{extra}<div class="meaning">{html.escape(card.meaning)}</div></div>'
+    )
+
+
+def _interval(result: ISResult) -> str:
+    if result.one_split_interval is None:
+        return '<div class="sub">add <code>--bootstrap 1000</code> for a 95% interval</div>'
+    low, high = result.one_split_interval
+    return (
+        f'<div class="sub" data-metric="one_split_interval" data-low="{low!r}" data-high="{high!r}">'
+        f"95% bootstrap interval <b>{_number(low)}</b> to <b>{_number(high)}</b> "
+        f"({result.bootstrap_resamples} resamples)</div>"
+    )
+
+
+def _headline(result: ISResult | None, cards: list[Card]) -> str:
+    """The Inception Score's four main cards first (when there is one), then every other metric's."""
+    primary = cards[:4] if result is not None else []
+    shown = [
+        _card_html(card, _interval(result) if card.key == "one_split_score" and result else "") for card in primary
+    ]
+    others = "".join(_card_html(card) for card in cards[len(primary) :])
+    equation = ""
+    if result is not None:
+        equation = (
+            f'<p class="equation">IS (one split) = exp(H(y) − E H(y|x)) = '
+            f'<span class="diversity-text">{_number(result.effective_classes_covered, 2)}</span> / '
+            f'<span class="confidence-text">{_number(result.effective_classes_per_image, 2)}</span> = '
+            f'<span class="score-text">{_number(result.one_split_score)}</span></p>'
+        )
+    main = f'<div class="cards primary">{"".join(shown)}</div>' if shown else ""
+    return f'<section class="headline">{main}<div class="cards secondary">{others}</div>{equation}</section>'
+
+
+def _every_metric(evaluation: Evaluation) -> str:
+    """One row per metric: what it is, its numbers and what it compared; the IS-infinity/FID-infinity fits."""
+    rows = []
+    for key, found in evaluation.items():
+        metric = _metric(key)
+        numbers = ", ".join(f"{name} = {value:.6g}" for name, value in metric.values(found).items())
+        rows.append(
+            f'<tr data-result="{html.escape(key)}"><th>{html.escape(metric.title)}</th>'
+            f"<td>{html.escape(metric.about)}</td><td><code>{html.escape(numbers)}</code></td>"
+            f"<td>{html.escape(found.summary())}</td></tr>"
+        )
+    fits = ""
+    infinity = evaluation.infinity
+    if infinity is not None:
+        curves = [("IS-infinity", infinity.inception_score_fit)]
+        if infinity.frechet_inception_distance_fit:
+            curves.append(("FID-infinity", infinity.frechet_inception_distance_fit))
+        fits = (
+            '<h3>IS-infinity and FID-infinity</h3><p class="note">Each metric on seeded subsets of n samples, '
+            "against 1/n; the straight line's value at 1/n = 0 is the value for infinitely many images, free of "
+            f"the small-N bias.</p>{_figure(plots.extrapolation_plot(curves), 'extrapolation fits')}"
+        )
+    return (
+        '<section><h2>Every metric computed</h2><table class="protocol metrics">'
+        "<tr><th>metric</th><td><b>what it measures</b></td><td><b>numbers</b></td><td><b>in full</b></td></tr>"
+        f"{''.join(rows)}</table>{fits}</section>"
+    )
 
 
 def _warnings(messages: list[str]) -> str:
@@ -518,8 +431,9 @@ def _galleries(result: ISResult, images: Any, labels: list[str]) -> str:
     return f"<section><h2>Images</h2>{html_blocks}</section>"
 
 
-def _realism(result: ISResult, images: Any, labels: list[str], manifold: Any) -> str:
-    """Precision/recall and density/coverage, the least realistic samples and those outside the reference manifold."""
+def _realism(result: ISResult | None, images: Any, labels: list[str], manifold: Any) -> str:
+    """Precision/recall and density/coverage, the least realistic samples and those outside the reference manifold
+    (thumbnails when the scored images and their Inception Score are given)."""
     realism = getattr(manifold, "details", None)
     if realism is None:
         return ""
@@ -533,7 +447,7 @@ def _realism(result: ISResult, images: Any, labels: list[str], manifold: Any) ->
         f'<p data-metric="manifold">{html.escape(figures)}. {outside.size} of {manifold.n_a} samples lie outside '
         "every reference image's k-NN ball (outside the reference manifold).</p>"
     )
-    if images is None or len(realism.scores) != result.n:
+    if result is None or images is None or len(realism.scores) != result.n:
         return f"<section><h2>Realism</h2>{text}</section>"
     least = np.argsort(realism.scores, kind="stable")[: min(GALLERY_SIZE, result.n)]
     outside = outside[np.argsort(realism.scores[outside], kind="stable")][:GALLERY_SIZE]
@@ -617,66 +531,75 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def _protocol(result: ISResult, images: Any, distances: list[Distance]) -> str:
-    classifier = result.classifier or {}
-    if result.reference_weights is None and not classifier:
-        weights = "logits given directly (no network run by this package)"
+def _protocol(result: ISResult | None, evaluation: Evaluation, images: Any, cards: list[Card]) -> str:
+    """How the numbers were made: source, network, weights, N, splits, order, what each distance compared
+    with, versions; and the whole evaluation as JSON."""
+    provenance = next(iter(evaluation.values())).provenance
+    classifier = provenance.classifier or {}
+    if provenance.reference_weights is None and not classifier:
+        weights = (
+            "logits given directly (no network run by this package)"
+            if result is not None
+            else f"<code>{html.escape(provenance.weights_sha256 or 'not recorded')}</code> (from the statistics files)"
+        )
     elif classifier.get("name", "inception-2015") != "inception-2015":
-        weights = f"<code>{html.escape(result.weights_sha256 or classifier.get('identity', ''))}</code>"
+        weights = f"<code>{html.escape(provenance.weights_sha256 or classifier.get('identity', ''))}</code>"
     else:
-        status = "the reference 2015 weights" if result.reference_weights else "NOT the reference 2015 weights"
-        weights = f"<code>{html.escape(result.weights_sha256 or '')}</code> ({status})"
+        status = "the reference 2015 weights" if provenance.reference_weights else "NOT the reference 2015 weights"
+        weights = f"<code>{html.escape(provenance.weights_sha256 or '')}</code> ({status})"
     described = (
         f"{html.escape(str(classifier.get('name')))}: input {html.escape(str(classifier.get('input')))}; "
         f"logits {html.escape(str(classifier.get('logits')))}"
         if classifier
         else "the 2015 Inception network"
     )
-    bootstrap = (
-        f"{result.bootstrap_resamples} resamples, seed {result.bootstrap_seed}, percentile interval"
-        if result.bootstrap_resamples
-        else "not run"
-    )
     rows = [
         ("Source", html.escape(images.description) if images is not None else "not given"),
         ("Classifier", described),
         ("Weights sha256", weights),
-        ("Images (N)", str(result.n)),
-        ("Classes", str(result.num_classes)),
-        ("Splits", f"{result.splits} (split i is rows i·N/splits to (i+1)·N/splits, mean and population std)"),
-        (
-            "Order",
-            html.escape(result.order)
-            + (
-                f", rows permuted by numpy RandomState({result.seed})"
-                if result.order == "shuffled"
-                else ", input order (paper's code)"
-            ),
-        ),
-        ("Bootstrap", bootstrap),
-        (
-            "Distances",
-            "; ".join(
-                f"{d.label} against {html.escape(d.against or 'a reference')}"
-                + (f" ({html.escape(d.detail)})" if d.detail else "")
-                for d in distances
-            )
-            or "not computed",
-        ),
-        (
-            "Versions",
-            ", ".join(
-                f"{name} {_version(name)}" for name in ("inception-score", "numpy", "torch", "pillow", "matplotlib")
-            )
-            + f", Python {platform.python_version()}",
-        ),
+        ("Protocol", html.escape(evaluation.protocol)),
+    ]
+    if result is not None:
+        bootstrap = (
+            f"{result.bootstrap_resamples} resamples, seed {result.bootstrap_seed}, percentile interval"
+            if result.bootstrap_resamples
+            else "not run"
+        )
+        order = html.escape(result.order) + (
+            f", rows permuted by numpy RandomState({result.seed})"
+            if result.order == "shuffled"
+            else ", input order (paper's code)"
+        )
+        rows += [
+            ("Images (N)", str(result.n)),
+            ("Classes", str(result.num_classes)),
+            ("Splits", f"{result.splits} (split i is rows i·N/splits to (i+1)·N/splits, mean and population std)"),
+            ("Order", order),
+            ("Bootstrap", bootstrap),
+        ]
+    compared = [
+        f"{html.escape(_metric(key).title)} against {html.escape(found.b)}"
+        for key, found in evaluation.items()
+        if getattr(found, "b", None)
+    ]
+    compared += [
+        html.escape(f"{card.label}: {card.meaning}")
+        for card in cards
+        if card.key not in evaluation and card.key in ("fid", "kid")
+    ]
+    versions = ", ".join(
+        f"{name} {_version(name)}" for name in ("inception-score", "numpy", "torch", "pillow", "matplotlib")
+    )
+    rows += [
+        ("Distances", "; ".join(compared) or "not computed"),
+        ("Versions", f"{versions}, Python {platform.python_version()}"),
         ("Report written", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
     ]
     table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    data = html.escape(json.dumps(result.to_dict(), indent=2))
+    data = html.escape(json.dumps(evaluation.to_dict(), indent=2, allow_nan=False))
     return (
         f'<section><h2>Protocol</h2><table class="protocol">{table}</table>'
-        f"<details><summary>The full result as JSON</summary><pre>{data}</pre></details></section>"
+        f"<details><summary>The whole evaluation as JSON</summary><pre data-json>{data}</pre></details></section>"
     )
 
 

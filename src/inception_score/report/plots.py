@@ -237,3 +237,22 @@ def confidence_histogram(max_probability: np.ndarray) -> Any:
     axes.set_ylabel("images")
     axes.legend(loc="upper right", frameon=False, fontsize=8)
     return figure
+
+
+@_styled
+def extrapolation_plot(fits: Sequence[tuple[str, dict[str, Any]]]) -> Any:
+    """Each fit of IS-infinity / FID-infinity: the metric on subsets of n images against 1/n, the fitted
+    line, and its intercept at 1/n = 0 (infinitely many images)."""
+    figure = _figure(6.2, 2.9)
+    panels = figure.subplots(1, len(fits), squeeze=False)[0]
+    for axes, (label, fit), colour in zip(panels, fits, (SCORE, CONFIDENCE)):
+        inverse = 1.0 / np.asarray(fit["sizes"], dtype=np.float64)
+        line = np.linspace(0.0, float(inverse.max()), 50)
+        axes.plot(inverse, fit["values"], "o", color=colour, ms=4, label="subsets")
+        axes.plot(line, fit["intercept"] + fit["slope"] * line, color=INK, lw=1.1, label="fit")
+        axes.plot([0.0], [fit["intercept"]], "D", color=colour, ms=6, label=f"{label} = {fit['intercept']:.3f}")
+        axes.set_xlabel("1 / n (images in the subset)")
+        axes.set_ylabel(label.replace("-infinity", ""))
+        axes.set_xlim(left=-0.02 * float(inverse.max()))
+        axes.legend(loc="best", frameon=False, fontsize=8)
+    return figure
