@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
 
 from inception_score import evaluate, save_statistics
@@ -186,3 +187,35 @@ def test_reference_batch_round_trip(data, tmp_path, weights_path):
     assert (pr_batch.precision, pr_batch.recall) == (pr_folder.precision, pr_folder.recall)
     assert against_batch.fid.b.endswith("(mu, sigma from the file)"), "the file's own statistics were used"
     assert against_batch.sfid.b.endswith("(mu_s, sigma_s from the file)")
+
+
+def test_stats_format_adm_writes_a_sample_batch(data, tmp_path):
+    labels = tmp_path / "labels.npy"
+    np.save(labels, np.arange(120) % 7)
+    path = tmp_path / "samples_120x32x32x3.npz"
+    done = run_cli("stats", data / "images" / "a", "-o", path, "--format", "adm", "--images-only", "--labels", labels)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {path}: an ADM sample batch, arr_0 120 x 32 x 32 x 3 uint8, arr_1 labels\n"
+    arrays, _ = read_as_the_evaluator_does(path)
+    np.testing.assert_array_equal(arrays["arr_0"], decoded(data / "images" / "a"))
+    np.testing.assert_array_equal(arrays["arr_1"], np.arange(120) % 7)
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["--resolution", "16"], "--resolution: not for --format npz"),
+        (["--format", "adm", "--with-features"], "--with-features: not for --format adm"),
+        (["--format", "adm", "--images-only", "--skip-bad"], "cannot be skipped"),
+        (["--format", "adm", "--images-only", "--labels", "missing.npy"], "missing.npy: no such file"),
+        (["--format", "adm", "--images-only", "-o", "samples.zip"], "name ending in .npz"),
+    ],
+)
+def test_stats_format_adm_mistakes_are_one_line(data, tmp_path, monkeypatch, words, message):
+    monkeypatch.chdir(tmp_path)
+    output = [] if "-o" in words else ["-o", "out.npz"]
+    done = run_cli("stats", data / "images" / "a", *output, *words)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("inception-score: error: ") and message in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -24,10 +24,10 @@ import torch
 from PIL import Image
 
 from . import engine
-from .errors import InceptionScoreError, InceptionScoreWarning, escaped
+from .errors import InceptionScoreError, escaped, warn
+from .metrics import Evaluation
 from .options import Options
 from .pipeline.sources import Sample, Source
-from .results import Evaluation
 
 # torch-fidelity 0.4.0's DEFAULTS: every argument calculate_metrics reads, with its default.
 DEFAULTS: dict[str, Any] = {
@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     "save_cpu_ram": False,
     "verbose": True,
 }
+# torch-fidelity's development branch (after 0.4.0): MIND, the Monge Inception Distance.
+DEVELOPMENT: dict[str, Any] = {"mind": False, "mind_num_projections": 1000, "feature_layer_mind": None}
+ARGUMENTS = {**DEFAULTS, **DEVELOPMENT}
 # Renamed in 0.4.0 (torch-fidelity maps the old names with a FutureWarning, and so do we).
 DEPRECATED = {
     "kid_degree": "kid_kernel_poly_degree",
@@ -105,6 +108,8 @@ HONOURED = (
     "fid",
     "kid",
     "prc",
+    "mind",
+    "mind_num_projections",
     "feature_extractor",
     "feature_extractor_weights_path",
     "isc_splits",
@@ -126,6 +131,7 @@ FIXED = (
     "feature_layer_fid",
     "feature_layer_kid",
     "feature_layer_prc",
+    "feature_layer_mind",
     "feature_extractor_internal_dtype",
     "kid_kernel",
     "kid_kernel_poly_degree",
@@ -158,15 +164,18 @@ LAYERS = {  # the layer each metric reads (torch-fidelity's default); the only o
     ("vgg16", "fid"): "fc2_relu",
     ("vgg16", "kid"): "fc2_relu",
     ("vgg16", "prc"): "fc2_relu",
+    ("inception-v3-compat", "mind"): "2048",
+    ("vgg16", "mind"): "fc2_relu",
 }
-DEFAULT_EXTRACTOR = {"isc": "inception-v3-compat", "fid": "inception-v3-compat", "kid": "inception-v3-compat"}
-METRICS = {"isc": "is", "fid": "fid", "kid": "kid", "prc": "pr"}  # torch-fidelity's flag -> our metric
+DEFAULT_EXTRACTOR = {flag: "inception-v3-compat" for flag in ("isc", "fid", "kid", "mind")} | {"prc": "vgg16"}
+METRICS = {"isc": "is", "fid": "fid", "kid": "kid", "mind": "mind", "prc": "pr"}  # its flag -> our metric
 KEYS = (
     "inception_score_mean",
     "inception_score_std",
     "frechet_inception_distance",
     "kernel_inception_distance_mean",
     "kernel_inception_distance_std",
+    "monge_inception_distance",
     "precision",
     "recall",
     "f_score",
@@ -202,14 +211,14 @@ def calculate_metrics(**kwargs: Any) -> dict[str, float]:
     args = checked_arguments(kwargs)
     flags = [flag for flag in METRICS if args[flag]]
     if not flags:
-        raise InceptionScoreError("at least one metric must be specified (isc, fid, kid or prc)")
+        raise InceptionScoreError("at least one metric must be specified (isc, fid, kid, prc or mind)")
     if args["input1"] is None:
         raise InceptionScoreError("input1 is required for every metric")
     if args["input2"] is None and any(flag != "isc" for flag in flags):
-        raise InceptionScoreError("input2 is required for fid, kid and prc (they compare two inputs)")
+        raise InceptionScoreError("input2 is required for fid, kid, prc and mind (they compare two inputs)")
     groups: dict[str, list[str]] = {}
     for flag in flags:
-        extractor = args["feature_extractor"] or DEFAULT_EXTRACTOR.get(flag, "vgg16")
+        extractor = args["feature_extractor"] or DEFAULT_EXTRACTOR[flag]
         groups.setdefault(extractor, []).append(flag)
     if args["feature_extractor_weights_path"] is not None and len(groups) > 1:
         raise InceptionScoreError(
@@ -230,14 +239,15 @@ def checked_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
         if old in args:
             warnings.warn(f'argument "{old}" is deprecated since torch-fidelity 0.4.0; use "{new}"', FutureWarning, 3)
             args[new] = args.pop(old)
-    unknown = sorted(set(args) - set(DEFAULTS))
+    unknown = sorted(set(args) - set(ARGUMENTS))
     if unknown:
         raise InceptionScoreError(
             f"unknown torch-fidelity argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"the arguments are {', '.join(DEFAULTS)}"
+            f"the arguments are {', '.join(ARGUMENTS)}"
         )
-    args = {**DEFAULTS, **args}
-    for flag in ("cuda", "isc", "fid", "kid", "prc", "ppl", "samples_shuffle", "samples_find_deep", "cache", "verbose"):
+    args = {**ARGUMENTS, **args}
+    switches = ("cuda", "isc", "fid", "kid", "prc", "mind", "ppl", "samples_shuffle", "samples_find_deep", "cache")
+    for flag in (*switches, "verbose"):
         if not isinstance(args[flag], (bool, np.bool_)) and args[flag] not in (0, 1):
             raise InceptionScoreError(f"{flag} must be True or False, got {args[flag]!r}")
     if args["ppl"]:
@@ -275,7 +285,7 @@ def _check_extractor(args: dict[str, Any]) -> None:
         raise InceptionScoreError("isc on vgg16 features: VGG-16 gives no class logits here; use the default extractor")
     for flag in METRICS:
         layer = args[f"feature_layer_{flag}"]
-        extractor = name or DEFAULT_EXTRACTOR.get(flag, "vgg16")
+        extractor = name or DEFAULT_EXTRACTOR[flag]
         if args[flag] and layer is not None and layer != LAYERS[extractor, flag]:
             raise InceptionScoreError(
                 f"feature_layer_{flag}={layer!r}: {extractor} gives {flag} its layer {LAYERS[extractor, flag]!r} "
@@ -285,11 +295,9 @@ def _check_extractor(args: dict[str, Any]) -> None:
     if dtype not in (None, "float32", "float64"):
         raise InceptionScoreError(f"feature_extractor_internal_dtype must be 'float32' or 'float64', got {dtype!r}")
     if dtype == "float64":
-        warnings.warn(
+        warn(
             "feature_extractor_internal_dtype='float64': torch-fidelity 0.4 runs the network in float32 all the "
-            "same (its text_to_dtype maps 'float64' to torch.float32), and so does this call",
-            InceptionScoreWarning,
-            4,
+            "same (its text_to_dtype maps 'float64' to torch.float32), and so does this call"
         )
 
 
@@ -337,8 +345,7 @@ def input_source(value: Any, args: dict[str, Any], name: str) -> Source | None:
     files = listed_files(text, args["samples_find_deep"], args["samples_find_ext"])
     lossy = {ext.strip() for ext in args["samples_ext_lossy"].split(",") if ext.strip()}
     if any(_extension(file) in lossy for file in files):
-        warnings.warn(f"{name}: some images are lossy-compressed ({', '.join(sorted(lossy))}), which may affect "
-                      "the metrics", InceptionScoreWarning, 4)  # fmt: skip
+        warn(f"{name}: some images are lossy-compressed ({', '.join(sorted(lossy))}), which may affect the metrics")
     size = args["samples_resize_and_crop"]
     if size:
         return _resized_source(files, size, f"{len(files)} files of {escaped(text)}, resized and cropped to {size}")
@@ -428,16 +435,15 @@ def _dataset_source(dataset: torch.utils.data.Dataset, name: str) -> Source:
 
 def _evaluate(sources: dict[int, Source | None], args: dict[str, Any], extractor: str, flags: list[str]) -> Evaluation:
     """One pass of our engine through one network for torch-fidelity's flags."""
-    metrics = frozenset(METRICS[flag] for flag in flags)
-    request = engine.Request(
-        metrics,
-        {metric: sources[2] for metric in metrics if metric != "is"},
+    metric_options: dict[str, Any] = dict(
         splits=args["isc_splits"],
         order="shuffled" if args["samples_shuffle"] else "given",
         seed=args["rng_seed"],
         kid_subsets=args["kid_subsets"],
         kid_subset_size=args["kid_subset_size"],
         kid_seed=args["rng_seed"],
+        mind_num_projections=args["mind_num_projections"],
+        mind_seed=args["rng_seed"],
     )
     options = Options(
         classifier=EXTRACTORS[extractor],
@@ -447,7 +453,14 @@ def _evaluate(sources: dict[int, Source | None], args: dict[str, Any], extractor
         cache=bool(args["cache"]),
         progress=bool(args["verbose"]),
     )
-    return engine.evaluate(sources[1], request, options)
+    compares = any(flag != "isc" for flag in flags)
+    return engine.Evaluator(
+        tuple(METRICS[flag] for flag in flags),
+        sources[2] if compares else None,
+        samples=sources[1],
+        options=options,
+        **metric_options,
+    ).compute()
 
 
 def _device(cuda: bool) -> str:
@@ -455,24 +468,26 @@ def _device(cuda: bool) -> str:
         return "cpu"
     if torch.cuda.is_available():
         return "cuda"
-    warnings.warn("cuda=True but CUDA is not available: running on the CPU", InceptionScoreWarning, 4)
+    warn("cuda=True but CUDA is not available: running on the CPU")
     return "cpu"
 
 
 def _metrics_of(evaluation: Evaluation, flags: list[str]) -> dict[str, float]:
     """torch-fidelity's keys for what `evaluation` holds."""
     found: dict[str, float] = {}
-    if "isc" in flags and evaluation.inception_score is not None:
+    if "isc" in flags:
         found.update(
             inception_score_mean=evaluation.inception_score.mean, inception_score_std=evaluation.inception_score.std
         )
-    if "fid" in flags and evaluation.fid is not None:
+    if "fid" in flags:
         found["frechet_inception_distance"] = evaluation.fid.fid
-    if "kid" in flags and evaluation.kid is not None:
+    if "kid" in flags:
         found.update(
             kernel_inception_distance_mean=evaluation.kid.mean, kernel_inception_distance_std=evaluation.kid.std
         )
-    if "prc" in flags and evaluation.manifold is not None:
+    if "mind" in flags:
+        found["monge_inception_distance"] = evaluation.mind.mind
+    if "prc" in flags:
         manifold = evaluation.manifold
         found.update(precision=manifold.precision, recall=manifold.recall, f_score=manifold.f_score)
     return {key: float(value) for key, value in found.items()}

@@ -169,7 +169,7 @@ def _prepared(source: Source, resolution: int | None, options: Options) -> Itera
 def _blocks(images: Iterator[np.ndarray], count: int, progress: bool, description: str) -> Iterator[np.ndarray]:
     """The images stacked BLOCK at a time, each checked to have the first one's size."""
     shape = None
-    with tqdm(total=count, disable=not progress, unit="img", desc="arr_0", leave=False) as bar:
+    with tqdm(total=count, disable=None if progress else True, unit="img", desc="arr_0", leave=False) as bar:
         while block := list(islice(images, BLOCK)):
             shape = shape or block[0].shape
             for offset, image in enumerate(block):
