@@ -127,8 +127,14 @@ def test_dataset_items_must_be_uint8_images(files, shared_cache):
             return torch.zeros(3, 8, 8)
 
     with pytest.raises(InceptionScoreError, match=r"input1\[0\]: .*uint8 tensors 3 x H x W; got torch.float32"):
-        calculate_metrics(input1=Floats(), isc=True, isc_splits=2, cuda=False, verbose=False,
-                          feature_extractor_weights_path=files["inception"])  # fmt: skip
+        calculate_metrics(
+            input1=Floats(),
+            isc=True,
+            isc_splits=2,
+            cuda=False,
+            verbose=False,
+            feature_extractor_weights_path=files["inception"],
+        )
 
 
 # --- the arguments ------------------------------------------------------------------------------------------
@@ -137,14 +143,18 @@ def test_dataset_items_must_be_uint8_images(files, shared_cache):
 def test_every_torch_fidelity_argument_is_known_with_its_default():
     assert compat.DEFAULTS == REFERENCE["defaults"]
     assert compat.DEPRECATED == REFERENCE["deprecations"]
+    assert set(compat.DEVELOPMENT) == {"mind", "mind_num_projections", "feature_layer_mind"}
     parts = (set(compat.HONOURED), set(compat.FIXED), set(compat.NO_EFFECT))
-    assert set().union(*parts) == set(compat.DEFAULTS)
-    assert sum(map(len, parts)) == len(compat.DEFAULTS), "each argument is in one group"
+    assert set().union(*parts) == set(compat.ARGUMENTS) == set(compat.DEFAULTS) | set(compat.DEVELOPMENT)
+    assert sum(map(len, parts)) == len(compat.ARGUMENTS), "each argument is in one group"
 
 
 def test_an_unknown_argument_is_refused_with_the_list():
-    with pytest.raises(InceptionScoreError, match=r"unknown torch-fidelity argument isc_split; the arguments are "
-                       r"input1, input2, cuda, .*isc_splits"):  # fmt: skip
+    with pytest.raises(
+        InceptionScoreError,
+        match=r"unknown torch-fidelity argument isc_split; the arguments are "
+        r"input1, input2, cuda, .*isc_splits",
+    ):
         calculate_metrics(input1="a", isc=True, isc_split=5)
 
 
@@ -159,7 +169,9 @@ def test_deprecated_kid_names_are_mapped_with_a_future_warning(files):
     [
         ({}, "at least one metric"),
         ({"input1": None, "isc": True}, "input1 is required"),
-        ({"fid": True}, "input2 is required for fid, kid and prc"),
+        ({"fid": True}, "input2 is required for fid, kid, prc and mind"),
+        ({"mind": True}, "input2 is required"),
+        ({"mind": True, "input2": "{b}", "feature_layer_mind": "768"}, "feature_layer_mind='768'"),
         ({"isc": "yes"}, "isc must be True or False"),
         ({"isc": True, "ppl": True}, "ppl .* is not computed here"),
         ({"kid": True, "input2": "{b}", "kid_kernel": "rbf"}, "polynomial kernel"),
@@ -247,3 +259,47 @@ def test_lossy_files_are_announced(tmp_path):
     args = dict(compat.DEFAULTS, isc=True)
     with pytest.warns(InceptionScoreWarning, match="lossy-compressed"):
         compat.input_source(str(folder), args, "input1")
+
+
+def mind_as_torch_fidelity_dev(features_1: np.ndarray, features_2: np.ndarray, projections: int, seed: int) -> float:
+    """MIND as torch-fidelity's development branch computes it (metric_mind.py), on float32 features: one CPU
+    generator seeded with rng_seed; the larger side cut with randperm(N)[:n]; randn(M, d) directions divided by
+    their norms; each side's projections sorted per direction; 3 d x the mean squared difference."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    first, second = torch.from_numpy(features_1), torch.from_numpy(features_2)
+    n = min(len(first), len(second))
+    if len(first) > n:
+        first = first[torch.randperm(len(first), generator=generator)[:n]]
+    if len(second) > n:
+        second = second[torch.randperm(len(second), generator=generator)[:n]]
+    directions = torch.randn(projections, first.shape[1], generator=generator, dtype=torch.float32)
+    directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    one, two = (first @ directions.t()).sort(dim=0)[0], (second @ directions.t()).sort(dim=0)[0]
+    return float(3.0 * first.shape[1] * ((one - two) ** 2).mean(dim=0).mean())
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("first", "second", "projections", "seed"), [("a", "b", 50, 7), ("mixed", "a", 100, 2020)])
+def test_mind_as_torch_fidelitys_development_branch(files, data, shared_cache, first, second, projections, seed):
+    """No torch-fidelity release has MIND yet: the reference is its algorithm on torch-fidelity's own pool3."""
+    expected = mind_as_torch_fidelity_dev(
+        np.load(data / f"reference_{first}_pool3.npy"),
+        np.load(data / f"reference_{second}_pool3.npy"),
+        projections,
+        seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InceptionScoreWarning)
+        got = calculate_metrics(
+            input1=files[first],
+            input2=files[second],
+            mind=True,
+            mind_num_projections=projections,
+            rng_seed=seed,
+            feature_layer_mind="2048",
+            feature_extractor_weights_path=files["inception"],
+            cuda=False,
+            verbose=False,
+        )
+    assert list(got) == ["monge_inception_distance"]
+    assert got["monge_inception_distance"] == pytest.approx(expected, rel=RELATIVE)
