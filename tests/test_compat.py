@@ -118,7 +118,7 @@ def test_a_dataset_of_uint8_tensors_is_read_in_index_order(files, shared_cache):
     assert_same_metrics(got, REFERENCE["python"]["isc_a"]["metrics"])
 
 
-def test_dataset_items_must_be_uint8_images(files, shared_cache):
+def test_dataset_items_must_be_uint8_images(files):
     class Floats(torch.utils.data.Dataset):
         def __len__(self):
             return 4

@@ -41,7 +41,8 @@ def shared_cache(folder_features, session_cache, monkeypatch):
 
 
 def test_every_flag_of_its_command_is_accepted():
-    flags = set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", REFERENCE["command_help"]))
+    lines = re.findall(r"^  (?:(-[a-z]), )?(--[a-z0-9][a-z0-9-]*)", REFERENCE["command_help"], re.MULTILINE)
+    flags = {flag for pair in lines for flag in pair if flag}
     ours = set(fidelity_parser()._option_string_actions)
     assert flags - {"-h", "--help"} and flags <= ours, sorted(flags - ours)
 
@@ -65,11 +66,12 @@ def same_numbers(got: dict, expected: dict) -> None:
         assert float(got[key]) == pytest.approx(float(value), rel=1e-4, abs=tolerance or 1e-12), key
 
 
-@pytest.mark.reference
-@pytest.mark.parametrize(
-    "name", sorted(n for n, c in REFERENCE["commands"].items() if "{vgg16}" not in c["argv"] and "-r" not in c["argv"])
-)
-def test_prints_what_torch_fidelitys_command_prints(name, files, shared_cache):
+def runs_vgg16(argv: list[str]) -> bool:
+    return "{vgg16}" in argv or "--prc" in argv or "-r" in argv
+
+
+def check_command(name: str, files: dict[str, str]) -> None:
+    """Run the stored command here and compare its stdout with torch-fidelity's: lines, keys, order, numbers."""
     case = REFERENCE["commands"][name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -85,6 +87,26 @@ def test_prints_what_torch_fidelitys_command_prints(name, files, shared_cache):
         assert got_others == expected_others  # e.g. its note when KID is below 0
         assert all(text == f"{float(text):.7g}" for text in got.values()), "7 significant digits"
         same_numbers(got, expected)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", sorted(n for n, case in REFERENCE["commands"].items() if not runs_vgg16(case["argv"])))
+def test_prints_what_torch_fidelitys_command_prints(name, files, shared_cache):
+    check_command(name, files)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", sorted(n for n, case in REFERENCE["commands"].items() if runs_vgg16(case["argv"])))
+def test_prints_what_it_prints_for_precision_recall_on_vgg16(
+    name, files, vgg16_path, shared_cache, tmp_path, monkeypatch
+):
+    """As torch-fidelity's own run: the weights by path, or both networks' files in torch hub's cache."""
+    hub = tmp_path / "torch-home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / "weights-inception-2015-12-05-6726825d.pth").symlink_to(files["inception"])
+    (hub / "vgg16-397923af.pth").symlink_to(vgg16_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    check_command(name, files | {"vgg16": str(vgg16_path)})
 
 
 @pytest.mark.parametrize(
