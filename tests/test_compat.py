@@ -2,7 +2,7 @@
 
 The outputs (tests/data/reference_compat.json) were made by the real torch-fidelity in a separate environment
 with the fixtures' random weights, by tests/data/make_reference_compat.py. Every key is compared: the same
-keys in the same order, each number within 1e-4 relative. The fixture folders' Inception features come from
+keys in the same order, each number within 1e-4 relative (the IS std within 1e-4 of the IS). The fixture folders' Inception features come from
 the session's cache (conftest `folder_features`), so these calls cost little beyond the first.
 """
 
@@ -67,10 +67,13 @@ def hub_home(tmp_path, files, monkeypatch):
 
 
 def assert_same_metrics(got: dict, expected: dict) -> None:
+    """The same keys in the same order; each number within 1e-4 relative, the IS std within 1e-4 of the IS
+    itself (the std of a few split scores carries their rounding, which is relative to the score)."""
     assert list(got) == list(expected), "the same keys in torch-fidelity's order"
     for key, value in expected.items():
         assert isinstance(got[key], float)
-        assert got[key] == pytest.approx(value, rel=RELATIVE, abs=1e-12), key
+        scale = RELATIVE * expected["inception_score_mean"] if key == "inception_score_std" else 1e-12
+        assert got[key] == pytest.approx(value, rel=RELATIVE, abs=scale), key
 
 
 def run_case(name, files, tmp_path, monkeypatch):
