@@ -116,11 +116,14 @@ def evaluator(weights: str, folder_a: str, folder_b: str, out: str) -> None:
     images = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in sorted(Path(folder_a).glob("*.png"))])
     start, stop = rank * len(images) // world_size, (rank + 1) * len(images) // world_size
     metrics = ("is", "fid", "kid", "pr", "dc", "vendi", "mind")
-    options = dict(splits=2, kid_subsets=4, kid_subset_size=8, mind_num_projections=64, batch_size=4)
+    options = dict(splits=2, kid_subsets=4, kid_subset_size=8, mind_num_projections=64, batch_size=3)
     found = Evaluator(metrics, folder_b, weights=weights, device="cpu", progress=False, cache=False, **options)
-    for first, size in zip(range(start, stop), [3, 1, 4, 2, 5, 3]):
-        if first < stop:
-            found.update(torch.from_numpy(images[first : min(first + size, stop)]).permute(0, 3, 1, 2))
+    first = start
+    for size in [3, 1, 4, 2, 5, 3] * len(images):
+        if first >= stop:
+            break
+        found.update(torch.from_numpy(images[first : min(first + size, stop)]).permute(0, 3, 1, 2))
+        first += size
     shown = found.compute().metrics_dict()
     Path(out, f"rank{rank}.json").write_text(
         json.dumps({key: value for key, value in shown.items() if key != "details"})

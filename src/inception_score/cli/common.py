@@ -82,8 +82,10 @@ def add_metric_options(parser: argparse.ArgumentParser) -> None:
     """A flag for every option a registered metric declares that the command has no flag for yet
     (--infinity-points, --mind-num-projections, ...), in a group of its metric; None when not given."""
     taken = {action.dest for action in parser._actions}
+    generated = []
     for metric in registered():
         wanted = [option for option in metric.options if option.name not in taken]
+        generated += [option.name for option in wanted]
         if not wanted:
             continue
         group = parser.add_argument_group(metric.title)
@@ -97,12 +99,12 @@ def add_metric_options(parser: argparse.ArgumentParser) -> None:
                 metavar="N" if kind is int else "VALUE",
                 help=f"{option.about} (default {option.default})".replace("%", "%%"),
             )
+    parser.set_defaults(metric_options=tuple(generated))
 
 
 def metric_options_of(args: argparse.Namespace) -> dict[str, Any]:
     """The metric options given on the command line by the flags `add_metric_options` made."""
-    names = {option.name for metric in registered() for option in metric.options}
-    return {name: value for name, value in vars(args).items() if name in names and value is not None}
+    return {name: getattr(args, name) for name in args.metric_options if getattr(args, name) is not None}
 
 
 def add_kid_options(parser: argparse.ArgumentParser, prefix: str) -> None:

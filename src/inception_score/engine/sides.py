@@ -192,7 +192,7 @@ def why_not_served(
                     f"{side.description} holds statistics, not images: it can be the reference of FID, sFID, KID, "
                     "precision/recall and density/coverage, but it has no IS (give the images)"
                 )
-            missing = _file_lacks(side.statistics, needs, metric)
+            missing = _file_lacks(side.statistics, needs, metric.title_of(parts))
             if missing:
                 return missing
         else:
@@ -215,7 +215,7 @@ def _lacking(space: str, output: str, metric: Metric) -> str:
     return f"the extractor {space} gives no feature vectors, and {metric.title} needs them"
 
 
-def _file_lacks(statistics: Statistics, needs: tuple, metric: Metric) -> str:
+def _file_lacks(statistics: Statistics, needs: tuple, title: str) -> str:
     """What a statistics file lacks of `needs`, as a message naming the option that writes it, or ""."""
     states = {need.state for need in needs}
     if "spatial_moments" in states and not statistics.has_spatial:
@@ -226,7 +226,7 @@ def _file_lacks(statistics: Statistics, needs: tuple, metric: Metric) -> str:
         )
     if "features" in states and not statistics.has_features:
         try:
-            require_features(statistics, metric.title)
+            require_features(statistics, title)
         except InceptionScoreError as error:
             return str(error)
     return ""

@@ -261,6 +261,10 @@ class Metric:
         """Every name that asks for this metric: its name, aliases, output keys and parts."""
         return tuple(dict.fromkeys((self.name, *self.aliases, *self.outputs, *self.parts)))
 
+    def title_of(self, parts: frozenset[str]) -> str:
+        """What the metric is called for these parts (precision/recall for the manifold metrics' "pr")."""
+        return self.title
+
     def needs(self, parts: frozenset[str], has_reference: bool) -> tuple[tuple[Need, ...], tuple[Need, ...]]:
         """What the samples' side and the reference side must hold for these parts."""
         return self.samples, (self.reference or ()) if has_reference else ()

@@ -76,11 +76,14 @@ class Manifold(Metric):
     result_type = ManifoldResult
     in_all = True
 
+    def title_of(self, parts: frozenset[str]) -> str:
+        return " and ".join(TITLES[part] for part in sorted(parts, reverse=True))
+
     def too_few(self, side: str, count: int, options: Any, protocol: str, parts: frozenset[str]) -> str:
         least = K_PR + 1 if side == "samples" else K_DC + 1  # the maths take every radius at once
         if count >= least:
             return ""
-        wanted = " and ".join(TITLES[part] for part in sorted(parts))
+        wanted = self.title_of(parts)
         return (
             f"{wanted} need at least {least} images on the {side}' side (a radius is the distance to the "
             f"{K_PR if side == 'samples' else K_DC}th nearest other image), got {count}"

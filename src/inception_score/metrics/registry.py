@@ -64,7 +64,7 @@ def metric_with_key(key: str) -> Metric | None:
 
 def all_names() -> list[str]:
     """The input names of every metric: each metric's name and its parts (what --metrics lists first)."""
-    return [name for metric in _METRICS.values() for name in (list(metric.parts) or [metric.name])]
+    return [name for metric in registered() for name in (list(metric.parts) or [metric.name])]
 
 
 def option_named(name: str) -> tuple[Metric, Option] | None:

@@ -249,11 +249,10 @@ def _card_html(card: Card, extra: str = "") -> str:
     """One card: label, value (its exact float in data-value), the ± value and detail, what it means."""
     spread = ""
     if card.spread is not None:
-        spread = (
-            f'<div class="sub" data-metric="{card.spread_key or card.key + "_std"}" data-value="{card.spread!r}">'
-            f"± <b>{card.spread:.{4 if card.key == 'mean' else 5}f}</b>"
-            f"{' · ' + html.escape(card.detail) if card.detail else ''}</div>"
-        )
+        shown = f"± <b>{card.spread:.4f}</b>" if card.key == "mean" else f"± {card.spread:.5f}"
+        detail = f" · {html.escape(card.detail)}" if card.detail else ""
+        key = card.spread_key or f"{card.key}_std"
+        spread = f'<div class="sub" data-metric="{key}" data-value="{card.spread!r}">{shown}{detail}</div>'
     elif card.detail:
         spread = f'<div class="sub">{html.escape(card.detail)}</div>'
     return (
