@@ -156,9 +156,11 @@ def test_the_output_cannot_be_the_input(tmp_path):
 
 
 @pytest.mark.reference
-def test_reference_batch_round_trip(data, tmp_path, weights_path):
+def test_reference_batch_round_trip(data, tmp_path, weights_path, folder_features, session_cache, monkeypatch):
     """The statistics come from the file's own images: evaluate(..., protocol="adm") against the batch gives the
     numbers it gives against the folder; and the evaluator finds every array with the right name, shape, dtype."""
+    folder_features("a"), folder_features("b")
+    monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(session_cache))  # the folders' features, computed once
     path = tmp_path / "ref_batch.npz"
     options = dict(weights=weights_path, progress=False, batch_size=40)
     with warnings.catch_warnings():
