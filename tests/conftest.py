@@ -33,6 +33,18 @@ def weights_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vgg16_path(tmp_path_factory) -> Path:
+    """Random weights in torchvision's VGG-16 layout (recipe "vgg16 v1", 528 MB), built once per test session."""
+    from recipe import VGG16_RECIPE_SHA256, build_vgg16_state_dict
+
+    state = build_vgg16_state_dict()
+    assert recipe_digest(state) == VGG16_RECIPE_SHA256
+    path = tmp_path_factory.mktemp("weights") / "random-vgg16.pth"
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def data() -> Path:
     return DATA
 

@@ -30,6 +30,8 @@ RANKS = {
     "engine": 4,
     "api": 5,
     "streaming": 5,
+    "compat": 5,
+    "export": 5,
     "report": 6,
     "cli": 7,
     "__main__": 8,

@@ -5,6 +5,7 @@ from ._version import __version__
 from .api import evaluate, fid, inception_score, kid, save_statistics
 from .engine import Evaluator
 from .errors import InceptionScoreError, InceptionScoreWarning
+from .export import save_adm_batch
 from .maths.frechet import MomentAccumulator, frechet_distance
 from .metrics import (
     Evaluation,
@@ -44,6 +45,7 @@ __all__ = [
     "fid",
     "kid",
     "save_statistics",
+    "save_adm_batch",
     "read_statistics",
     "Statistics",
     "Evaluation",

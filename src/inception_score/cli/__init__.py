@@ -17,10 +17,10 @@ import warnings
 from .._version import __version__
 from ..errors import InceptionScoreError, InceptionScoreWarning
 from ..parallel import launch as distributed
-from . import cache, distances, evaluate, refs, score, stats, weights
+from . import adm, cache, distances, evaluate, fidelity, refs, score, stats, weights
 from .common import HelpFormatter
 
-COMMANDS = (score, evaluate, distances, stats, weights, refs, cache)  # in the order --help lists them
+COMMANDS = (score, evaluate, distances, stats, adm, fidelity, weights, refs, cache)  # in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -169,7 +169,8 @@ def _add_classifier_options(group: argparse._ArgumentGroup) -> None:
         metavar="SPEC",
         help="inception-2015 (default, the paper's), torchvision (torchvision's ImageNet weights), "
         "dinov2-vitl14 (FD_DINOv2; also -vits14, -vitb14, -vitg14, -vitl14-dgm-eval), clip-vit-l-14-336 (CMMD), "
-        "clip-vit-b-32 (FD_CLIP), a TorchScript FILE.pt, or package.module:factory",
+        "clip-vit-b-32 (FD_CLIP), vgg16 (torch-fidelity's precision/recall), a TorchScript FILE.pt, or "
+        "package.module:factory",
     )
     group.add_argument("--input-size", type=positive_int, metavar="N", help="custom classifier: input is N x N")
     group.add_argument(

@@ -11,6 +11,10 @@ features). A 50,000-image batch at 256 px is 9.8 GB, so the images are streamed 
 time from the zip member: `np.load(mmap_mode=...)` cannot map an array inside a zip, and
 loading `arr_0` whole would need all of it in memory. Stored (np.savez) and deflated
 (np.savez_compressed) members both work. Nothing is unpickled (`allow_pickle=False`).
+
+Writing (`write_adm_images`, `add_adm_arrays`) streams the same way: `arr_0` goes into a stored ZIP64
+member a block at a time, the other arrays are added after it; `adm_center_crop` is guided-diffusion's
+dataset preprocessing (`center_crop_arr`), for batches of one resolution made from images of any size.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from __future__ import annotations
 import os
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from PIL import Image
 
 from ..errors import InceptionScoreError
 from .arrays import Layout, channel_axis
@@ -281,3 +286,90 @@ def read_adm_statistics(path: str | Path) -> dict[str, np.ndarray]:
     except (ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
         raise InceptionScoreError(f"{path}: cannot read its statistics ({error})") from None
     return found
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+def write_adm_images(path: str | Path, blocks: Iterable[np.ndarray], count: int, height: int, width: int) -> int:
+    """Write a new .npz at `path` holding only `arr_0` (count x height x width x 3 uint8), a block at a time.
+
+    The member is stored (not deflated), as np.savez writes it, and in ZIP64 form, so 50,000 images of 256 px
+    (9.8 GB) stream through without being held in memory; the ADM evaluator streams it back the same way.
+    Every block must be b x height x width x 3 uint8 and the blocks must add up to `count`. Returns the bytes
+    of pixels written.
+    """
+    header: dict[str, Any] = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": (count, height, width, 3),
+    }
+    written = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with archive.open(f"{IMAGES_KEY}.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            for block in blocks:
+                if block.dtype != np.uint8 or block.ndim != 4 or block.shape[1:] != (height, width, 3):
+                    raise InceptionScoreError(
+                        f"{path}: images for {IMAGES_KEY} must be b x {height} x {width} x 3 uint8, got "
+                        f"{block.dtype} {block.shape}"
+                    )
+                if written + len(block) > count:
+                    raise InceptionScoreError(f"{path}: more than the {count} images announced for {IMAGES_KEY}")
+                member.write(np.ascontiguousarray(block).data)
+                written += len(block)
+    if written != count:
+        raise InceptionScoreError(f"{path}: {written} images written to {IMAGES_KEY}, {count} announced")
+    return written * height * width * 3
+
+
+def add_adm_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Add arrays (the statistics `mu`, `sigma`, `mu_s`, `sigma_s`, the labels `arr_1`) to the .npz at `path`
+    as np.savez stores them: `NAME.npy` members, no pickles."""
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        present = set(_array_names(archive))
+        for name, value in arrays.items():
+            if name in present:
+                raise InceptionScoreError(f"{path}: already holds {name}")
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
+
+
+def check_labels(labels: object, count: int) -> np.ndarray:
+    """Class labels for `arr_1`: N whole numbers >= 0 (guided-diffusion's sampler saves them as int64)."""
+    values = np.asarray(labels)
+    if values.shape != (count,) or not np.issubdtype(values.dtype, np.integer) or (count and values.min() < 0):
+        raise InceptionScoreError(
+            f"labels must be {count} class indices (whole numbers >= 0), one per image; got {values.dtype} "
+            f"{values.shape}"
+        )
+    return values.astype(np.int64)
+
+
+def adm_center_crop(image: Image.Image, size: int) -> np.ndarray:
+    """An RGB PIL image as guided-diffusion's dataset code (`center_crop_arr`) makes it size x size uint8.
+
+    While the shorter side is at least twice `size`, halve both sides (integer division) with a box filter;
+    then scale so the shorter side is `size` (each side round(side * scale), Python's round) with PIL's
+    bicubic filter; then take the centre square, offsets (side - size) // 2.
+    """
+    while min(image.size) >= 2 * size:
+        image = image.resize((image.width // 2, image.height // 2), resample=Image.Resampling.BOX)
+    scale = size / min(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), resample=Image.Resampling.BICUBIC)
+    pixels = np.asarray(image)
+    top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
+    return np.ascontiguousarray(pixels[top : top + size, left : left + size])
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    """Class labels from a `.npy` file (N whole numbers), for a sample batch's `arr_1`."""
+    try:
+        values = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InceptionScoreError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise InceptionScoreError(f"{path}: not a readable .npy array of labels ({error})") from None
+    if not isinstance(values, np.ndarray):
+        raise InceptionScoreError(f"{path}: an .npz holds several arrays; give the labels as one .npy array")
+    return values

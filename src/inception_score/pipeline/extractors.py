@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import InceptionScoreError, escaped, plural
 from .inception2015 import INPUT_SIZE, load_inception
-from .networks import clip, dinov2
+from .networks import clip, dinov2, vgg16
 from .networks.common import PublishedWeights, pil_bicubic_resize
 from .resize import resize_tf1
 from .weights import REFERENCE, TORCHVISION, WeightsFile, resolve_weights, sha256_file
@@ -336,6 +336,19 @@ REGISTRY: dict[str, ExtractorEntry] = {
         *(_dinov2_entry(variant) for variant in dinov2.CONFIGS),
         _dinov2_entry("vitl14", "pil-bicubic", "-dgm-eval"),
         *(_clip_entry(variant) for variant in clip.CONFIGS),
+        ExtractorEntry(
+            "vgg16",
+            _published_file(
+                vgg16.WEIGHTS, "torchvision's ImageNet VGG-16 weights file", "INCEPTION_SCORE_VGG16_WEIGHTS"
+            ),
+            lambda path, plain: FeaturesOnly(vgg16.load_vgg16(path)),
+            InputContract(size=vgg16.INPUT_SIZE, resize="tf1-bilinear", normalize="imagenet"),
+            logits="none (a feature network)",
+            features=f"fc2 after its ReLU, {vgg16.FEATURES} (torch-fidelity's fc2_relu)",
+            notes="torchvision's ImageNet VGG-16 as torch-fidelity 0.4 runs it for precision/recall (TF1 "
+            "bilinear to 224, ImageNet mean and std); file vgg16-397923af.pth, checked by the published prefix",
+            outputs=("features",),
+        ),
     )
 }
 _loaded: dict[tuple[str, str, bool], nn.Module] = {}
