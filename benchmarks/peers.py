@@ -59,6 +59,7 @@ def main() -> None:
                 ours_bilinear,
                 clean_fid,
                 torchmetrics,
+                torchmetrics_tf1,
                 same_features,
             )
         ]
@@ -271,14 +272,9 @@ def clean_fid(weights: Path) -> dict:
 
 def torchmetrics(weights: Path) -> dict:
     import torchmetrics as tm
-    from PIL import Image
     from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
-    def images(name: str) -> torch.Tensor:
-        files = sorted((IMAGES / name).iterdir())
-        return torch.from_numpy(np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])).permute(0, 3, 1, 2)
-
-    a, b = images("a"), images("b")
+    a, b = _uint8_images("a"), _uint8_images("b")
     torch.manual_seed(0)
     fid, isc = FrechetInceptionDistance(feature=2048), InceptionScore(splits=10)
     kid = KernelInceptionDistance(subsets=SUBSETS, subset_size=SUBSET_SIZE)
@@ -294,8 +290,32 @@ def torchmetrics(weights: Path) -> dict:
         isc=(float(isc_mean), float(isc_std)),
         fid=float(fid.compute()),
         kid=(float(kid_mean), float(kid_std)),
-        why="IS: torch.randperm order, torch.chunk splits, float32, std with ddof=1; KID: torch.randperm draws",
+        why="its default resize is torch's antialiased bilinear, not TF1's (every metric); IS: torch.randperm "
+        "order, torch.chunk splits, float32, std with ddof=1; KID: torch.randperm draws",
     )
+
+
+def torchmetrics_tf1(weights: Path) -> dict:
+    """torchmetrics' FID with antialias=False: the TF1 resize, the paper's input (IS and KID have no such switch)."""
+    from torchmetrics.image import FrechetInceptionDistance
+
+    fid = FrechetInceptionDistance(feature=2048, antialias=False)
+    fid.update(_uint8_images("b"), real=True)
+    fid.update(_uint8_images("a"), real=False)
+    return dict(
+        tool="torchmetrics, antialias=False",
+        call="FrechetInceptionDistance(feature=2048, antialias=False)",
+        fid=float(fid.compute()),
+        why="the TF1 resize: ours up to the matrix square root (torch.linalg.eigvals of the product)",
+    )
+
+
+def _uint8_images(name: str) -> torch.Tensor:
+    """A fixture folder as one N x 3 x H x W uint8 tensor, files in name order (torchmetrics' input)."""
+    from PIL import Image
+
+    files = sorted((IMAGES / name).iterdir())
+    return torch.from_numpy(np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])).permute(0, 3, 1, 2)
 
 
 def same_features(weights: Path) -> dict:
