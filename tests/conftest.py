@@ -152,3 +152,18 @@ def private_cache(tmp_path_factory, monkeypatch) -> Path:
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(folder))
     return folder
+
+
+@pytest.fixture
+def peer_inputs(data, weights_path):
+    """The fixture folders and weights by name, as the torch-fidelity comparisons' stored calls name them."""
+    found = {name: str(data / "images" / name) for name in ("a", "b", "mixed")} | {"images": str(data / "images")}
+    return found | {"inception": str(weights_path)}
+
+
+@pytest.fixture
+def peer_cache(folder_features, session_cache, monkeypatch):
+    """The session's feature cache, where the fixture folders' Inception features already are."""
+    for name in ("a", "b", "mixed"):
+        folder_features(name)
+    monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(session_cache))

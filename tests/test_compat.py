@@ -36,34 +36,19 @@ def runs_vgg16(kwargs: dict) -> bool:
 VGG_CASES = {name for name, case in REFERENCE["python"].items() if runs_vgg16(case["kwargs"])}
 
 
-def filled(value, files):
+def filled(value, peer_inputs):
     """A stored case's value with the placeholders ({a}, {inception}, ...) made real paths."""
     if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
-        return files[value[1:-1]]
+        return peer_inputs[value[1:-1]]
     return value
 
 
-@pytest.fixture
-def files(data, weights_path):
-    found = {name: str(data / "images" / name) for name in ("a", "b", "mixed")} | {"images": str(data / "images")}
-    return found | {"inception": str(weights_path)}
-
-
-@pytest.fixture
-def shared_cache(folder_features, session_cache, monkeypatch):
-    """The session's feature cache, where the fixture folders' Inception features already are."""
-    for name in ("a", "b", "mixed"):
-        folder_features(name)
-    monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(session_cache))
-    return session_cache
-
-
-def hub_home(tmp_path, files, monkeypatch):
-    """TORCH_HOME whose hub cache holds both weights files under torch-fidelity's download names."""
+def hub_home(tmp_path, peer_inputs, monkeypatch):
+    """TORCH_HOME whose hub cache holds both weights peer_inputs under torch-fidelity's download names."""
     hub = tmp_path / "torch-home" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
-    (hub / "weights-inception-2015-12-05-6726825d.pth").symlink_to(files["inception"])
-    (hub / "vgg16-397923af.pth").symlink_to(files["vgg16"])
+    (hub / "weights-inception-2015-12-05-6726825d.pth").symlink_to(peer_inputs["inception"])
+    (hub / "vgg16-397923af.pth").symlink_to(peer_inputs["vgg16"])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
 
@@ -77,13 +62,13 @@ def assert_same_metrics(got: dict, expected: dict) -> None:
         assert got[key] == pytest.approx(value, rel=RELATIVE, abs=scale), key
 
 
-def run_case(name, files, tmp_path, monkeypatch):
+def run_case(name, peer_inputs, tmp_path, monkeypatch):
     kwargs = dict(REFERENCE["python"][name]["kwargs"])
     if kwargs.pop("hub", False):
-        hub_home(tmp_path, files, monkeypatch)
+        hub_home(tmp_path, peer_inputs, monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InceptionScoreWarning)  # few images, random weights: said, not tested here
-        return calculate_metrics(**{key: filled(value, files) for key, value in kwargs.items()})
+        return calculate_metrics(**{key: filled(value, peer_inputs) for key, value in kwargs.items()})
 
 
 # --- the numbers --------------------------------------------------------------------------------------------
@@ -91,20 +76,20 @@ def run_case(name, files, tmp_path, monkeypatch):
 
 @pytest.mark.reference
 @pytest.mark.parametrize("name", sorted(set(REFERENCE["python"]) - VGG_CASES))
-def test_same_numbers_as_torch_fidelity(name, files, shared_cache, tmp_path, monkeypatch):
-    assert_same_metrics(run_case(name, files, tmp_path, monkeypatch), REFERENCE["python"][name]["metrics"])
+def test_same_numbers_as_torch_fidelity(name, peer_inputs, peer_cache, tmp_path, monkeypatch):
+    assert_same_metrics(run_case(name, peer_inputs, tmp_path, monkeypatch), REFERENCE["python"][name]["metrics"])
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("name", sorted(VGG_CASES))
-def test_vgg16_metrics_as_torch_fidelity(name, files, vgg16_path, shared_cache, tmp_path, monkeypatch):
+def test_vgg16_metrics_as_torch_fidelity(name, peer_inputs, vgg16_path, peer_cache, tmp_path, monkeypatch):
     """torch-fidelity's precision/recall (and FID/KID with feature_extractor='vgg16') on VGG-16 fc2_relu."""
-    files = files | {"vgg16": str(vgg16_path)}
-    assert_same_metrics(run_case(name, files, tmp_path, monkeypatch), REFERENCE["python"][name]["metrics"])
+    peer_inputs = peer_inputs | {"vgg16": str(vgg16_path)}
+    assert_same_metrics(run_case(name, peer_inputs, tmp_path, monkeypatch), REFERENCE["python"][name]["metrics"])
 
 
 @pytest.mark.reference
-def test_a_dataset_of_uint8_tensors_is_read_in_index_order(files, shared_cache):
+def test_a_dataset_of_uint8_tensors_is_read_in_index_order(peer_inputs, peer_cache):
     class Folder(torch.utils.data.Dataset):
         def __init__(self, folder):
             self.paths = sorted(os.path.join(folder, name) for name in os.listdir(folder))
@@ -115,14 +100,14 @@ def test_a_dataset_of_uint8_tensors_is_read_in_index_order(files, shared_cache):
         def __getitem__(self, index):
             return torch.from_numpy(np.array(Image.open(self.paths[index]).convert("RGB"))).permute(2, 0, 1)
 
-    kwargs = {key: filled(value, files) for key, value in REFERENCE["python"]["isc_a"]["kwargs"].items()}
+    kwargs = {key: filled(value, peer_inputs) for key, value in REFERENCE["python"]["isc_a"]["kwargs"].items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InceptionScoreWarning)
-        got = calculate_metrics(**{**kwargs, "input1": Folder(files["a"])})
+        got = calculate_metrics(**{**kwargs, "input1": Folder(peer_inputs["a"])})
     assert_same_metrics(got, REFERENCE["python"]["isc_a"]["metrics"])
 
 
-def test_dataset_items_must_be_uint8_images(files):
+def test_dataset_items_must_be_uint8_images(peer_inputs):
     class Floats(torch.utils.data.Dataset):
         def __len__(self):
             return 4
@@ -137,7 +122,7 @@ def test_dataset_items_must_be_uint8_images(files):
             isc_splits=2,
             cuda=False,
             verbose=False,
-            feature_extractor_weights_path=files["inception"],
+            feature_extractor_weights_path=peer_inputs["inception"],
         )
 
 
@@ -162,10 +147,10 @@ def test_an_unknown_argument_is_refused_with_the_list():
         calculate_metrics(input1="a", isc=True, isc_split=5)
 
 
-def test_deprecated_kid_names_are_mapped_with_a_future_warning(files):
+def test_deprecated_kid_names_are_mapped_with_a_future_warning(peer_inputs):
     with pytest.warns(FutureWarning, match='"kid_degree" is deprecated since torch-fidelity 0.4.0'):
         with pytest.raises(InceptionScoreError, match="degree 2"):
-            calculate_metrics(input1=files["a"], input2=files["b"], kid=True, kid_degree=2)
+            calculate_metrics(input1=peer_inputs["a"], input2=peer_inputs["b"], kid=True, kid_degree=2)
 
 
 @pytest.mark.parametrize(
@@ -198,9 +183,9 @@ def test_deprecated_kid_names_are_mapped_with_a_future_warning(files):
         ({"isc": True, "input1": "{data}"}, "directly in the folder .*samples_find_deep=True"),
     ],
 )
-def test_values_that_cannot_be_honoured_are_refused_before_any_image_is_read(files, data, kwargs, message):
+def test_values_that_cannot_be_honoured_are_refused_before_any_image_is_read(peer_inputs, data, kwargs, message):
     kwargs = {"input1": "{a}", **kwargs}
-    paths = files | {"data": str(data / "images")}
+    paths = peer_inputs | {"data": str(data / "images")}
     given = {key: value.format(**paths) if isinstance(value, str) else value for key, value in kwargs.items()}
     with pytest.raises(InceptionScoreError, match=message):
         calculate_metrics(**given)
@@ -284,7 +269,7 @@ def mind_as_torch_fidelity_dev(features_1: np.ndarray, features_2: np.ndarray, p
 
 @pytest.mark.reference
 @pytest.mark.parametrize(("first", "second", "projections", "seed"), [("a", "b", 50, 7), ("mixed", "a", 100, 2020)])
-def test_mind_as_torch_fidelitys_development_branch(files, data, shared_cache, first, second, projections, seed):
+def test_mind_as_torch_fidelitys_development_branch(peer_inputs, data, peer_cache, first, second, projections, seed):
     """No torch-fidelity release has MIND yet: the reference is its algorithm on torch-fidelity's own pool3."""
     expected = mind_as_torch_fidelity_dev(
         np.load(data / f"reference_{first}_pool3.npy"),
@@ -295,13 +280,13 @@ def test_mind_as_torch_fidelitys_development_branch(files, data, shared_cache, f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InceptionScoreWarning)
         got = calculate_metrics(
-            input1=files[first],
-            input2=files[second],
+            input1=peer_inputs[first],
+            input2=peer_inputs[second],
             mind=True,
             mind_num_projections=projections,
             rng_seed=seed,
             feature_layer_mind="2048",
-            feature_extractor_weights_path=files["inception"],
+            feature_extractor_weights_path=peer_inputs["inception"],
             cuda=False,
             verbose=False,
         )

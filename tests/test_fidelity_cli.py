@@ -23,21 +23,8 @@ def fidelity_parser() -> argparse.ArgumentParser:
     return commands.choices["fidelity"]
 
 
-def filled(words: list[str], files: dict[str, str]) -> list[str]:
-    return [files[word[1:-1]] if word.startswith("{") and word.endswith("}") else word for word in words]
-
-
-@pytest.fixture
-def files(data, weights_path):
-    found = {name: str(data / "images" / name) for name in ("a", "b", "mixed")} | {"images": str(data / "images")}
-    return found | {"inception": str(weights_path)}
-
-
-@pytest.fixture
-def shared_cache(folder_features, session_cache, monkeypatch):
-    for name in ("a", "b", "mixed"):
-        folder_features(name)
-    monkeypatch.setenv("INCEPTION_SCORE_CACHE", str(session_cache))
+def filled(words: list[str], peer_inputs: dict[str, str]) -> list[str]:
+    return [peer_inputs[word[1:-1]] if word.startswith("{") and word.endswith("}") else word for word in words]
 
 
 def test_every_flag_of_its_command_is_accepted():
@@ -70,12 +57,12 @@ def runs_vgg16(argv: list[str]) -> bool:
     return "{vgg16}" in argv or "--prc" in argv or "-r" in argv
 
 
-def check_command(name: str, files: dict[str, str]) -> None:
+def check_command(name: str, peer_inputs: dict[str, str]) -> None:
     """Run the stored command here and compare its stdout with torch-fidelity's: lines, keys, order, numbers."""
     case = REFERENCE["commands"][name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        done = run_cli("fidelity", *filled(case["argv"], files))
+        done = run_cli("fidelity", *filled(case["argv"], peer_inputs))
     assert done.returncode == 0, done.stderr
     if "--json" in case["argv"]:
         expected, got = json.loads(case["stdout"]), json.loads(done.stdout)
@@ -91,22 +78,22 @@ def check_command(name: str, files: dict[str, str]) -> None:
 
 @pytest.mark.reference
 @pytest.mark.parametrize("name", sorted(n for n, case in REFERENCE["commands"].items() if not runs_vgg16(case["argv"])))
-def test_prints_what_torch_fidelitys_command_prints(name, files, shared_cache):
-    check_command(name, files)
+def test_prints_what_torch_fidelitys_command_prints(name, peer_inputs, peer_cache):
+    check_command(name, peer_inputs)
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("name", sorted(n for n, case in REFERENCE["commands"].items() if runs_vgg16(case["argv"])))
 def test_prints_what_it_prints_for_precision_recall_on_vgg16(
-    name, files, vgg16_path, shared_cache, tmp_path, monkeypatch
+    name, peer_inputs, vgg16_path, peer_cache, tmp_path, monkeypatch
 ):
-    """As torch-fidelity's own run: the weights by path, or both networks' files in torch hub's cache."""
+    """As torch-fidelity's own run: the weights by path, or both networks' peer_inputs in torch hub's cache."""
     hub = tmp_path / "torch-home" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
-    (hub / "weights-inception-2015-12-05-6726825d.pth").symlink_to(files["inception"])
+    (hub / "weights-inception-2015-12-05-6726825d.pth").symlink_to(peer_inputs["inception"])
     (hub / "vgg16-397923af.pth").symlink_to(vgg16_path)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    check_command(name, files | {"vgg16": str(vgg16_path)})
+    check_command(name, peer_inputs | {"vgg16": str(vgg16_path)})
 
 
 @pytest.mark.parametrize(
