@@ -6,8 +6,8 @@
 Throughput: the same uint8 N x 3 x 299 x 299 batches (no resize needed) through (a) the 2015 network's
 forward alone on inputs prepared beforehand, and (b) `Evaluator(("is", "fid", "kid")).update(batch)`
 (checks, conversion, normalisation, network, logits and features into the states, moments streamed),
-in one process, best of --repeats each after the idle wait, the two timed in turn; the ratio is (b) / (a). A second line does
-the same with 256 x 256 batches, which (b) also resizes. Weights: --weights, else the tests' random
+in one process, best of --repeats each after the idle wait, the two timed in turn; the ratio is (b) / (a).
+A second line does the same with 256 x 256 batches, which (b) also resizes. Weights: --weights, else the tests' random
 weights in the real layout.
 
 Memory: FID alone over N images, each N in a fresh process reporting its peak resident memory: a
