@@ -29,9 +29,9 @@ from .arguments import (
     DEVELOPMENT,
     EXTRACTORS,
     FIXED,
+    FLAG_METRICS,
     HONOURED,
     KEYS,
-    METRICS,
     NO_EFFECT,
     checked_arguments,
 )
@@ -71,7 +71,7 @@ def calculate_metrics(**kwargs: Any) -> dict[str, float]:
         `monge_inception_distance`, `precision`, `recall`, `f_score`), in its order, as Python floats.
     """
     args = checked_arguments(kwargs)
-    flags = [flag for flag in METRICS if args[flag]]
+    flags = [flag for flag in FLAG_METRICS if args[flag]]
     if not flags:
         raise InceptionScoreError("at least one metric must be specified (isc, fid, kid, prc or mind)")
     if args["input1"] is None:
@@ -116,7 +116,7 @@ def _evaluate(sources: dict[int, Source | None], args: dict[str, Any], extractor
     )
     compares = any(flag != "isc" for flag in flags)
     return engine.Evaluator(
-        tuple(METRICS[flag] for flag in flags),
+        tuple(FLAG_METRICS[flag] for flag in flags),
         sources[2] if compares else None,
         samples=sources[1],
         options=options,

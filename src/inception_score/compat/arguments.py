@@ -149,7 +149,7 @@ LAYERS = {  # the layer each metric reads (torch-fidelity's default); the only o
     ("vgg16", "mind"): "fc2_relu",
 }
 DEFAULT_EXTRACTOR = {flag: "inception-v3-compat" for flag in ("isc", "fid", "kid", "mind")} | {"prc": "vgg16"}
-METRICS = {"isc": "is", "fid": "fid", "kid": "kid", "mind": "mind", "prc": "pr"}  # its flag -> our metric
+FLAG_METRICS = {"isc": "is", "fid": "fid", "kid": "kid", "mind": "mind", "prc": "pr"}  # its flag -> our metric
 KEYS = (
     "inception_score_mean",
     "inception_score_std",
@@ -223,7 +223,7 @@ def _check_extractor(args: dict[str, Any]) -> None:
         )
     if name == "vgg16" and args["isc"]:
         raise InceptionScoreError("isc on vgg16 features: VGG-16 gives no class logits here; use the default extractor")
-    for flag in METRICS:
+    for flag in FLAG_METRICS:
         layer = args[f"feature_layer_{flag}"]
         extractor = name or DEFAULT_EXTRACTOR[flag]
         if args[flag] and layer is not None and layer != LAYERS[extractor, flag]:
