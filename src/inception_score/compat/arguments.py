@@ -148,8 +148,8 @@ LAYERS = {  # the layer each metric reads (torch-fidelity's default); the only o
     ("inception-v3-compat", "mind"): "2048",
     ("vgg16", "mind"): "fc2_relu",
 }
-DEFAULT_EXTRACTOR = {flag: "inception-v3-compat" for flag in ("isc", "fid", "kid", "mind")} | {"prc": "vgg16"}
 FLAG_METRICS = {"isc": "is", "fid": "fid", "kid": "kid", "mind": "mind", "prc": "pr"}  # its flag -> our metric
+DEFAULT_EXTRACTOR = {flag: "inception-v3-compat" for flag in FLAG_METRICS} | {"prc": "vgg16"}
 KEYS = (
     "inception_score_mean",
     "inception_score_std",
